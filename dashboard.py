@@ -1,0 +1,107 @@
+"""Home page: who am I, which backend, the acceptance headline, where to go next."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mca_core.errors import AccessRefused, ConfigurationError
+from mca_core.models import Identity
+from mca_core.validation import check_may_attest
+from ui import blocks, session
+from ui.guard import page_setup
+from ui.i18n import refusal_text, t
+
+page_setup("app_title", icon="🤝")
+st.title(t("app_title"))
+st.caption(t("app_tagline"))
+
+try:
+    desk = session.desk()
+except ConfigurationError as exc:
+    st.error(t("config_error", error=str(exc)))
+    st.stop()
+
+if desk.is_sandbox:
+    st.info(t("sandbox_banner"), icon="🧪")
+else:
+    st.success(t("live_banner", url=desk.base_url), icon="🔐")
+
+actor = session.current_actor()
+
+
+def sandbox_sign_in() -> None:
+    from mca_core.emulator import SANDBOX_USERS
+
+    st.subheader(t("sign_in_title"))
+    st.write(t("sign_in_sandbox_help"))
+    keys = list(SANDBOX_USERS)
+
+    def describe(key: str) -> str:
+        user = SANDBOX_USERS[key]
+        return (
+            f"{user.display_name} — {user.role.label}, {user.partner_type.label} "
+            f"({user.partner_name})"
+        )
+
+    with st.form("sandbox_sign_in"):
+        choice = st.radio("user", keys, format_func=describe, label_visibility="collapsed")
+        if st.form_submit_button(t("sign_in_button"), type="primary"):
+            session.sign_in_sandbox(choice)
+            st.rerun()
+
+
+def live_sign_in() -> None:
+    st.subheader(t("sign_in_title"))
+    st.write(t("sign_in_live_help"))
+    if not session.live_login_configured():
+        st.error(
+            t(
+                "config_error",
+                error="the [auth] section is missing from "
+                ".streamlit/secrets.toml (see secrets.toml.example).",
+            )
+        )
+        return
+    if st.button(t("sign_in_microsoft"), type="primary"):
+        st.login()
+
+
+def who_am_i(identity: Identity) -> None:
+    cols = st.columns(4)
+    cols[0].markdown(
+        f"**{t('signed_in_as')}**  \n{identity.display_name}  \n"
+        f"`{identity.email or identity.user_id}`"
+    )
+    role = identity.role.label if identity.role_known else t("role_unknown")
+    cols[1].markdown(f"**{t('role')}**  \n{role}")
+    partner = identity.partner_name or identity.partner_tenant_id
+    cols[2].markdown(f"**{t('partner_type')}**  \n{identity.partner_type.label}  \n{partner}")
+    backend = t("backend_sandbox") if desk.is_sandbox else t("backend_live")
+    cols[3].markdown(f"**{t('backend')}**  \n{backend}")
+    st.markdown(f"#### {t('you_may')}")
+    try:
+        check_may_attest(identity)
+        st.success(t("may_attest_yes"), icon="✅")
+    except AccessRefused as exc:
+        st.warning(t("may_attest_no", reason=refusal_text(exc)), icon="ℹ️")
+
+
+if actor is None:
+    if desk.is_sandbox:
+        sandbox_sign_in()
+    else:
+        live_sign_in()
+    st.stop()
+
+who_am_i(actor.identity)
+st.divider()
+st.markdown(f"### {t('headline')}")
+blocks.acceptance_headline(desk, actor)
+st.divider()
+blocks.page_links(actor.identity)
+
+with st.sidebar:
+    st.caption(f"{t('signed_in_as')}: {actor.identity.display_name}")
+    if st.button(t("sign_out")):
+        session.sign_out()
+        st.rerun()

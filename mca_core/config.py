@@ -1,0 +1,156 @@
+"""Settings of one installation: which backend, where data lives, how hard to push Partner Center.
+
+Sources, strongest first: explicit overrides (CLI flags), environment variables (`MCA_*`), the
+`[mca]` table of `.streamlit/secrets.toml` (the same file Streamlit reads), then the defaults below.
+The sandbox needs none of them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from .errors import ConfigurationError
+from .models import PartnerType, Role
+
+PRODUCTION_BASE_URL = "https://api.partnercenter.microsoft.com"
+DEFAULT_SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+LIVE_RATE_LIMIT = 500.0
+SANDBOX_RATE_LIMIT = 3000.0
+
+
+class Settings(BaseModel):
+    """Everything configurable. Field `x` is read from env `MCA_X` or `[mca] x` in secrets.toml."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    backend: Literal["sandbox", "live"] = "sandbox"
+    data_dir: Path = Path("data")
+    #: SQLAlchemy URL of the audit/snapshot store; default: a SQLite file in data_dir.
+    store_url: str | None = None
+
+    # --- sandbox (embedded emulator) ---
+    sandbox_user: str = "admin-agent"
+    sandbox_customers: int = Field(1500, ge=1, le=200_000)
+    sandbox_seed: int = 42
+
+    # --- Partner Center client ---
+    pc_base_url: str = PRODUCTION_BASE_URL
+    #: Client-side limit shared by every call. Default: 500/min live (Partner Center's published
+    #: figure), 3,000/min in the sandbox so a demo sync of 1,500 customers takes about a minute.
+    rate_limit_per_minute: float | None = Field(None, gt=0)
+    max_concurrency: int = Field(16, ge=1, le=256)
+    timeout_seconds: float = Field(30, gt=0)
+    max_attempts: int = Field(6, ge=1, le=20)
+    retry_budget_seconds: float = Field(180, gt=0)
+    locale: str = "en-US"
+
+    # --- live: identity of the partner and its app registration ---
+    partner_type: PartnerType = PartnerType.DIRECT_BILL
+    partner_name: str = ""
+    partner_tenant_id: str = ""
+    provider_tenant_id: str | None = None
+    provider_name: str | None = None
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    access_token: SecretStr | None = None
+    authority_host: str = "https://login.microsoftonline.com"
+    #: Entra group object ids of the Partner Center agent groups (from secrets.toml [mca.roles]).
+    admin_agent_groups: list[str] = Field(default_factory=list)
+    sales_agent_groups: list[str] = Field(default_factory=list)
+    helpdesk_agent_groups: list[str] = Field(default_factory=list)
+
+    @property
+    def effective_rate_limit(self) -> float:
+        if self.rate_limit_per_minute:
+            return self.rate_limit_per_minute
+        return SANDBOX_RATE_LIMIT if self.backend == "sandbox" else LIVE_RATE_LIMIT
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{(self.data_dir / 'desk.sqlite3').as_posix()}"
+
+    @property
+    def emulator_dir(self) -> Path:
+        return self.data_dir / "sandbox"
+
+    @property
+    def group_roles(self) -> dict[str, Role]:
+        mapping: dict[str, Role] = {}
+        for groups, role in (
+            (self.helpdesk_agent_groups, Role.HELPDESK_AGENT),
+            (self.sales_agent_groups, Role.SALES_AGENT),
+            (self.admin_agent_groups, Role.ADMIN_AGENT),
+        ):
+            for group in groups:
+                mapping[group.strip().lower()] = role
+        return mapping
+
+
+def read_secrets_file(path: Path | None = None) -> dict[str, Any]:
+    """The `[mca]` table of secrets.toml, flattened (`[mca.roles]` etc. merge into it)."""
+    path = path or Path(os.environ.get("MCA_SECRETS_FILE", DEFAULT_SECRETS_FILE))
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}. Fix the file.") from exc
+    return flatten_mca_table(data.get("mca", {}))
+
+
+def flatten_mca_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            for inner, inner_value in value.items():
+                name = (
+                    f"{key}_{inner}"
+                    if key == "partner" and inner in ("type", "name", "tenant_id")
+                    else inner
+                )
+                flat[name] = inner_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge overrides > env > secrets.toml > defaults; a bad value names the setting."""
+    file_values = dict(secrets) if secrets is not None else read_secrets_file()
+    env_values = _env_values(os.environ if environ is None else environ)
+    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return Settings(**{**file_values, **env_values, **clean})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(
+            f"Setting '{name}' (env MCA_{name.upper()}): {first['msg']}. Fix it in the "
+            "environment or in .streamlit/secrets.toml [mca]."
+        ) from exc
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    """MCA_* variables; list settings take comma-separated values."""
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        raw = environ.get(f"MCA_{name.upper()}")
+        if raw is None or raw == "":
+            continue
+        if "list" in str(field.annotation):
+            values[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        else:
+            values[name] = raw
+    return values

@@ -1,0 +1,145 @@
+"""`Emulator`: one sandbox Partner Center over one data dir (see the package docstring)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from mca_core.models import TokenKind
+
+from . import tokens
+from .app import Gateway, build_app
+from .directory import PARTNERS
+from .faults import FaultConfig, FaultInjector
+from .state import Store
+from .transport import EmulatorTransport
+
+DEFAULT_CUSTOMERS = 1500
+DEFAULT_SEED = 42
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Emulator:
+    """A stateful Partner Center stand-in persisted in `{data_dir}/emulator.sqlite3`.
+
+    The first open of an empty data dir seeds `customers` customers for each portfolio partner
+    from `seed`; later opens keep what is there (whatever `customers`/`seed` say) until `reset()`.
+    `clock` (UTC now) judges `dateAgreed` and token expiry; `monotonic` drives throttling.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        customers: int = DEFAULT_CUSTOMERS,
+        seed: int = DEFAULT_SEED,
+        *,
+        faults: FaultConfig | None = None,
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ):
+        if customers < 0:
+            raise ValueError("customers may not be negative")
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        self.monotonic: Callable[[], float] = monotonic or time.monotonic
+        self.store = Store(data_dir, customers, seed)
+        self._injector = FaultInjector(faults or FaultConfig(), self._monotonic_now)
+        self.app: Gateway = build_app(self)
+
+    # ASGI ----------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An in-process httpx transport to this emulator (no socket; resets/timeouts as TCP)."""
+        return EmulatorTransport(app=self.app)
+
+    # state ---------------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.store.data_dir
+
+    def now(self) -> datetime:
+        """The emulator clock's now, as an aware UTC datetime (naive values are taken as UTC)."""
+        moment = self.clock()
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    def _monotonic_now(self) -> float:
+        return self.monotonic()
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self._injector.config
+
+    @faults.setter
+    def faults(self, config: FaultConfig) -> None:
+        """Swap the fault settings; the fault RNG and throttling buckets start afresh."""
+        self._injector = FaultInjector(config, self._monotonic_now)
+
+    @property
+    def fault_injector(self) -> FaultInjector:
+        return self._injector
+
+    def reset(self, *, rotate_key: bool = False) -> None:
+        """Wipe and reseed the portfolio. Tokens stay valid unless `rotate_key`."""
+        self.store.reset(rotate_key=rotate_key)
+        self.faults = self.faults
+
+    def set_direct_signing(self, customer_id: str, signed: bool = True) -> bool:
+        """Play a customer who accepted (or not) in the admin center; False if unknown."""
+        return self.store.set_direct_signed(customer_id, signed)
+
+    def issue_token(
+        self, user_key: str, *, mfa: bool = True, kind: TokenKind = TokenKind.APP_USER
+    ) -> str:
+        """A bearer token for a sandbox user (or, App-only, for its partner's app)."""
+        user = tokens.sandbox_user(user_key)
+        return tokens.issue(self.store.signing_key(), user, self.now(), mfa=mfa, kind=kind)
+
+    def health(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        meta = self.store.meta()
+        names = {tid: p.name for tid, p in PARTNERS.items()}
+        return {
+            "status": "ok",
+            "seed": int(meta.get("seed", "0")),
+            "customersPerPartner": int(meta.get("customers_per_partner", "0")),
+            "seededAt": meta.get("seeded"),
+            "customers": counts["customers"],
+            "agreements": counts["agreements"],
+            "directSigned": counts["directSigned"],
+            "customersByPartner": {
+                names.get(k, k): v for k, v in counts["customersByPartner"].items()
+            },
+            "customersByReseller": {
+                names.get(k, k): v for k, v in counts["customersByReseller"].items()
+            },
+            "now": self.now().isoformat(),
+            "faults": self.faults.to_dict(),
+        }
+
+    # lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,51 @@
+"""The retry policy, in one place: what is retried, how long to wait, when to give up.
+
+Retried: 429 (after Retry-After), 408 and 5xx, timeouts and broken connections. Never retried:
+business errors (400, 401, 403, 404, 409, 600061 ...): asking again cannot change the answer.
+Backoff is exponential with full jitter (AWS's recommendation), bounded per wait and in total.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .errors import PartnerCenterError, ServiceUnavailable, Throttled, TransportError
+
+MAX_ATTEMPTS = 6
+BASE_DELAY_SECONDS = 0.5
+MAX_DELAY_SECONDS = 30.0
+BUDGET_SECONDS = 180.0
+#: Extra random wait on top of Retry-After, so many callers do not return at the same instant.
+RETRY_AFTER_JITTER = 0.1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = MAX_ATTEMPTS
+    base_delay: float = BASE_DELAY_SECONDS
+    max_delay: float = MAX_DELAY_SECONDS
+    budget_seconds: float = BUDGET_SECONDS
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    @staticmethod
+    def is_retryable(error: PartnerCenterError) -> bool:
+        return isinstance(error, Throttled | ServiceUnavailable | TransportError)
+
+    def delay(self, attempt: int, error: PartnerCenterError) -> float:
+        """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
+        if isinstance(error, Throttled) and error.retry_after is not None:
+            return error.retry_after + self.rng.uniform(
+                0, RETRY_AFTER_JITTER * max(1.0, error.retry_after)
+            )
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return self.rng.uniform(0, ceiling)
+
+    def should_retry(
+        self, attempt: int, error: PartnerCenterError, spent: float, next_delay: float
+    ) -> bool:
+        return (
+            self.is_retryable(error)
+            and attempt < self.max_attempts
+            and spent + next_delay <= self.budget_seconds
+        )

@@ -1,0 +1,221 @@
+"""Refresh every customer's acceptance status and store it as a snapshot.
+
+Spends as few calls as the answer needs: by default a customer's attestations are asked first
+and direct signing only when there is none (acceptance = attested OR signed); `full` asks both.
+`incremental` re-asks only customers that were not accepted in the last snapshot, plus new ones.
+All calls share the client's rate limiter, so a 429 slows the whole sync, not one call. One
+customer's failure is recorded on its row and the sync goes on; a cancelled sync keeps what it
+fetched (stored as an incomplete snapshot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from . import audit
+from .errors import McaError
+from .models import AcceptanceStatus, Customer, Identity
+from .partner_center import PartnerCenterClient
+from .status import acceptance_status
+from .store import Store
+
+SyncMode = Literal["default", "full"]
+ProgressCallback = Callable[[int, int, str], None]
+ACTION = "sync"
+
+
+@dataclass
+class SyncSummary:
+    customers: int = 0
+    accepted: int = 0
+    attested: int = 0
+    direct_signed: int = 0
+    not_accepted: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+    mode: str = "default"
+    incremental: bool = False
+    reused: int = 0
+    complete: bool = True
+    snapshot_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def snapshot_scope(identity: Identity, backend: str) -> str:
+    """Snapshots belong to one partner tenant on one backend (a reseller sees its own share)."""
+    return f"{backend}:{identity.partner_tenant_id or identity.user_id}"
+
+
+def status_row(
+    customer: Customer, status: AcceptanceStatus | None, error: str | None = None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "customer_id": customer.id,
+        "company_name": customer.company_name,
+        "domain": customer.domain,
+        "country": customer.country,
+        "associated_partner_id": customer.associated_partner_id,
+        "attested": None,
+        "direct_signed": None,
+        "accepted": None,
+        "attestation_count": None,
+        "latest_date_agreed": None,
+        "latest_contact_name": None,
+        "latest_contact_email": None,
+        "latest_attested_by": None,
+        "error": error,
+    }
+    if status is not None:
+        latest = status.latest_attestation
+        row.update(
+            attested=status.attested if status.attestations_checked else None,
+            direct_signed=status.direct_signed,
+            accepted=status.accepted,
+            attestation_count=len(status.attestations),
+        )
+        if latest is not None:
+            row.update(
+                latest_date_agreed=latest.date_agreed,
+                latest_contact_name=latest.primary_contact.full_name,
+                latest_contact_email=latest.primary_contact.email,
+                latest_attested_by=latest.user_id,
+            )
+    return row
+
+
+async def sync_acceptance(
+    pc: PartnerCenterClient,
+    store: Store,
+    identity: Identity,
+    *,
+    backend: str,
+    mode: SyncMode = "default",
+    incremental: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    concurrency: int = 32,
+) -> SyncSummary:
+    """List customers, read each one's acceptance, store a snapshot; return the summary."""
+    started = time.monotonic()
+    calls_before = pc.stats.calls
+    throttled_before = pc.stats.throttled
+    scope = snapshot_scope(identity, backend)
+    summary = SyncSummary(mode=mode, incremental=incremental)
+    report = progress or (lambda done, total, phase: None)
+
+    customers: list[Customer] = []
+    async for page in pc.iter_customer_pages():
+        customers.extend(page)
+        report(0, len(customers), "listing")
+        if cancel is not None and cancel.is_set():
+            break
+
+    previous: dict[str, dict[str, Any]] = {}
+    if incremental:
+        last = store.latest_snapshot(scope)
+        if last is not None:
+            previous = {r["customer_id"]: r for r in store.snapshot_rows(last.id)}
+
+    rows: dict[str, dict[str, Any]] = {}
+    to_ask: list[Customer] = []
+    for customer in customers:
+        before = previous.get(customer.id)
+        if before is not None and before.get("accepted") and not before.get("error"):
+            kept = dict(before)
+            kept.update(
+                company_name=customer.company_name,
+                domain=customer.domain,
+                country=customer.country,
+                associated_partner_id=customer.associated_partner_id,
+            )
+            rows[customer.id] = kept
+            summary.reused += 1
+        else:
+            to_ask.append(customer)
+
+    total = len(customers)
+    done = len(rows)
+    report(done, total, "status")
+    gate = asyncio.Semaphore(max(1, concurrency))
+    status_mode = "full" if mode == "full" else "first_evidence"
+
+    async def one(customer: Customer) -> None:
+        nonlocal done
+        async with gate:
+            if cancel is not None and cancel.is_set():
+                return
+            try:
+                status = await acceptance_status(pc, customer.id, mode=status_mode)
+                rows[customer.id] = status_row(customer, status)
+            except McaError as exc:
+                kept = previous.get(customer.id)
+                row = status_row(customer, None, error=f"{type(exc).__name__}: {exc}")
+                if kept is not None:  # keep the last known answer beside the error
+                    for key in (
+                        "attested",
+                        "direct_signed",
+                        "accepted",
+                        "attestation_count",
+                        "latest_date_agreed",
+                        "latest_contact_name",
+                        "latest_contact_email",
+                        "latest_attested_by",
+                    ):
+                        row[key] = kept.get(key)
+                rows[customer.id] = row
+            done += 1
+            report(done, total, "status")
+
+    tasks = [asyncio.create_task(one(c)) for c in to_ask]
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        raise
+
+    cancelled = (cancel is not None and cancel.is_set()) or len(rows) < total
+    ordered = [rows[c.id] for c in customers if c.id in rows]
+    for row in ordered:
+        if row.get("error"):
+            summary.failed += 1
+        if row.get("accepted"):
+            summary.accepted += 1
+        elif row.get("accepted") is False:
+            summary.not_accepted += 1
+        summary.attested += bool(row.get("attested"))
+        summary.direct_signed += bool(row.get("direct_signed"))
+    summary.customers = total
+    summary.api_calls = pc.stats.calls - calls_before
+    summary.throttled = pc.stats.throttled - throttled_before
+    summary.seconds = round(time.monotonic() - started, 3)
+    summary.complete = not cancelled
+    summary.snapshot_id = store.save_snapshot(
+        ordered,
+        taken_by=identity.display_name,
+        scope=scope,
+        mode=f"{mode}{'+incremental' if incremental else ''}",
+        summary=summary.as_dict(),
+        complete=summary.complete,
+    )
+    audit.record(
+        store,
+        identity,
+        ACTION,
+        "done" if summary.complete else "cancelled",
+        inputs={"mode": mode, "incremental": incremental},
+        detail=(
+            f"{summary.customers} customers, {summary.accepted} accepted, "
+            f"{summary.failed} failed, {summary.api_calls} calls"
+        ),
+    )
+    return summary

@@ -1,0 +1,69 @@
+"""Shared fixtures: a small seeded emulator in-process, and clients for its seeded users."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from mca_core.auth import SandboxTokenProvider
+from mca_core.emulator import Emulator
+from mca_core.models import TokenKind
+from mca_core.partner_center import PartnerCenterClient, TemplateCache
+from mca_core.ratelimit import RateLimiter
+from mca_core.retry import RetryPolicy
+
+BASE_URL = "https://partnercenter.test"
+SMALL_PORTFOLIO = 60
+
+
+@pytest.fixture
+def emulator(tmp_path) -> Emulator:
+    return Emulator(tmp_path / "emulator", customers=SMALL_PORTFOLIO, seed=7)
+
+
+class Sleeper:
+    """A fake sleep that records what the client waited, without waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+async def make_client(emulator) -> AsyncIterator[Callable[..., PartnerCenterClient]]:
+    """Build clients over the in-process emulator (or a given transport)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def factory(
+        user: str = "admin-agent",
+        *,
+        kind: TokenKind = TokenKind.APP_USER,
+        mfa: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        emu: Emulator | None = None,
+        timeout: float = 5.0,
+        retry: RetryPolicy | None = None,
+        sleep: Sleeper | None = None,
+    ) -> PartnerCenterClient:
+        source = emu or emulator
+        http = httpx.AsyncClient(transport=transport or source.transport(), base_url=BASE_URL)
+        opened.append(http)
+
+        def issue(key: str, kind: TokenKind = kind) -> str:
+            return source.issue_token(key, mfa=mfa, kind=kind)
+
+        tokens = SandboxTokenProvider(user, issue=issue, kind=kind, check_mfa=False)
+        extra = {"sleep": sleep} if sleep is not None else {}
+        limiter = RateLimiter(600_000, **extra)  # a fake sleep also skips the limiter's pauses
+        return PartnerCenterClient(
+            http, tokens, base_url=BASE_URL, limiter=limiter, timeout=timeout,
+            retry=retry or RetryPolicy(max_attempts=4), templates=TemplateCache(), **extra,
+        )
+
+    yield factory
+    for http in opened:
+        await http.aclose()

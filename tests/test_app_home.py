@@ -1,0 +1,104 @@
+"""AppTest of the home page for each seeded user: sign-in, who am I, headline, language."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mca_core.emulator import SANDBOX_USERS
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME = str(ROOT / "dashboard.py")
+
+
+@pytest.fixture
+def sandbox_env(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("MCA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MCA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MCA_SANDBOX_CUSTOMERS", "30")
+    monkeypatch.setenv("MCA_RATE_LIMIT_PER_MINUTE", "60000")
+    monkeypatch.setenv("MCA_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    monkeypatch.chdir(ROOT)
+    return tmp_path
+
+
+def text_of(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [m.value for m in at.info]
+    parts += [m.value for m in at.success] + [m.value for m in at.warning]
+    parts += [m.value for m in at.error] + [t.value for t in at.title]
+    parts += [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def sign_in(user: str) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=60)
+    at.run()
+    assert not at.exception
+    at.radio[0].set_value(user)
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_signed_out_home_shows_sandbox_and_the_seeded_users(sandbox_env):
+    at = AppTest.from_file(HOME, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "Sandbox" in at.info[0].value
+    assert list(at.radio[0].options) and len(at.radio[0].options) == len(SANDBOX_USERS)
+    assert "Signed in as" not in text_of(at)
+
+
+@pytest.mark.parametrize("user", list(SANDBOX_USERS))
+def test_home_for_each_seeded_user(sandbox_env, user):
+    at = sign_in(user)
+    seeded = SANDBOX_USERS[user]
+    page = text_of(at)
+    assert seeded.display_name in page
+    assert seeded.role.label in page
+    assert seeded.partner_type.label in page
+    assert "Sandbox (emulator)" in page
+    if user in ("admin-agent", "sales-agent", "provider-admin"):
+        assert any("You may attest" in s.value for s in at.success)
+    else:
+        assert any("may not attest" in w.value for w in at.warning)
+    if user == "indirect-reseller":
+        assert any("provider" in w.value.lower() for w in at.warning)
+    assert "No acceptance data yet" in page
+
+
+def test_sync_now_fills_the_headline(sandbox_env):
+    at = sign_in("admin-agent")
+    next(b for b in at.button if b.label.startswith("Sync now")).click()
+    at.run(timeout=120)
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Customers"] == "30"
+    accepted = int(values["Accepted"].replace(",", ""))
+    not_accepted = int(values["Not accepted (orders refused)"].replace(",", ""))
+    assert accepted + not_accepted == 30
+    assert values["Acceptance rate"] == f"{accepted / 30:.1%}"
+    assert "Synced" in text_of(at)
+
+
+def test_chinese_labels(sandbox_env):
+    at = sign_in("admin-agent")
+    at.selectbox(key="ui_language").set_value("zh-CN")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "MCA 接受情况工作台"
+    assert "当前用户" in text_of(at)
+
+
+def test_sign_out_returns_to_sign_in(sandbox_env):
+    at = sign_in("sales-agent")
+    next(b for b in at.button if b.label == "Sign out").click()
+    at.run()
+    assert not at.exception
+    assert at.radio and "Signed in as" not in text_of(at)

@@ -1,0 +1,92 @@
+"""The audit log and snapshots (SQLite here; PostgreSQL when MCA_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mca_core.models import AuditEvent
+from mca_core.store import Store, scrub
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+    yield s
+    s.dispose()
+
+
+def event(**kw) -> AuditEvent:
+    base = dict(user_id="u1", user_name="Jane Agent", role="admin_agent",
+                partner_type="direct_bill", action="attest", outcome="attested",
+                customer_id="c1", inputs={"first_name": "Li"}, request_id="r1",
+                correlation_id="k1")
+    base.update(kw)
+    return AuditEvent(**base)
+
+
+def test_record_and_read_back_newest_first(store):
+    t0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    store.record(event(at=t0, customer_id="a"))
+    store.record(event(at=t0 + timedelta(minutes=1), customer_id="b", outcome="failed"))
+    rows = store.audit()
+    assert [r.customer_id for r in rows] == ["b", "a"]
+    assert rows[0].at == t0 + timedelta(minutes=1) and rows[0].at.tzinfo is not None
+    assert rows[1].inputs == {"first_name": "Li"}
+    assert rows[1].request_id == "r1" and rows[1].correlation_id == "k1"
+    assert [r.customer_id for r in store.audit(outcome="failed")] == ["b"]
+    assert [r.customer_id for r in store.audit(since=t0 + timedelta(seconds=30))] == ["b"]
+    assert store.count_audit() == 2
+
+
+def test_secrets_never_reach_the_store(store):
+    store.record(event(inputs={"password": "Tmp#Pass1", "client_secret": "s3cr3t",
+                               "note": f"Bearer {JWT}", "nested": {"access_token": JWT}},
+                       detail=f"failed with token {JWT}"))
+    raw = store.engine.raw_connection()
+    try:
+        dump = "\n".join(str(row) for row in raw.execute("select * from audit_events"))
+    finally:
+        raw.close()
+    for secret in ("Tmp#Pass1", "s3cr3t", JWT):
+        assert secret not in dump
+    assert "[redacted]" in dump
+
+
+def test_scrub_keeps_ordinary_values():
+    assert scrub({"email": "a@b.c", "n": 3, "ok": True, "x": None}) == {
+        "email": "a@b.c", "n": 3, "ok": True, "x": None}
+
+
+def test_snapshots_round_trip(store):
+    rows = [
+        {"customer_id": "c1", "company_name": "Contoso", "domain": "contoso.onmicrosoft.com",
+         "accepted": True, "attested": True, "direct_signed": None, "attestation_count": 2,
+         "latest_date_agreed": datetime(2024, 5, 1, tzinfo=UTC), "error": None},
+        {"customer_id": "c2", "company_name": "杭州华泰科技有限公司",
+         "domain": "huatai.onmicrosoft.com",
+         "accepted": False, "attested": False, "direct_signed": False, "error": None},
+    ]
+    first = store.save_snapshot(rows, taken_by="Jane", scope="sandbox:p1", mode="default",
+                                summary={"customers": 2, "accepted": 1})
+    second = store.save_snapshot(rows[:1], taken_by="Jane", scope="sandbox:p1", mode="default",
+                                 summary={"customers": 1}, complete=False)
+    store.save_snapshot([], taken_by="Other", scope="sandbox:p2", mode="full", summary={})
+    latest = store.latest_snapshot("sandbox:p1")
+    assert latest.id == second and latest.complete is False
+    assert [s.id for s in store.snapshots("sandbox:p1")] == [second, first]
+    back = {r["customer_id"]: r for r in store.snapshot_rows(first)}
+    assert back["c2"]["company_name"] == "杭州华泰科技有限公司"
+    assert back["c1"]["latest_date_agreed"] == datetime(2024, 5, 1, tzinfo=UTC)
+    assert back["c1"]["direct_signed"] is None and back["c2"]["direct_signed"] is False
+    assert store.latest_snapshot("sandbox:none") is None
+
+
+def test_two_store_objects_share_one_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    a, b = Store(url), Store(url)
+    a.record(event())
+    assert b.count_audit() == 1

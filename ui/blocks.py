@@ -1,0 +1,101 @@
+"""Page blocks several pages share: the acceptance headline, a sync button, page links."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from mca_core.desk import Actor, Desk
+from mca_core.errors import McaError
+from mca_core.models import Identity, Role
+from mca_core.sync import snapshot_scope, sync_acceptance
+
+from .i18n import t
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+
+
+def may_sync(identity: Identity) -> bool:
+    """Agents (and managers, who hold an agent role here) may refresh; the guard decides."""
+    return not identity.role_known or identity.role is not Role.NONE
+
+
+def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True) -> None:
+    bar = st.progress(0.0, text=t("sync_starting"))
+
+    def progress(done: int, total: int, phase: str) -> None:
+        if phase == "listing":
+            bar.progress(0.0, text=t("sync_listing", total=total))
+        else:
+            bar.progress(
+                done / total if total else 1.0, text=t("sync_progress", done=done, total=total)
+            )
+
+    try:
+        summary = desk.run(
+            lambda pc: sync_acceptance(
+                pc,
+                desk.store,
+                actor.identity,
+                backend=desk.settings.backend,
+                incremental=incremental,
+                progress=progress,
+                cancel=threading.Event(),
+            ),
+            actor,
+        )
+    except McaError as exc:
+        bar.empty()
+        st.error(t("sync_failed", error=str(exc)))
+        return
+    bar.empty()
+    st.success(
+        t(
+            "sync_done",
+            customers=summary.customers,
+            accepted=summary.accepted,
+            failed=summary.failed,
+            calls=summary.api_calls,
+            seconds=summary.seconds,
+        )
+    )
+
+
+def acceptance_headline(desk: Desk, actor: Actor) -> None:
+    scope = snapshot_scope(actor.identity, desk.settings.backend)
+    snap = desk.store.latest_snapshot(scope)
+    if snap is None:
+        st.info(t("no_snapshot"))
+        if may_sync(actor.identity) and st.button(t("sync_now"), type="primary"):
+            run_sync_with_progress(desk, actor, incremental=False)
+            st.rerun()
+        return
+    s = snap.summary
+    customers = int(s.get("customers") or 0)
+    accepted = int(s.get("accepted") or 0)
+    not_accepted = int(s.get("not_accepted") or 0)
+    cols = st.columns(4)
+    cols[0].metric(t("kpi_customers"), f"{customers:,}")
+    cols[1].metric(t("kpi_accepted"), f"{accepted:,}")
+    cols[2].metric(t("kpi_not_accepted"), f"{not_accepted:,}")
+    rate = f"{accepted / customers:.1%}" if customers else "—"
+    cols[3].metric(t("kpi_rate"), rate)
+    st.caption(t("synced_at", when=snap.taken_at.strftime("%Y-%m-%d %H:%M"), who=snap.taken_by))
+    if not snap.complete:
+        st.warning(t("sync_incomplete"))
+    if may_sync(actor.identity) and st.button(t("sync_refresh")):
+        run_sync_with_progress(desk, actor, incremental=True)
+        st.rerun()
+
+
+def page_links(identity: Identity) -> None:
+    """Links to the pages that exist; each page still guards itself."""
+    pages = sorted(p for p in PAGES_DIR.glob("*.py")) if PAGES_DIR.is_dir() else []
+    st.markdown(f"### {t('pages')}")
+    if not pages:
+        st.caption(t("pages_none_yet"))
+        return
+    for page in pages:
+        st.page_link(f"pages/{page.name}")
