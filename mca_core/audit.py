@@ -30,6 +30,7 @@ def record(
             user_name=identity.display_name,
             role=identity.role.value,
             partner_type=identity.partner_type.value,
+            partner_tenant_id=identity.partner_tenant_id,
             action=action,
             customer_id=customer_id,
             inputs=inputs or {},

@@ -8,6 +8,8 @@ partner type, 1 any other failure (with the MS-RequestId). Never a traceback for
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -29,6 +31,8 @@ from .errors import (
 from .models import AcceptanceStatus, AttestationResult, Customer
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
+#: Modules adding subcommands: each has `register(sub)`; their handlers take a `Cli`.
+COMMAND_MODULES = ("cli_bulk", "cli_invite", "cli_reports")
 SANDBOX_USER_KEYS = (
     "admin-agent",
     "sales-agent",
@@ -371,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--incremental", action="store_true",
                       help="re-ask only customers not accepted at the last sync, plus new ones")
     sync.set_defaults(func=cmd_sync)
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(f"{__package__}.{name}") is not None:
+            importlib.import_module(f"{__package__}.{name}").register(sub)
     return parser
 
 

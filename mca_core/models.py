@@ -326,6 +326,7 @@ class AuditEvent(_Record):
     user_name: str = ""
     role: str = ""
     partner_type: str = ""
+    partner_tenant_id: str = ""
     action: str
     customer_id: str | None = None
     inputs: dict[str, Any] = Field(default_factory=dict)

@@ -49,6 +49,7 @@ audit_events = Table(
     Column("user_name", String(256), nullable=False, default=""),
     Column("role", String(32), nullable=False, default=""),
     Column("partner_type", String(32), nullable=False, default=""),
+    Column("partner_tenant_id", String(64), nullable=False, default="", index=True),
     Column("action", String(64), nullable=False, index=True),
     Column("customer_id", String(64), index=True),
     Column("inputs", JSON, nullable=False, default=dict),
@@ -167,6 +168,7 @@ class Store:
         self,
         *,
         user_id: str | None = None,
+        partner_tenant_id: str | None = None,
         action: str | Sequence[str] | None = None,
         customer_id: str | None = None,
         outcome: str | Sequence[str] | None = None,
@@ -178,6 +180,8 @@ class Store:
         query = select(audit_events).order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
         if user_id:
             query = query.where(audit_events.c.user_id == user_id)
+        if partner_tenant_id is not None:
+            query = query.where(audit_events.c.partner_tenant_id == partner_tenant_id)
         if action:
             actions = [action] if isinstance(action, str) else list(action)
             query = query.where(audit_events.c.action.in_(actions))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from mca_core.partner_center import PartnerCenterClient, TemplateCache
 from mca_core.ratelimit import RateLimiter
 from mca_core.retry import RetryPolicy
 
+ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://partnercenter.test"
 SMALL_PORTFOLIO = 60
 
@@ -67,3 +70,17 @@ async def make_client(emulator) -> AsyncIterator[Callable[..., PartnerCenterClie
     yield factory
     for http in opened:
         await http.aclose()
+
+
+@pytest.fixture
+def sandbox_env(tmp_path, monkeypatch):
+    """A clean sandbox configuration: own data dir, small portfolio, no local secrets file."""
+    for name in list(os.environ):
+        if name.startswith("MCA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MCA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MCA_SANDBOX_CUSTOMERS", "40")
+    monkeypatch.setenv("MCA_RATE_LIMIT_PER_MINUTE", "60000")
+    monkeypatch.setenv("MCA_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    monkeypatch.chdir(ROOT)
+    return tmp_path

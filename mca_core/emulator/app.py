@@ -1,40 +1,26 @@
-"""The emulator's HTTP surface: the Partner Center calls of the contract, plus /sandbox controls.
+"""The emulator's routes: the Partner Center calls of the contract, plus /sandbox controls.
 
-Layers, outside in:
-  `Gateway`   (plain ASGI) echoes or mints MS-RequestId / MS-CorrelationId on every answer and
-              injects faults into /v1 requests (never into /sandbox);
-  Starlette   routes to the handlers of `PartnerCenterApi` (/v1) and `SandboxApi` (/sandbox);
-  `ApiError`  is how a handler refuses: it becomes the newer Partner Center error body.
-
-Error codes the contract names are used as it says. Where the contract names none, the emulator
-uses codes from Microsoft's public error-code table (404 -> 1000 "not found", 400 -> 400056
-"invalid input"); they are marked `# emulator choice` below.
+Layers, outside in: `Gateway` (gateway.py: request ids, faults) -> Starlette routes -> the
+handlers of `PartnerCenterApi` (/v1) and `SandboxApi` (/sandbox). A handler refuses by raising
+`ApiError` (wire.py), which becomes Partner Center's newer error body.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import re
-import secrets
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
 
 from mca_core.models import (
     CLOUD_AGREEMENT_TYPE,
@@ -54,22 +40,44 @@ from .directory import (
     SANDBOX_USERS,
     resellers_of,
 )
-from .faults import Fault, FaultConfig, FaultKind
+from .faults import FaultConfig
+from .gateway import Gateway
 from .seed import MAX_DOMAIN_PREFIX
 from .state import Visibility, like_prefix
-from .tokens import TOKEN_LIFETIME_SECONDS, Caller, TokenError, peek_tenant, verify
+from .tokens import TOKEN_LIFETIME_SECONDS, Caller, TokenError, verify
+from .wire import (
+    CODE_ALREADY_ATTESTED,
+    CODE_AUTHORIZATION,
+    CODE_INVALID_INPUT,
+    CODE_MFA_REQUIRED,
+    CODE_NOT_ALLOWED,
+    ApiError,
+    agreement_item,
+    api_error_handler,
+    attestation_invalid,
+    b64_decode,
+    b64_encode,
+    customer_full,
+    customer_item,
+    digits_only,
+    fold_text,
+    http_error_handler,
+    invalid,
+    json_body,
+    not_found,
+    request_id,
+    seal,
+    stored_agreement_types,
+    strong_password,
+    template_item,
+    unseal,
+    wire_collection,
+    wire_datetime,
+    wire_link,
+)
 
 if TYPE_CHECKING:
     from .core import Emulator
-
-# Partner Center error codes ------------------------------------------------------------------
-CODE_AUTHORIZATION = 1002
-CODE_NOT_ALLOWED = 600006
-CODE_VALIDATION = 600002
-CODE_ALREADY_ATTESTED = 600061
-CODE_MFA_REQUIRED = 900421
-CODE_NOT_FOUND = 1000  # emulator choice (public table: 404 / 1000 "Not found")
-CODE_INVALID_INPUT = 400056  # emulator choice (public table: 400 / 400056 "Invalid input")
 
 PAGE_SIZE_MAX = 500
 CONTINUATION_HEADER = "MS-ContinuationToken"
@@ -83,242 +91,6 @@ FILTER_FIELDS = {
 _DOMAIN_RE = re.compile(rf"^[a-z0-9]{{1,{MAX_DOMAIN_PREFIX}}}\.onmicrosoft\.com$")
 _ATTEST_ROLES = (Role.ADMIN_AGENT, Role.SALES_AGENT)
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
-_SCOPE_REQUEST_ID = "mca.request_id"
-_SCOPE_REQUEST_ID_GIVEN = "mca.request_id_given"
-
-
-# Errors ----------------------------------------------------------------------------------------
-@dataclass(eq=False)
-class ApiError(Exception):
-    """A refusal, rendered as Partner Center's newer error body."""
-
-    status: int
-    code: int
-    message: str
-    error_name: str = ""
-    description: str = ""
-    retryable: bool = False
-    parameters: dict[str, Any] | None = None
-    headers: dict[str, str] | None = None
-
-    def body(self) -> dict[str, Any]:
-        return error_body(
-            self.code,
-            self.message,
-            error_name=self.error_name,
-            description=self.description,
-            retryable=self.retryable,
-            parameters=self.parameters,
-        )
-
-
-def error_body(
-    code: int,
-    message: str,
-    *,
-    error_name: str = "",
-    description: str = "",
-    retryable: bool = False,
-    parameters: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "code": code,
-        "message": message,
-        "description": description or message,
-        "errorName": error_name,
-        "isRetryable": retryable,
-        "parameters": parameters or {},
-        "errorMessageExtended": f"InternalErrorCode={code}",
-    }
-
-
-def invalid(message: str, *, field: str | None = None, name: str = "InvalidInput") -> ApiError:
-    """400 invalid input (not a date/contact problem of an attestation)."""
-    params = {"field": field} if field else None
-    return ApiError(400, CODE_INVALID_INPUT, message, error_name=name, parameters=params)
-
-
-def attestation_invalid(message: str, field: str, description: str = "") -> ApiError:
-    """400 / 600002: the code Partner Center reuses for attestation validation errors."""
-    return ApiError(
-        400,
-        CODE_VALIDATION,
-        message,
-        error_name="InvalidAgreement",
-        description=description,
-        parameters={"field": field},
-    )
-
-
-def not_found(what: str) -> ApiError:
-    return ApiError(404, CODE_NOT_FOUND, f"{what} was not found.", error_name="NotFound")
-
-
-async def _api_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
-
-
-async def _http_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = CODE_NOT_FOUND if exc.status_code == 404 else exc.status_code
-    message = "No such resource." if exc.status_code == 404 else str(exc.detail)
-    return JSONResponse(error_body(code, message), status_code=exc.status_code)
-
-
-# Small helpers -----------------------------------------------------------------------------------
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def seal(key: bytes, salt: str, text: str) -> str:
-    """Obfuscate a secret with the emulator key (a test double's replay store, not real crypto)."""
-    data = text.encode()
-    stream = hashlib.shake_256(key + salt.encode()).digest(len(data))
-    return "sealed:" + _b64(bytes(a ^ b for a, b in zip(data, stream, strict=True)))
-
-
-def unseal(key: bytes, salt: str, text: str) -> str:
-    data = _unb64(text.removeprefix("sealed:"))
-    stream = hashlib.shake_256(key + salt.encode()).digest(len(data))
-    return bytes(a ^ b for a, b in zip(data, stream, strict=True)).decode()
-
-
-def strong_password(length: int = 16) -> str:
-    """A first-admin password of the kind Partner Center hands out (shown once)."""
-    pools = ("ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", "!@#$%^&*-_=+?")
-    rng = secrets.SystemRandom()
-    chars = [rng.choice(pool) for pool in pools]
-    everything = "".join(pools)
-    chars += [rng.choice(everything) for _ in range(length - len(chars))]
-    rng.shuffle(chars)
-    return "".join(chars)
-
-
-def wire_datetime(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _fold(text: Any) -> str:
-    return str(text or "").strip().casefold()
-
-
-def _digits(text: Any) -> str:
-    return "".join(ch for ch in str(text or "") if ch.isdigit())
-
-
-def _collection(items: list[dict[str, Any]], links: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"totalCount": len(items), "items": items}
-    if links is not None:
-        body["links"] = links
-    body["attributes"] = {"objectType": "Collection"}
-    return body
-
-
-def _link(uri: str, headers: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"uri": uri, "method": "GET", "headers": headers or []}
-
-
-def customer_item(row: Any) -> dict[str, Any]:
-    """A customer as the list call returns it (plus `billingProfile.defaultAddress.country`)."""
-    item: dict[str, Any] = {
-        "id": row["id"],
-        "commerceId": row["commerce_id"],
-        "companyProfile": {
-            "tenantId": row["id"],
-            "domain": row["domain"],
-            "companyName": row["company_name"],
-            "attributes": {"objectType": "CustomerCompanyProfile"},
-        },
-        # Extension: the real list call has no billing profile; the overview groups by country.
-        "billingProfile": {
-            "defaultAddress": {"country": row["country"]},
-            "attributes": {"objectType": "CustomerBillingProfile"},
-        },
-        "relationshipToPartner": "reseller",
-    }
-    if row["associated_partner_id"]:
-        item["associatedPartnerId"] = row["associated_partner_id"]
-    item["attributes"] = {"objectType": "Customer"}
-    return item
-
-
-def customer_full(row: Any) -> dict[str, Any]:
-    """A customer as GET /v1/customers/{id} returns it."""
-    item = customer_item(row)
-    billing = json.loads(row["billing_profile"])
-    billing.setdefault("defaultAddress", {}).setdefault("country", row["country"])
-    billing["attributes"] = {"objectType": "CustomerBillingProfile"}
-    item["billingProfile"] = billing
-    return item
-
-
-def agreement_item(row: Any) -> dict[str, Any]:
-    contact: dict[str, Any] = {
-        "firstName": row["first_name"],
-        "lastName": row["last_name"],
-        "email": row["email"],
-    }
-    if row["phone"]:
-        contact["phoneNumber"] = row["phone"]
-    return {
-        "primaryContact": contact,
-        "templateId": row["template_id"],
-        "dateAgreed": row["date_agreed"],
-        "type": row["type"],
-        "agreementLink": row["agreement_link"],
-        "userId": row["user_id"],
-        "attributes": {"objectType": "Agreement"},
-    }
-
-
-def _template_item(agreement_type: str) -> dict[str, Any]:
-    if agreement_type == MCA_AGREEMENT_TYPE:
-        template, link = MCA_TEMPLATE_ID, MCA_AGREEMENT_LINK
-    else:
-        template, link = CLOUD_AGREEMENT_TEMPLATE_ID, CLOUD_AGREEMENT_LINK
-    return {
-        "templateId": template,
-        "agreementType": agreement_type,
-        "agreementLink": link,
-        "versionRank": 0,
-        "attributes": {"objectType": "AgreementMetaData"},
-    }
-
-
-def _agreement_types(value: str | None, *, default_all: bool) -> list[str] | None:
-    """Map an `agreementType` query value to stored types (None = every type)."""
-    if value is None:
-        return None if default_all else [CLOUD_AGREEMENT_TYPE]
-    folded = value.strip().casefold()
-    if folded == "all":
-        return None
-    for known in (MCA_AGREEMENT_TYPE, CLOUD_AGREEMENT_TYPE):
-        if folded == known.casefold():
-            return [known]
-    return []
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError:
-        raise invalid("The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise invalid("The request body must be a JSON object.")
-    return data
-
-
-def request_id(request: Request) -> str | None:
-    """The caller's MS-RequestId (the idempotency key), or None when it sent none."""
-    if request.scope.get(_SCOPE_REQUEST_ID_GIVEN):
-        return str(request.scope[_SCOPE_REQUEST_ID])
-    return None
 
 
 # The Partner Center API ------------------------------------------------------------------------
@@ -398,10 +170,10 @@ class PartnerCenterApi:
     async def agreement_metadata(self, request: Request) -> Response:
         self.authenticate(request, app_only=False)
         # Trap of the contract: without agreementType the answer is the Cloud Agreement.
-        types = _agreement_types(request.query_params.get("agreementType"), default_all=False)
+        types = stored_agreement_types(request.query_params.get("agreementType"), default_all=False)
         if types is None:
             types = [MCA_AGREEMENT_TYPE, CLOUD_AGREEMENT_TYPE]
-        return JSONResponse(_collection([_template_item(t) for t in types]))
+        return JSONResponse(wire_collection([template_item(t) for t in types]))
 
     # GET /v1/customers -----------------------------------------------------------------------
     async def list_customers(self, request: Request) -> Response:
@@ -431,14 +203,14 @@ class PartnerCenterApi:
             params=params,
         )
         self_uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        links: dict[str, Any] = {"self": _link(self_uri)}
+        links: dict[str, Any] = {"self": wire_link(self_uri)}
         if more and rows:
             token = self._encode_continuation(key, caller.tenant_id, rows[-1]["seq"], filt)
-            links["next"] = _link(
+            links["next"] = wire_link(
                 f"/v1/customers?size={size}&seekOperation=Next",
                 [{"key": CONTINUATION_HEADER, "value": token}],
             )
-        return JSONResponse(_collection([customer_item(r) for r in rows], links))
+        return JSONResponse(wire_collection([customer_item(r) for r in rows], links))
 
     @staticmethod
     def _page_size(raw: str | None) -> int:
@@ -495,9 +267,9 @@ class PartnerCenterApi:
     def _encode_continuation(
         key: bytes, tenant_id: str, last_seq: int, filt: dict[str, str] | None
     ) -> str:
-        payload = _b64(json.dumps({"t": tenant_id, "s": last_seq, "f": filt}).encode())
+        payload = b64_encode(json.dumps({"t": tenant_id, "s": last_seq, "f": filt}).encode())
         mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:16]
-        return f"{payload}.{_b64(mac)}"
+        return f"{payload}.{b64_encode(mac)}"
 
     @staticmethod
     def _decode_continuation(
@@ -510,9 +282,9 @@ class PartnerCenterApi:
         payload, _, mac = token.strip().partition(".")
         try:
             expected = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:16]
-            if not hmac.compare_digest(_unb64(mac), expected):
+            if not hmac.compare_digest(b64_decode(mac), expected):
                 raise error
-            data = json.loads(_unb64(payload))
+            data = json.loads(b64_decode(payload))
         except (ValueError, TypeError):
             raise error from None
         if data.get("t") != tenant_id or not isinstance(data.get("s"), int):
@@ -671,14 +443,14 @@ class PartnerCenterApi:
         caller = self.authenticate(request, app_only=False)
         customer_id = request.path_params["customer_id"]
         row = self.customer_or_404(caller, customer_id)
-        types = _agreement_types(request.query_params.get("agreementType"), default_all=True)
+        types = stored_agreement_types(request.query_params.get("agreementType"), default_all=True)
         if types == []:
             items: list[dict[str, Any]] = []
         else:
             wanted = None if types is None else types[0]
             items = [agreement_item(a) for a in self.store.agreements(row["id"], wanted)]
         self_uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return JSONResponse(_collection(items, {"self": _link(self_uri)}))
+        return JSONResponse(wire_collection(items, {"self": wire_link(self_uri)}))
 
     # POST /v1/customers/{id}/agreements (attest) ---------------------------------------------
     async def attest(self, request: Request) -> Response:
@@ -800,17 +572,17 @@ class PartnerCenterApi:
     def _refuse_duplicate(existing: list[Any], record: dict[str, Any]) -> None:
         """600061 when name, email and phone all equal an existing MCA attestation's."""
         wanted = (
-            _fold(record["first_name"]),
-            _fold(record["last_name"]),
-            _fold(record["email"]),
-            _digits(record["phone"]),
+            fold_text(record["first_name"]),
+            fold_text(record["last_name"]),
+            fold_text(record["email"]),
+            digits_only(record["phone"]),
         )
         for row in existing:
             have = (
-                _fold(row["first_name"]),
-                _fold(row["last_name"]),
-                _fold(row["email"]),
-                _digits(row["phone"]),
+                fold_text(row["first_name"]),
+                fold_text(row["last_name"]),
+                fold_text(row["email"]),
+                digits_only(row["phone"]),
             )
             if have == wanted:
                 raise ApiError(
@@ -939,181 +711,6 @@ class SandboxApi:
         return JSONResponse(self.emulator.health())
 
 
-# The gateway: request ids and faults --------------------------------------------------------------
-class InjectedConnectionReset(Exception):
-    """Raised only when the server refused the short body: makes it drop the connection."""
-
-
-_ID_HEADERS = (b"ms-requestid", b"ms-correlationid")
-
-
-class Gateway:
-    """Outermost ASGI layer: request-id echo on every answer, faults on /v1."""
-
-    def __init__(
-        self, emulator: Emulator, inner: Callable[[Scope, Receive, Send], Awaitable[None]]
-    ):
-        self.emulator = emulator
-        self.inner = inner
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.inner(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        given = headers.get("ms-requestid")
-        rid = given or str(uuid.uuid4())
-        cid = headers.get("ms-correlationid") or str(uuid.uuid4())
-        scope[_SCOPE_REQUEST_ID] = rid
-        scope[_SCOPE_REQUEST_ID_GIVEN] = bool(given)
-        echo = [(b"ms-requestid", rid.encode()), (b"ms-correlationid", cid.encode())]
-
-        async def send_with_ids(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _ID_HEADERS
-                ]
-                message = {**message, "headers": kept + echo}
-            await send(message)
-
-        if scope["path"].startswith("/v1"):
-            await self._v1(scope, receive, send_with_ids, headers)
-        else:
-            await self.inner(scope, receive, send_with_ids)
-
-    async def _v1(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
-        config = self.emulator.faults
-        if config.latency_ms:
-            await anyio.sleep(config.latency_ms / 1000)
-        tenant = "anonymous"
-        if config.rate_limit_per_minute:
-            scheme, _, token = headers.get("authorization", "").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                key = self.emulator.store.signing_key()
-                tenant = peek_tenant(key, token.strip()) or tenant
-        fault = self.emulator.fault_injector.decide(tenant, scope["method"])
-        if fault is None:
-            await self.inner(scope, receive, send)
-        elif fault.kind in (FaultKind.THROTTLED, FaultKind.RANDOM_429):
-            await self._throttled(send, fault.retry_after)
-        elif fault.kind is FaultKind.SERVER_ERROR:
-            await self._server_error(send, fault.status)
-        elif fault.kind is FaultKind.TIMEOUT:
-            await self._timeout(scope, receive, send, fault, config.timeout_hang_seconds)
-        else:
-            start, body = await self._capture(scope, receive)
-            await self._cut_short(send, start, body)
-
-    @staticmethod
-    async def _send(
-        send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        headers = [*headers, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
-
-    async def _throttled(self, send: Send, seconds: int) -> None:
-        body = json.dumps(
-            {
-                "statusCode": 429,
-                "message": f"Rate limit is exceeded. Try again in {seconds} seconds.",
-            }
-        ).encode()
-        await self._send(
-            send,
-            429,
-            body,
-            [(b"content-type", b"application/json"), (b"retry-after", str(seconds).encode())],
-        )
-
-    async def _server_error(self, send: Send, status: int) -> None:
-        if status == 502:
-            # Gateways answer with HTML: clients must not assume a JSON error body.
-            html = (
-                b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
-            )
-            await self._send(send, status, html, [(b"content-type", b"text/html")])
-            return
-        names = {500: "InternalServerError", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
-        body = error_body(
-            status,
-            "The service encountered an error (injected fault). Try again later.",
-            error_name=names.get(status, "ServerError"),
-            retryable=True,
-        )
-        await self._send(
-            send, status, json.dumps(body).encode(), [(b"content-type", b"application/json")]
-        )
-
-    async def _timeout(
-        self, scope: Scope, receive: Receive, send: Send, fault: Fault, hang: float
-    ) -> None:
-        if fault.apply_before_hang:
-            # The request takes effect, then the answer is "lost" in the hang.
-            start, body = await self._capture(scope, receive)
-            await anyio.sleep(hang)
-            await send(start)
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        # Read the body now: a client that gives up must not stop the late request applying.
-        replay = await self._buffered(receive)
-        await anyio.sleep(hang)
-        await self.inner(scope, replay, send)
-
-    async def _capture(self, scope: Scope, receive: Receive) -> tuple[Message, bytes]:
-        """Run the app and keep its answer instead of sending it."""
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def keep(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.inner(scope, receive, keep)
-        return start, b"".join(chunks)
-
-    @staticmethod
-    async def _buffered(receive: Receive) -> Receive:
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return {"type": "http.disconnect"}
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return replay
-
-    @staticmethod
-    async def _cut_short(send: Send, start: Message, body: bytes) -> None:
-        """Declare the full length, send half, close: a client sees a body cut off mid-way."""
-        headers = [
-            (k, v)
-            for k, v in start.get("headers", [])
-            if k.lower() not in (b"content-length", b"connection")
-        ]
-        declared = max(len(body), 1)
-        headers += [(b"content-length", str(declared).encode()), (b"connection", b"close")]
-        await send({**start, "headers": headers})
-        try:
-            await send({"type": "http.response.body", "body": body[: len(body) // 2]})
-        except Exception as exc:  # e.g. h11 refuses a short body: have the server drop the line
-            raise InjectedConnectionReset("injected connection reset") from exc
-
-
 def build_app(emulator: Emulator) -> Gateway:
     """The emulator's ASGI application."""
     api = PartnerCenterApi(emulator)
@@ -1146,17 +743,9 @@ def build_app(emulator: Emulator) -> Gateway:
     ]
     inner = Starlette(
         routes=routes,
-        exception_handlers={ApiError: _api_error_handler, HTTPException: _http_error_handler},
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
     )
     return Gateway(emulator, inner)
 
 
-__all__ = [
-    "ApiError",
-    "Gateway",
-    "InjectedConnectionReset",
-    "PartnerCenterApi",
-    "SandboxApi",
-    "build_app",
-    "error_body",
-]
+__all__ = ["PartnerCenterApi", "SandboxApi", "build_app"]

@@ -92,7 +92,8 @@ class Emulator:
         return self._injector
 
     def reset(self, *, rotate_key: bool = False) -> None:
-        """Wipe and reseed the portfolio. Tokens stay valid unless `rotate_key`."""
+        """Wipe and reseed the portfolio; faults restart their RNG and buckets. Tokens stay valid
+        unless `rotate_key`."""
         self.store.reset(rotate_key=rotate_key)
         self.faults = self.faults
 

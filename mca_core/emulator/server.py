@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from .app import InjectedConnectionReset
 from .core import Emulator
+from .gateway import InjectedConnectionReset
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

@@ -1,0 +1,76 @@
+"""Exports of tables (CSV, JSON, Excel) that are safe to open in a spreadsheet.
+
+A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return would be run as a formula by
+Excel or LibreOffice (CSV injection, OWASP): such text cells are prefixed with `'` on export.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+
+import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ExportFormat = Literal["csv", "json", "xlsx"]
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def neutralise(value: Any) -> Any:
+    """Make a text cell inert in a spreadsheet; other values are returned as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def export_table(
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
+    fmt: ExportFormat,
+    *,
+    columns: Sequence[str] | None = None,
+    sheet_name: str = "customers",
+) -> bytes:
+    """Rows as bytes in `fmt`. CSV is UTF-8 with a BOM so Excel (Chinese Windows too) reads it."""
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if columns is not None:
+        frame = frame.reindex(columns=list(columns))
+    if fmt == "json":
+        records = [{k: _plain(v) for k, v in rec.items()}
+                   for rec in frame.astype(object).where(frame.notna(), None).to_dict("records")]
+        return json.dumps(records, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    safe = neutralise_frame(frame)
+    for column in safe.columns:
+        if isinstance(safe[column].dtype, pd.DatetimeTZDtype):
+            safe[column] = safe[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    if fmt == "csv":
+        return safe.to_csv(index=False).encode("utf-8-sig")
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+            safe.to_excel(writer, index=False, sheet_name=sheet_name[:31])
+        return buffer.getvalue()
+    raise ValueError(f"unknown export format {fmt!r}: use csv, json or xlsx")
