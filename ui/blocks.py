@@ -12,6 +12,7 @@ from mca_core.errors import McaError
 from mca_core.models import Identity, Role
 from mca_core.sync import snapshot_scope, sync_acceptance
 
+from . import nav
 from .i18n import t
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
@@ -90,6 +91,20 @@ def acceptance_headline(desk: Desk, actor: Actor) -> None:
         st.rerun()
 
 
+PAGE_TITLE_KEYS = {
+    "1_Overview.py": "overview_title",
+    "2_Attest.py": "attest_title",
+    "3_Verify.py": "verify_title",
+    "4_Invitations.py": "invitations_title",
+    "5_Audit.py": "audit_title",
+}
+
+
+def page_title(file_name: str) -> str:
+    key = PAGE_TITLE_KEYS.get(file_name)
+    return t(key) if key else file_name.split("_", 1)[-1].removesuffix(".py")
+
+
 def page_links(identity: Identity) -> None:
     """Links to the pages that exist; each page still guards itself."""
     pages = sorted(p for p in PAGES_DIR.glob("*.py")) if PAGES_DIR.is_dir() else []
@@ -98,4 +113,4 @@ def page_links(identity: Identity) -> None:
         st.caption(t("pages_none_yet"))
         return
     for page in pages:
-        st.page_link(f"pages/{page.name}")
+        nav.page_link(f"pages/{page.name}", page_title(page.name))

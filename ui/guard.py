@@ -11,7 +11,7 @@ from mca_core.desk import Actor
 from mca_core.errors import AccessRefused, ConfigurationError
 from mca_core.models import Identity
 
-from . import i18n, session
+from . import i18n, nav, session
 from .i18n import t
 
 Rule = Callable[[Identity], None]
@@ -39,7 +39,7 @@ def require(rule: Rule | None = None) -> Actor:
         raise  # unreachable: st.stop ends the script
     if actor is None:
         st.warning(t("guard_sign_in"))
-        st.page_link("dashboard.py", label=t("guard_go_home"), icon="🏠")
+        nav.page_link("dashboard.py", t("guard_go_home"), icon="🏠")
         st.stop()
     assert actor is not None
     if rule is not None:

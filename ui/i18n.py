@@ -107,6 +107,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh-CN": "工作台配置有误：{error}",
     },
     "pages": {"en": "Pages", "zh-CN": "页面"},
+    "overview_title": {"en": "Acceptance overview", "zh-CN": "接受情况总览"},
+    "attest_title": {"en": "Attest acceptance", "zh-CN": "证明客户接受"},
+    "verify_title": {"en": "Verify a customer", "zh-CN": "核验客户"},
+    "invitations_title": {"en": "Invitations and requests", "zh-CN": "邀请与请求"},
+    "audit_title": {"en": "Audit log", "zh-CN": "审计日志"},
     "pages_none_yet": {
         "en": "The overview, attestation, verification, invitation and audit pages arrive "
         "with their own releases.",

@@ -1,0 +1,54 @@
+"""`report`: one row per customer from the latest snapshot, as CSV, JSON or Excel."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import InvalidInput, Problem
+from .metrics import customers_frame, kpis
+from .reports import export_table
+from .sync import snapshot_scope
+
+REPORT_COLUMNS = (
+    "customer_id", "company_name", "domain", "country", "associated_partner_id", "status",
+    "accepted", "attested", "direct_signed", "attestation_count", "latest_date_agreed",
+    "latest_contact_name", "latest_contact_email", "latest_attested_by", "error",
+)
+
+
+def cmd_report(cli) -> int:
+    from .cli import EXIT_OK
+
+    desk, actor = cli.desk, cli.actor()
+    scope = snapshot_scope(actor.identity, desk.settings.backend)
+    snap = desk.store.latest_snapshot(scope)
+    if snap is None:
+        raise InvalidInput(Problem(
+            "snapshot", "There is no synced status yet for your partner account.",
+            "Run `python -m mca_core sync` first.", code="no_snapshot"))
+    frame = customers_frame(desk.store.snapshot_rows(snap.id))
+    frame["status"] = frame["status"].astype(str)
+    frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")
+    data = export_table(frame, cli.args.format, columns=REPORT_COLUMNS)
+    out = Path(cli.args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(Problem("--out", f"Cannot write {out}: {exc.strerror}.",
+                                   "Choose a folder you can write to.", code="bad_path")) from exc
+    k = kpis(customers_frame(desk.store.snapshot_rows(snap.id)))
+    doc = {"out": str(out), "format": cli.args.format, "rows": len(frame),
+           "snapshot_id": snap.id, "taken_at": snap.taken_at.isoformat(), **k.as_dict()}
+    cli.emit(doc, f"{len(frame)} customers written to {out} ({cli.args.format}); snapshot of "
+                  f"{snap.taken_at:%Y-%m-%d %H:%M} UTC: {k.accepted} accepted, "
+                  f"{k.not_accepted} not accepted.")
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser("report", help="one row per customer from the latest snapshot")
+    report.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
+    report.add_argument("--out", required=True, help="file to write")
+    report.set_defaults(func=cmd_report)

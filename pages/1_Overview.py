@@ -1,0 +1,66 @@
+"""Overview: acceptance KPIs, charts, filters and the customer table, from the latest snapshot."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui.text_overview  # noqa: F401  (registers this page's strings)
+from mca_core import access, metrics
+from mca_core.reports import MEDIA_TYPES, export_table
+from mca_core.sync import snapshot_scope
+from ui import blocks, overview_blocks, session
+from ui.guard import page_setup, require
+from ui.i18n import t
+
+page_setup("overview_title", icon="📊")
+actor = require(access.check_signed_in)
+desk = session.desk()
+identity = actor.identity
+
+st.title(t("overview_title"))
+st.caption(t("overview_caption"))
+
+scope = snapshot_scope(identity, desk.settings.backend)
+snapshots = desk.store.snapshots(scope, limit=200)
+latest = snapshots[0] if snapshots else None
+if latest is None:
+    st.info(t("no_snapshot"))
+    if blocks.may_sync(identity) and st.button(t("sync_now"), type="primary"):
+        blocks.run_sync_with_progress(desk, actor, incremental=False)
+        st.rerun()
+    st.stop()
+
+summary = latest.summary
+mode = t("mode_full") if str(latest.mode).startswith("full") else t("mode_default")
+top = st.columns([4, 1])
+top[0].markdown(t("overview_synced", when=latest.taken_at.strftime("%Y-%m-%d %H:%M"),
+                  who=latest.taken_by, mode=mode, calls=int(summary.get("api_calls") or 0)))
+if not latest.complete:
+    st.warning(t("sync_incomplete"))
+if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), use_container_width=True):
+    blocks.run_sync_with_progress(desk, actor, incremental=True)
+    st.rerun()
+
+frame = overview_blocks.load_frame(desk, latest.id)
+previous = next((s for s in snapshots[1:] if s.complete), None)
+overview_blocks.kpi_cards(metrics.kpis(frame),
+                          metrics.kpis_from_summary(previous.summary) if previous else None)
+
+st.divider()
+filtered = overview_blocks.filters(frame)
+overview_blocks.charts(filtered, snapshots, desk.store.audit(
+    partner_tenant_id=identity.partner_tenant_id, action=["attest", "bulk_attest"],
+    outcome="attested"))
+
+st.divider()
+st.subheader(t("table_title"))
+overview_blocks.customer_table(filtered)
+table = overview_blocks.export_frame(filtered)
+stamp = latest.taken_at.strftime("%Y%m%d-%H%M")
+cols = st.columns([1, 1, 4])
+cols[0].download_button(t("download_csv"), data=lambda: export_table(table, "csv"),
+                        file_name=f"mca-acceptance-{stamp}.csv", mime=MEDIA_TYPES["csv"],
+                        icon="⬇️", on_click="ignore")
+cols[1].download_button(t("download_xlsx"), data=lambda: export_table(table, "xlsx"),
+                        file_name=f"mca-acceptance-{stamp}.xlsx", mime=MEDIA_TYPES["xlsx"],
+                        icon="⬇️", on_click="ignore")
