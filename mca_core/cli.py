@@ -406,7 +406,7 @@ def report_error(cli: Cli, exc: BaseException) -> int:
     elif isinstance(exc, McaError):
         code, kind, lines, extra = EXIT_FAILED, "error", [f"Failed: {exc}"], {}
     else:
-        code, kind, extra = EXIT_FAILED, "internal"
+        code, kind, extra = EXIT_FAILED, "internal", {}
         lines = [
             f"Unexpected error ({type(exc).__name__}): {exc}. Run again with -v and report "
             "it with this message."

@@ -32,7 +32,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 
@@ -145,6 +147,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock()
         metadata.create_all(self.engine)
+        upgrade_schema(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -269,6 +272,33 @@ class Store:
             row["latest_date_agreed"] = _utc(row["latest_date_agreed"])
             out.append(row)
         return out
+
+
+def upgrade_schema(engine: Engine) -> list[str]:
+    """Add columns that newer versions of the desk define and an older database lacks.
+
+    Additive only (a new nullable or defaulted column): enough while the schema only grows. A
+    change that renames or drops needs a real migration tool (Alembic) and a note in the README.
+    """
+    added: list[str] = []
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = ""
+                if column.default is not None and isinstance(column.default.arg, str):
+                    default = f" DEFAULT '{column.default.arg}'"
+                    kind += " NOT NULL" if not column.nullable else ""
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
+                                  f"{kind}{default}"))
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

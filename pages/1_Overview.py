@@ -32,9 +32,16 @@ if latest is None:
 
 summary = latest.summary
 mode = t("mode_full") if str(latest.mode).startswith("full") else t("mode_default")
-top = st.columns([4, 1])
-top[0].markdown(t("overview_synced", when=latest.taken_at.strftime("%Y-%m-%d %H:%M"),
-                  who=latest.taken_by, mode=mode, calls=int(summary.get("api_calls") or 0)))
+top = st.columns([3, 1])
+top[0].markdown(
+    t(
+        "overview_synced",
+        when=latest.taken_at.strftime("%Y-%m-%d %H:%M"),
+        who=latest.taken_by,
+        mode=mode,
+        calls=int(summary.get("api_calls") or 0),
+    )
+)
 if not latest.complete:
     st.warning(t("sync_incomplete"))
 if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), use_container_width=True):
@@ -43,14 +50,21 @@ if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), use_container_
 
 frame = overview_blocks.load_frame(desk, latest.id)
 previous = next((s for s in snapshots[1:] if s.complete), None)
-overview_blocks.kpi_cards(metrics.kpis(frame),
-                          metrics.kpis_from_summary(previous.summary) if previous else None)
+overview_blocks.kpi_cards(
+    metrics.kpis(frame), metrics.kpis_from_summary(previous.summary) if previous else None
+)
 
 st.divider()
 filtered = overview_blocks.filters(frame)
-overview_blocks.charts(filtered, snapshots, desk.store.audit(
-    partner_tenant_id=identity.partner_tenant_id, action=["attest", "bulk_attest"],
-    outcome="attested"))
+overview_blocks.charts(
+    filtered,
+    snapshots,
+    desk.store.audit(
+        partner_tenant_id=identity.partner_tenant_id,
+        action=["attest", "bulk_attest"],
+        outcome="attested",
+    ),
+)
 
 st.divider()
 st.subheader(t("table_title"))
@@ -58,9 +72,19 @@ overview_blocks.customer_table(filtered)
 table = overview_blocks.export_frame(filtered)
 stamp = latest.taken_at.strftime("%Y%m%d-%H%M")
 cols = st.columns([1, 1, 4])
-cols[0].download_button(t("download_csv"), data=lambda: export_table(table, "csv"),
-                        file_name=f"mca-acceptance-{stamp}.csv", mime=MEDIA_TYPES["csv"],
-                        icon="⬇️", on_click="ignore")
-cols[1].download_button(t("download_xlsx"), data=lambda: export_table(table, "xlsx"),
-                        file_name=f"mca-acceptance-{stamp}.xlsx", mime=MEDIA_TYPES["xlsx"],
-                        icon="⬇️", on_click="ignore")
+cols[0].download_button(
+    t("download_csv"),
+    data=lambda: export_table(table, "csv"),
+    file_name=f"mca-acceptance-{stamp}.csv",
+    mime=MEDIA_TYPES["csv"],
+    icon="⬇️",
+    on_click="ignore",
+)
+cols[1].download_button(
+    t("download_xlsx"),
+    data=lambda: export_table(table, "xlsx"),
+    file_name=f"mca-acceptance-{stamp}.xlsx",
+    mime=MEDIA_TYPES["xlsx"],
+    icon="⬇️",
+    on_click="ignore",
+)

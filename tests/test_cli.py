@@ -178,3 +178,15 @@ def test_module_entry_point_prints_no_traceback(sandbox_env):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert json.loads(result.stdout)["error"] == "invalid_input"
+
+
+def test_an_unexpected_error_is_a_message_and_exit_1(sandbox_env, monkeypatch):
+    import mca_core.cli as cli_module
+
+    def boom(cli):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli_module, "cmd_customers", boom)
+    code, doc, err = run_json("customers")
+    assert code == 1 and doc["error"] == "internal"
+    assert "disk on fire" in err and "Traceback" not in err

@@ -90,3 +90,23 @@ def test_two_store_objects_share_one_database(tmp_path):
     a, b = Store(url), Store(url)
     a.record(event())
     assert b.count_audit() == 1
+
+
+def test_an_older_database_gains_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # the audit table as the first release created it
+        conn.execute("CREATE TABLE audit_events (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, "
+                     "user_id VARCHAR(128) NOT NULL, user_name VARCHAR(256) NOT NULL, "
+                     "role VARCHAR(32) NOT NULL, partner_type VARCHAR(32) NOT NULL, "
+                     "action VARCHAR(64) NOT NULL, customer_id VARCHAR(64), inputs JSON NOT "
+                     "NULL, outcome VARCHAR(32) NOT NULL, detail TEXT NOT NULL, "
+                     "request_id VARCHAR(64), correlation_id VARCHAR(64))")
+        conn.execute("INSERT INTO audit_events (at, user_id, user_name, role, partner_type, "
+                     "action, inputs, outcome, detail) VALUES ('2026-01-01 00:00:00', 'u', "
+                     "'U', 'admin_agent', 'direct_bill', 'attest', '{}', 'attested', '')")
+    store = Store(f"sqlite:///{path}")
+    store.record(event(partner_tenant_id="p1"))
+    assert [e.partner_tenant_id for e in store.audit()] == ["p1", ""]
+    assert len(store.audit(partner_tenant_id="p1")) == 1

@@ -21,6 +21,8 @@ def page_setup(title_key: str, icon: str = "📄") -> None:
     """Page config and the shared sidebar (language, backend) for every page."""
     st.set_page_config(page_title=f"{i18n.t(title_key)} · MCA", page_icon=icon, layout="wide")
     with st.sidebar:
+        nav.sidebar_navigation()
+        st.divider()
         st.selectbox(
             t("language"),
             options=list(i18n.LANGUAGES),

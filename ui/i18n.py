@@ -107,6 +107,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh-CN": "工作台配置有误：{error}",
     },
     "pages": {"en": "Pages", "zh-CN": "页面"},
+    "nav_home": {"en": "Home", "zh-CN": "首页"},
     "overview_title": {"en": "Acceptance overview", "zh-CN": "接受情况总览"},
     "attest_title": {"en": "Attest acceptance", "zh-CN": "证明客户接受"},
     "verify_title": {"en": "Verify a customer", "zh-CN": "核验客户"},

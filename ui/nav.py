@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
+
+from .i18n import t
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: URL paths of the pages (classic multipage mode: the file name without its number prefix).
 PAGE_PATHS = {
@@ -22,3 +28,21 @@ def page_link(page: str, label: str, icon: str | None = None) -> None:
         st.page_link(page, label=label, icon=icon)
     except StreamlitAPIException:
         st.markdown(f"[{(icon + ' ') if icon else ''}{label}]({PAGE_PATHS.get(page, '/')})")
+
+
+#: Sidebar entries: page file -> (title key, icon).
+NAVIGATION = {
+    "dashboard.py": ("nav_home", "🏠"),
+    "pages/1_Overview.py": ("overview_title", "📊"),
+    "pages/2_Attest.py": ("attest_title", "✍️"),
+    "pages/3_Verify.py": ("verify_title", "🔎"),
+    "pages/4_Invitations.py": ("invitations_title", "✉️"),
+    "pages/5_Audit.py": ("audit_title", "📜"),
+}
+
+
+def sidebar_navigation() -> None:
+    """The pages that exist, with translated titles (each page still guards itself)."""
+    for page, (key, icon) in NAVIGATION.items():
+        if (ROOT / page).is_file():
+            page_link(page, t(key), icon=icon)

@@ -60,42 +60,60 @@ def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None) -> None:
         return None if value is None else int(value)
 
     row1 = st.columns(4)
-    row1[0].metric(t("kpi_customers"), f"{now.customers:,}", delta=delta("customers"),
-                   help=t("kpi_delta_help"))
+    row1[0].metric(
+        t("kpi_customers"), f"{now.customers:,}", delta=delta("customers"), help=t("kpi_delta_help")
+    )
     row1[1].metric(t("kpi_accepted"), f"{now.accepted:,}", delta=delta("accepted"))
     rate_delta = change.get("rate")
-    row1[2].metric(t("kpi_rate"), f"{now.rate:.1%}",
-                   delta=None if rate_delta is None else f"{rate_delta * 100:+.1f} pt")
-    row1[3].metric(t("kpi_at_risk"), f"{now.at_risk:,}", delta=delta("not_accepted"),
-                   delta_color="inverse", help=t("kpi_at_risk_help"))
+    row1[2].metric(
+        t("kpi_rate"),
+        f"{now.rate:.1%}",
+        delta=None if rate_delta is None else f"{rate_delta * 100:+.1f} pt",
+    )
+    row1[3].metric(
+        t("kpi_at_risk"),
+        f"{now.at_risk:,}",
+        delta=delta("not_accepted"),
+        delta_color="inverse",
+        help=t("kpi_at_risk_help"),
+    )
     row2 = st.columns(4)
-    row2[0].metric(t("kpi_by_attestation"), f"{now.by_attestation:,}",
-                   delta=delta("by_attestation"))
+    row2[0].metric(
+        t("kpi_by_attestation"), f"{now.by_attestation:,}", delta=delta("by_attestation")
+    )
     row2[1].metric(t("kpi_directly"), f"{now.directly:,}", delta=delta("directly"))
-    row2[2].metric(t("kpi_both"), f"{now.both:,}", delta=delta("both"))
+    row2[2].metric(t("kpi_both"), f"{now.both:,}", delta=delta("both"), help=t("kpi_both_help"))
     row2[3].metric(t("kpi_unknown"), f"{now.unknown:,}")
 
 
 def filters(frame: pd.DataFrame) -> pd.DataFrame:
     st.subheader(t("filters"))
     c1, c2, c3 = st.columns([2, 2, 2])
-    statuses = c1.multiselect(t("filter_status"), list(metrics.STATUSES),
-                              format_func=status_label, key="ov_status")
-    resellers_available = sorted(r for r in frame["reseller"].dropna().unique()
-                                 if r != metrics.NO_RESELLER)
+    statuses = c1.multiselect(
+        t("filter_status"), list(metrics.STATUSES), format_func=status_label, key="ov_status"
+    )
+    resellers_available = sorted(
+        r for r in frame["reseller"].dropna().unique() if r != metrics.NO_RESELLER
+    )
     resellers: list[str] = []
     if resellers_available:
         resellers = c2.multiselect(t("filter_reseller"), resellers_available, key="ov_reseller")
-    countries = c3.multiselect(t("filter_country"), sorted(frame["country"].dropna().unique()),
-                               key="ov_country")
+    countries = (c3 if resellers_available else c2).multiselect(
+        t("filter_country"), sorted(frame["country"].dropna().unique()), key="ov_country"
+    )
     c4, c5 = st.columns([2, 4])
     dates = c4.date_input(t("filter_dates"), value=(), key="ov_dates", format="YYYY-MM-DD")
-    text = c5.text_input(t("filter_text"), key="ov_text",
-                         placeholder=t("filter_text_placeholder"))
+    text = c5.text_input(t("filter_text"), key="ov_text", placeholder=t("filter_text_placeholder"))
     start, end = _date_range(dates)
-    filtered = metrics.filter_customers(frame, statuses=statuses, resellers=resellers,
-                                        countries=countries, attested_from=start,
-                                        attested_to=end, text=text)
+    filtered = metrics.filter_customers(
+        frame,
+        statuses=statuses,
+        resellers=resellers,
+        countries=countries,
+        attested_from=start,
+        attested_to=end,
+        text=text,
+    )
     st.caption(t("filter_showing", shown=len(filtered), total=len(frame)))
     return filtered
 
@@ -112,22 +130,38 @@ def _date_range(value: object) -> tuple[date | None, date | None]:
     return None, None
 
 
-def _bar(data: pd.DataFrame, x: str, y: str, title: str, *, horizontal: bool = False,
-         colour: str = "#0F6CBD", labels: dict[str, str] | None = None) -> None:
+def _bar(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    *,
+    horizontal: bool = False,
+    colour: str = "#0F6CBD",
+    labels: dict[str, str] | None = None,
+) -> None:
     if data.empty or int(data[y if not horizontal else x].sum()) == 0:
         st.markdown(f"**{title}**")
         st.caption(t("chart_empty"))
         return
-    fig = px.bar(data, x=x, y=y, orientation="h" if horizontal else "v", title=title,
-                 labels=labels or {}, color_discrete_sequence=[colour])
+    fig = px.bar(
+        data,
+        x=x,
+        y=y,
+        orientation="h" if horizontal else "v",
+        title=title,
+        labels=labels or {},
+        color_discrete_sequence=[colour],
+    )
     if horizontal:
         fig.update_yaxes(autorange="reversed")
     fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     st.plotly_chart(fig, use_container_width=True)
 
 
-def charts(filtered: pd.DataFrame, snapshots: Sequence[SnapshotInfo],
-           attestations: Sequence[AuditEvent]) -> None:
+def charts(
+    filtered: pd.DataFrame, snapshots: Sequence[SnapshotInfo], attestations: Sequence[AuditEvent]
+) -> None:
     left, right = st.columns(2)
     with left:
         breakdown = metrics.acceptance_breakdown(filtered)
@@ -137,16 +171,27 @@ def charts(filtered: pd.DataFrame, snapshots: Sequence[SnapshotInfo],
             st.caption(t("chart_empty"))
         else:
             breakdown = breakdown.assign(label=breakdown["status"].map(status_label))
-            fig = px.pie(breakdown, names="label", values="customers", hole=0.55,
-                         title=t("chart_breakdown"), color="status",
-                         color_discrete_map=STATUS_COLOURS)
+            fig = px.pie(
+                breakdown,
+                names="label",
+                values="customers",
+                hole=0.55,
+                title=t("chart_breakdown"),
+                color="status",
+                color_discrete_map=STATUS_COLOURS,
+            )
             fig.update_traces(textinfo="value+percent", sort=False)
             fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
             st.plotly_chart(fig, use_container_width=True)
     with right:
         per_month = metrics.attestations_per_month(filtered)
-        _bar(per_month, "month", "customers", t("chart_per_month"),
-             labels={"month": t("axis_month"), "customers": t("axis_customers")})
+        _bar(
+            per_month,
+            "month",
+            "customers",
+            t("chart_per_month"),
+            labels={"month": t("axis_month"), "customers": t("axis_customers")},
+        )
     left, right = st.columns(2)
     with left:
         trend = metrics.acceptance_over_time(snapshots)
@@ -154,27 +199,54 @@ def charts(filtered: pd.DataFrame, snapshots: Sequence[SnapshotInfo],
             st.markdown(f"**{t('chart_over_time')}**")
             st.caption(t("chart_over_time_empty"))
         else:
-            fig = px.line(trend, x="taken_at", y="rate", markers=True,
-                          title=t("chart_over_time"),
-                          labels={"taken_at": t("axis_synced"), "rate": t("axis_rate")})
+            fig = px.line(
+                trend,
+                x="taken_at",
+                y="rate",
+                markers=True,
+                title=t("chart_over_time"),
+                labels={"taken_at": t("axis_synced"), "rate": t("axis_rate")},
+            )
             fig.update_yaxes(tickformat=".0%", rangemode="tozero")
             fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
             st.plotly_chart(fig, use_container_width=True)
     with right:
         per_agent = metrics.attestations_per_agent(attestations)
-        _bar(per_agent, "attestations", "agent", t("chart_per_agent"), horizontal=True,
-             labels={"agent": t("axis_agent"), "attestations": t("axis_attestations")})
+        _bar(
+            per_agent,
+            "attestations",
+            "agent",
+            t("chart_per_agent"),
+            horizontal=True,
+            labels={"agent": t("axis_agent"), "attestations": t("axis_attestations")},
+        )
     left, right = st.columns(2)
-    with left:
-        by_reseller = metrics.not_accepted_by(filtered, "reseller")
-        _bar(by_reseller, "customers", "reseller", t("chart_by_reseller"), horizontal=True,
-             colour=STATUS_COLOURS["not_accepted"],
-             labels={"reseller": t("col_reseller"), "customers": t("axis_customers")})
+    with_resellers = filtered[filtered["reseller"] != metrics.NO_RESELLER]
+    if len(with_resellers):
+        with left:
+            by_reseller = metrics.not_accepted_by(with_resellers, "reseller")
+            _bar(
+                by_reseller,
+                "customers",
+                "reseller",
+                t("chart_by_reseller"),
+                horizontal=True,
+                colour=STATUS_COLOURS["not_accepted"],
+                labels={"reseller": t("col_reseller"), "customers": t("axis_customers")},
+            )
+    else:
+        right = left  # a direct-bill portfolio has no resellers: the country chart takes the row
     with right:
         by_country = metrics.not_accepted_by(filtered, "country")
-        _bar(by_country, "customers", "country", t("chart_by_country"), horizontal=True,
-             colour=STATUS_COLOURS["not_accepted"],
-             labels={"country": t("col_country"), "customers": t("axis_customers")})
+        _bar(
+            by_country,
+            "customers",
+            "country",
+            t("chart_by_country"),
+            horizontal=True,
+            colour=STATUS_COLOURS["not_accepted"],
+            labels={"country": t("col_country"), "customers": t("axis_customers")},
+        )
 
 
 def export_frame(filtered: pd.DataFrame) -> pd.DataFrame:
@@ -190,30 +262,42 @@ def customer_table(filtered: pd.DataFrame) -> None:
     shown = filtered.head(TABLE_ROWS)
     if len(filtered) > TABLE_ROWS:
         st.caption(t("table_truncated", shown=TABLE_ROWS, total=len(filtered)))
-    view = pd.DataFrame({
-        "company": shown["company_name"],
-        "domain": shown["domain"],
-        "status": shown["status"].astype(str).map(status_label),
-        "country": shown["country"],
-        "reseller": shown["reseller"],
-        "latest": shown["latest_date_agreed"].dt.strftime("%Y-%m-%d"),
-        "contact": shown["latest_contact_name"],
-    })
+    view = pd.DataFrame(
+        {
+            "company": shown["company_name"],
+            "domain": shown["domain"],
+            "status": shown["status"].astype(str).map(status_label),
+            "country": shown["country"],
+            "reseller": shown["reseller"],
+            "latest": shown["latest_date_agreed"].dt.strftime("%Y-%m-%d"),
+            "contact": shown["latest_contact_name"],
+        }
+    )
     event = st.dataframe(
-        view, hide_index=True, use_container_width=True, key="ov_table",
-        on_select="rerun", selection_mode="single-row",
+        view,
+        hide_index=True,
+        use_container_width=True,
+        key="ov_table",
+        on_select="rerun",
+        selection_mode="single-row",
         column_config={
-            "company": t("col_company"), "domain": t("col_domain"), "status": t("col_status"),
-            "country": t("col_country"), "reseller": t("col_reseller"),
-            "latest": t("col_latest"), "contact": t("col_contact"),
+            "company": t("col_company"),
+            "domain": t("col_domain"),
+            "status": t("col_status"),
+            "country": t("col_country"),
+            "reseller": t("col_reseller"),
+            "latest": t("col_latest"),
+            "contact": t("col_contact"),
         },
     )
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     if not rows:
         return
     customer = shown.iloc[rows[0]]
-    st.markdown(f"**{customer['company_name']}** · `{customer['domain']}` · "
-                f"{status_label(str(customer['status']))}")
+    st.markdown(
+        f"**{customer['company_name']}** · `{customer['domain']}` · "
+        f"{status_label(str(customer['status']))}"
+    )
     params = {"customer": str(customer["customer_id"])}
     actions = st.columns([1, 1, 1, 3])
     if actions[0].button(t("col_verify"), icon="🔎"):

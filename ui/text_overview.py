@@ -16,6 +16,11 @@ register({
     "kpi_by_attestation": {"en": "By partner attestation", "zh-CN": "经合作伙伴证明"},
     "kpi_directly": {"en": "Accepted directly", "zh-CN": "客户直接接受"},
     "kpi_both": {"en": "Both", "zh-CN": "两者皆有"},
+    "kpi_both_help": {
+        "en": "Attested AND accepted directly. Known only after a full sync (the default sync "
+              "stops at the first evidence).",
+        "zh-CN": "既有合作伙伴证明、又由客户直接接受。仅在完整同步后可知（默认同步找到首个证据即停止）。",
+    },
     "kpi_unknown": {"en": "Could not be read", "zh-CN": "无法读取"},
     "kpi_at_risk": {"en": "At risk: orders refused", "zh-CN": "风险：订单将被拒"},
     "kpi_at_risk_help": {

@@ -1,0 +1,255 @@
+"""Page blocks of the Attest, Verify and Audit pages: the attest guard, the customer type-ahead,
+error messages, links with a preselected customer, and widget state that survives a step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+import streamlit as st
+from phonenumbers import geocoder
+from streamlit.errors import StreamlitAPIException
+
+import ui.text_attest  # noqa: F401  (registers the strings used here)
+from mca_core import access
+from mca_core.desk import Actor, Desk
+from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
+from mca_core.store import Store
+from mca_core.sync import snapshot_scope
+
+from . import blocks, i18n, session
+from .guard import require
+from .i18n import t
+
+ROOT = Path(__file__).resolve().parent.parent
+INVITATIONS_PAGE = "pages/4_Invitations.py"
+ATTEST_PAGE = "pages/2_Attest.py"
+VERIFY_PAGE = "pages/3_Verify.py"
+PAGE_PATHS = {ATTEST_PAGE: "/Attest", VERIFY_PAGE: "/Verify", INVITATIONS_PAGE: "/Invitations"}
+
+
+# --- guard -----------------------------------------------------------------------------------
+
+
+def require_attester() -> Actor:
+    """The Attest page guard: `check_may_attest`, with a link to where a refused user goes.
+
+    An indirect reseller is pointed to Invitations → Request to my indirect provider; a Helpdesk
+    agent to Verify. The page stops for both; the use cases check again.
+    """
+    actor = require(access.check_signed_in)
+    try:
+        access.check_may_attest(actor.identity)
+    except AccessRefused as exc:
+        st.error(f"**{t('guard_refused')}** — {i18n.refusal_text(exc)}")
+        if exc.code == "reseller_cannot_attest":
+            link_page(INVITATIONS_PAGE, t("go_provider_request"), icon="✉️")
+        else:
+            link_page(VERIFY_PAGE, t("go_verify"), icon="🔎")
+        st.stop()
+    return actor
+
+
+# --- links -----------------------------------------------------------------------------------
+
+
+def page_exists(page: str) -> bool:
+    return (ROOT / page).is_file()
+
+
+def link_page(
+    page: str, label: str, *, icon: str | None = None, customer: str | None = None
+) -> None:
+    """A link to another page (optionally `?customer=`); plain text while the page is absent."""
+    if not page_exists(page):
+        st.caption(f"{label} — {t('page_not_yet')}")
+        return
+    query = {"customer": customer} if customer else None
+    try:
+        st.page_link(page, label=label, icon=icon, query_params=query)
+    except StreamlitAPIException:  # the page runs as its own entrypoint (AppTest)
+        suffix = f"?customer={customer}" if customer else ""
+        st.markdown(f"[{(icon + ' ') if icon else ''}{label}]({PAGE_PATHS.get(page, '/')}{suffix})")
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def show_error(error: McaError, *, lead: str | None = None) -> None:
+    """Any desk error as a clear message in the UI language; never a traceback."""
+    head = f"**{lead}** " if lead else ""
+    if isinstance(error, InvalidInput):
+        lines = "\n".join(f"- {i18n.problem_text(p)}" for p in error.problems)
+        st.error(f"{head}{t('fix_these')}\n\n{lines}")
+    elif isinstance(error, AccessRefused):
+        st.error(f"{head}**{t('guard_refused')}** — {i18n.refusal_text(error)}")
+    elif isinstance(error, PartnerCenterError):
+        st.error(f"{head}{partner_center_text(error)}")
+    else:
+        st.error(f"{head}{error}")
+
+
+def partner_center_text(error: PartnerCenterError) -> str:
+    facts = []
+    if error.status is not None:
+        facts.append(f"HTTP {error.status}")
+    if error.code not in (None, ""):
+        facts.append(t("code_is", code=error.code))
+    text = t("pc_failed", message=error.message)
+    if facts:
+        text += f" ({', '.join(facts)})"
+    if error.request_id:
+        text += "  \n" + t("request_id_is", rid=error.request_id)
+    return text
+
+
+def problem_list(problems: Iterable[Any]) -> str:
+    return "; ".join(i18n.problem_text(p) for p in problems)
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+def browser_timezone() -> tzinfo | None:
+    """The browser's zone, to tell a user east of UTC why 'today' may still be in the future."""
+    name = getattr(st.context, "timezone", None)
+    if not name:
+        return None
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def utc_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+# --- the synced customer list ----------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _snapshot_rows(_store: Store, store_url: str, snapshot_id: int) -> list[dict[str, Any]]:
+    return _store.snapshot_rows(snapshot_id)
+
+
+def synced_customers(desk: Desk, actor: Actor) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """The latest snapshot (or None) and its rows by customer id, for type-ahead and lists."""
+    snap = desk.store.latest_snapshot(snapshot_scope(actor.identity, desk.settings.backend))
+    if snap is None:
+        return None, {}
+    rows = _snapshot_rows(desk.store, desk.store.url, snap.id)
+    return snap, {r["customer_id"]: r for r in rows}
+
+
+def offer_sync(desk: Desk, actor: Actor, *, key: str) -> None:
+    """No synced list yet: say so and offer the sync (when the user may run one)."""
+    st.info(t("no_synced_list"))
+    if blocks.may_sync(actor.identity) and st.button(t("sync_now"), key=key):
+        blocks.run_sync_with_progress(desk, actor, incremental=False)
+        st.rerun()
+
+
+def customer_label(row: dict[str, Any]) -> str:
+    name = row.get("company_name") or "—"
+    return f"{name} — {row.get('domain') or ''} · {row['customer_id']}"
+
+
+def customer_picker(
+    rows: dict[str, dict[str, Any]], *, key: str, label: str | None = None
+) -> str | None:
+    """Type-ahead over the synced customers by name, domain or tenant id. Anything typed that
+    is not in the list (a tenant id or a domain) is returned as typed: the use case resolves it.
+    """
+    options = sorted(rows, key=lambda cid: (str(rows[cid].get("company_name") or "").lower()))
+    chosen = st.session_state.get(key)
+    if chosen and chosen not in rows:
+        options.insert(0, chosen)
+
+    def describe(value: str) -> str:
+        row = rows.get(value)
+        return customer_label(row) if row else value
+
+    value = st.selectbox(
+        label or t("customer_pick"),
+        options,
+        index=None,
+        format_func=describe,
+        key=key,
+        placeholder=t("customer_placeholder"),
+        accept_new_options=True,
+        help=t("customer_pick_help"),
+    )
+    return str(value).strip() if value else None
+
+
+def preselect_from_query(key: str, marker: str) -> str | None:
+    """`?customer=<tenant id>` preselects the picker once (not again after the user changes it)."""
+    wanted = st.query_params.get("customer")
+    if wanted and st.session_state.get(marker) != wanted:
+        st.session_state[marker] = wanted
+        st.session_state[key] = wanted.strip().lower()
+        return wanted
+    return None
+
+
+# --- state that survives a step --------------------------------------------------------------
+
+
+def keep_widget_state(prefix: str) -> None:
+    """Streamlit forgets a widget's value in a run that does not draw it (a review step, another
+    page). Re-assigning the keys marks them as ours, so what was typed is kept."""
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(prefix):
+            st.session_state[key] = st.session_state[key]
+
+
+def default_state(values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def clear_state(prefix: str) -> None:
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(prefix):
+            del st.session_state[key]
+
+
+# --- countries -------------------------------------------------------------------------------
+
+
+def country_name(code: str) -> str:
+    """The country's name in the UI language (from phonenumbers' data), else the code."""
+    lang = "zh" if i18n.language() == "zh-CN" else "en"
+    example = phonenumbers.example_number(code) if code else None
+    name = geocoder.country_name_for_number(example, lang) if example else ""
+    return name or code
+
+
+@st.cache_data(show_spinner=False)
+def country_codes(lang: str) -> list[str]:
+    """ISO codes sorted by their name in `lang` (the name is what people look for)."""
+    lang_code = "zh" if lang == "zh-CN" else "en"
+
+    def name(code: str) -> str:
+        example = phonenumbers.example_number(code)
+        return (geocoder.country_name_for_number(example, lang_code) if example else "") or code
+
+    return sorted(
+        (c for c in phonenumbers.SUPPORTED_REGIONS if c not in ("001",)), key=lambda c: name(c)
+    )
+
+
+def run_use_case(desk: Desk, actor: Actor, work: Callable[[Any], Any]) -> Any:
+    """`desk.run` with a spinner (the one place pages wait on Partner Center)."""
+    with st.spinner(t("working")):
+        return desk.run(work, actor)
+
+
+def desk() -> Desk:
+    return session.desk()
