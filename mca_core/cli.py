@@ -268,7 +268,7 @@ def cmd_emulator(cli: Cli) -> int:
     from .emulator import Emulator, FaultConfig, serve
 
     a = cli.args
-    data_dir = a.data_dir or str(cli.settings().emulator_dir)
+    data_dir = a.emulator_data_dir or str(cli.settings().emulator_dir)
     faults = FaultConfig(
         latency_ms=a.latency_ms,
         rate_limit_per_minute=a.rate_limit,
@@ -346,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--fault-5xx", type=float, default=0)
     emu.add_argument("--fault-timeout", type=float, default=0)
     emu.add_argument("--fault-reset", type=float, default=0)
+    emu.add_argument("--data-dir", dest="emulator_data_dir", default=None,
+                     help="where the emulator keeps its state (default: the sandbox's)")
     emu.add_argument("--reset", action="store_true", help="wipe and reseed before serving")
     emu.set_defaults(func=cmd_emulator)
 

@@ -190,3 +190,32 @@ def test_an_unexpected_error_is_a_message_and_exit_1(sandbox_env, monkeypatch):
     code, doc, err = run_json("customers")
     assert code == 1 and doc["error"] == "internal"
     assert "disk on fire" in err and "Traceback" not in err
+
+
+def test_emulator_command_serves_the_contract_flags(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mca_core", "emulator", "--host", "127.0.0.1", "--port",
+         str(port), "--customers", "25", "--seed", "5", "--data-dir", str(tmp_path / "emu"),
+         "--latency-ms", "0", "--rate-limit", "500", "--fault-429", "0", "--fault-5xx", "0",
+         "--fault-timeout", "0", "--fault-reset", "0"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and health is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/sandbox/health", timeout=1).json()
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert health is not None and health["status"] == "ok"
+        assert (tmp_path / "emu" / "emulator.sqlite3").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
