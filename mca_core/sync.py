@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from . import audit
+from . import access, audit
 from .errors import McaError
 from .models import AcceptanceStatus, Customer, Identity
 from .partner_center import PartnerCenterClient
@@ -105,6 +105,7 @@ async def sync_acceptance(
     concurrency: int = 32,
 ) -> SyncSummary:
     """List customers, read each one's acceptance, store a snapshot; return the summary."""
+    access.check_may_sync(identity)
     started = time.monotonic()
     calls_before = pc.stats.calls
     throttled_before = pc.stats.throttled

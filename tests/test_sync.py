@@ -119,3 +119,14 @@ async def test_cancel_keeps_what_was_fetched(make_client, store):
     assert store.latest_snapshot(snapshot_scope(ADMIN, "sandbox")).complete is False
     assert seen[-1][1] == SMALL_PORTFOLIO
     assert store.audit(action="sync")[0].outcome == "cancelled"
+
+
+async def test_a_user_without_an_agent_role_may_not_sync(make_client, store):
+    from mca_core.errors import AccessRefused
+    from mca_core.models import Role
+
+    nobody = ADMIN.model_copy(update={"role": Role.NONE})
+    pc = make_client()
+    with pytest.raises(AccessRefused):
+        await sync_acceptance(pc, store, nobody, backend="sandbox")
+    assert pc.stats.calls == 0

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from mca_core import access
 from mca_core.desk import Actor, Desk
-from mca_core.errors import McaError
-from mca_core.models import Identity, Role
+from mca_core.errors import AccessRefused, McaError
+from mca_core.models import Identity
 from mca_core.sync import snapshot_scope, sync_acceptance
 
 from . import nav
@@ -19,8 +20,12 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
 
 def may_sync(identity: Identity) -> bool:
-    """Agents (and managers, who hold an agent role here) may refresh; the guard decides."""
-    return not identity.role_known or identity.role is not Role.NONE
+    """Agents (and managers, who hold an agent role here) may refresh; the use case agrees."""
+    try:
+        access.check_may_sync(identity)
+    except AccessRefused:
+        return False
+    return True
 
 
 def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True) -> None:
