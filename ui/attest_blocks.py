@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 import phonenumbers
 import streamlit as st
 from phonenumbers import geocoder
@@ -16,12 +17,16 @@ from streamlit.errors import StreamlitAPIException
 
 import ui.text_attest  # noqa: F401  (registers the strings used here)
 from mca_core import access
+from mca_core.bulk import COLUMNS as BULK_COLUMNS
+from mca_core.bulk import BulkRow
 from mca_core.desk import Actor, Desk
 from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
+from mca_core.models import Role
 from mca_core.store import Store
 from mca_core.sync import snapshot_scope
+from mca_core.verify import Verification, VerifiedAttestation
 
-from . import blocks, i18n, session
+from . import blocks, i18n
 from .guard import require
 from .i18n import t
 
@@ -29,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INVITATIONS_PAGE = "pages/4_Invitations.py"
 ATTEST_PAGE = "pages/2_Attest.py"
 VERIFY_PAGE = "pages/3_Verify.py"
+ROLE_VALUES = {r.value for r in Role}
 PAGE_PATHS = {ATTEST_PAGE: "/Attest", VERIFY_PAGE: "/Verify", INVITATIONS_PAGE: "/Invitations"}
 
 
@@ -84,7 +90,7 @@ def show_error(error: McaError, *, lead: str | None = None) -> None:
     head = f"**{lead}** " if lead else ""
     if isinstance(error, InvalidInput):
         lines = "\n".join(f"- {i18n.problem_text(p)}" for p in error.problems)
-        st.error(f"{head}{t('fix_these')}\n\n{lines}")
+        st.error(f"{head}{t('at_fix_these')}\n\n{lines}")
     elif isinstance(error, AccessRefused):
         st.error(f"{head}**{t('guard_refused')}** — {i18n.refusal_text(error)}")
     elif isinstance(error, PartnerCenterError):
@@ -165,7 +171,7 @@ def customer_picker(
     """Type-ahead over the synced customers by name, domain or tenant id. Anything typed that
     is not in the list (a tenant id or a domain) is returned as typed: the use case resolves it.
     """
-    options = sorted(rows, key=lambda cid: (str(rows[cid].get("company_name") or "").lower()))
+    options = sorted(rows, key=lambda cid: str(rows[cid].get("company_name") or "").lower())
     chosen = st.session_state.get(key)
     if chosen and chosen not in rows:
         options.insert(0, chosen)
@@ -188,9 +194,13 @@ def customer_picker(
 
 
 def preselect_from_query(key: str, marker: str) -> str | None:
-    """`?customer=<tenant id>` preselects the picker once (not again after the user changes it)."""
+    """`?customer=<tenant id>` preselects the picker once per arrival: not again while the user
+    works on the page (the parameter stays in the URL), again when a link brings them back."""
     wanted = st.query_params.get("customer")
-    if wanted and st.session_state.get(marker) != wanted:
+    if not wanted:
+        st.session_state.pop(marker, None)
+        return None
+    if st.session_state.get(marker) != wanted:
         st.session_state[marker] = wanted
         st.session_state[key] = wanted.strip().lower()
         return wanted
@@ -247,9 +257,116 @@ def country_codes(lang: str) -> list[str]:
 
 def run_use_case(desk: Desk, actor: Actor, work: Callable[[Any], Any]) -> Any:
     """`desk.run` with a spinner (the one place pages wait on Partner Center)."""
-    with st.spinner(t("working")):
+    with st.spinner(t("at_working")):
         return desk.run(work, actor)
 
 
-def desk() -> Desk:
-    return session.desk()
+# --- a customer's acceptance ------------------------------------------------------------------
+
+
+def verdict_block(found: Verification) -> None:
+    """Accepted or not, can order or not, in words and in three figures."""
+    if found.accepted:
+        st.success(t("verdict_accepted"), icon="✅")
+    else:
+        st.error(t("verdict_not_accepted"), icon="⛔")
+    latest = found.status.latest_attestation
+    cols = st.columns(3)
+    cols[0].metric(t("m_attestations"), len(found.attestations))
+    cols[1].metric(t("m_direct"), t("at_yes") if found.direct_signed else t("at_no"))
+    cols[2].metric(
+        t("m_latest"), latest.date_agreed.date().isoformat() if latest is not None else "—"
+    )
+
+
+def attested_by_text(item: VerifiedAttestation) -> str:
+    if item.attested_by_source == "audit":
+        role = Role(item.attested_by_role).label if item.attested_by_role in ROLE_VALUES else ""
+        return f"{item.attested_by} ({role})" if role else str(item.attested_by)
+    if item.attested_by_source == "partner_center":
+        return t("pc_user", user=item.attested_by)
+    return "—"
+
+
+def attestation_frame(found: Verification) -> pd.DataFrame:
+    """One row per attestation, newest first, with column names in the UI language."""
+    rows = []
+    for item in found.attestations:
+        a = item.attestation
+        rows.append(
+            {
+                t("col_date_agreed"): a.date_agreed.date().isoformat(),
+                t("col_contact"): a.primary_contact.full_name,
+                t("col_email"): a.primary_contact.email,
+                t("col_phone"): a.primary_contact.phone_number or "",
+                t("col_attested_by"): attested_by_text(item),
+                t("col_attested_at"): utc_time(item.attested_at),
+                t("col_template"): a.template_id,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- the bulk grid ------------------------------------------------------------------------------
+
+
+def grid_from_rows(rows: list[BulkRow]) -> pd.DataFrame:
+    """The editable grid of an uploaded file: its line number and the six columns, as text."""
+    frame = pd.DataFrame(
+        [{"line": r.line, **r.values()} for r in rows], columns=["line", *BULK_COLUMNS]
+    )
+    frame["state"] = ""
+    frame["problems"] = ""
+    return frame
+
+
+def normalise_grid(frame: pd.DataFrame) -> pd.DataFrame:
+    """After edits: text cells (None -> ""), a line number for each added row, blank rows out."""
+    out = frame.reset_index(drop=True).copy()
+    for column in BULK_COLUMNS:
+        if column not in out.columns:
+            out[column] = ""
+        out[column] = out[column].map(lambda v: "" if v is None or v != v else str(v).strip())
+    out = out[out[list(BULK_COLUMNS)].ne("").any(axis=1)].reset_index(drop=True)
+    lines = pd.to_numeric(out.get("line"), errors="coerce") if "line" in out else None
+    if lines is None:
+        lines = pd.Series([float("nan")] * len(out))
+    next_line = int(lines.max()) + 1 if lines.notna().any() else 2
+    numbers: list[int] = []
+    for value in lines:
+        if value != value:  # NaN: a row added in the grid
+            numbers.append(next_line)
+            next_line += 1
+        else:
+            numbers.append(int(value))
+    out["line"] = pd.Series(numbers, dtype="int64")
+    for column in ("state", "problems"):
+        if column not in out.columns:
+            out[column] = ""
+    return out[["line", *BULK_COLUMNS, "state", "problems"]]
+
+
+def grid_columns() -> dict[str, Any]:
+    text = st.column_config.TextColumn
+    return {
+        "line": st.column_config.NumberColumn(t("col_line"), disabled=True, width="small"),
+        "state": text(t("col_state"), disabled=True, width="medium"),
+        "customer": text(t("col_customer"), width="medium"),
+        "first_name": text(t("at_first_name")),
+        "last_name": text(t("at_last_name")),
+        "email": text(t("at_email"), width="medium"),
+        "phone": text(t("at_phone_optional")),
+        "date_agreed": text(t("col_date_agreed"), help=t("at_date_format_help")),
+        "problems": text(t("col_problems"), disabled=True, width="medium"),
+    }
+
+
+def action_label(action: str) -> str:
+    """An audit action in the UI language (unknown actions as they are stored)."""
+    key = f"action_{action}"
+    return t(key) if key in i18n.STRINGS else action
+
+
+def outcome_label(outcome: str) -> str:
+    key = f"outcome_{outcome}"
+    return t(key) if key in i18n.STRINGS else outcome

@@ -141,6 +141,19 @@ PROBLEM_ZH: dict[str, str] = {
     "unknown_customer": "{field_label}：您的合作伙伴账户下找不到该客户。",
     "bad_domain_prefix": "{field_label}：只能使用 1 至 27 个小写字母或数字。",
     "bad_country": "{field_label}：请使用两位 ISO 国家代码，例如 US、GB、CN。",
+    "file_empty": "{field_label}：文件为空。请先下载模板，填写后再上传。",
+    "file_too_big": "{field_label}：文件过大（{size_mb} MB）；上限为 {max_mb} MB、{max_rows} 行。请拆分后分批上传。",
+    "file_workbook": "{field_label}：这是 Excel 工作簿，不是 CSV。请在 Excel 中“另存为 → CSV UTF-8（逗号分隔）”。",
+    "file_encoding": "{field_label}：文件编码为 {encoding}，无法读取。请在 Excel 中“另存为 → CSV UTF-8”，或使用 GB18030/GBK 编码。",
+    "file_binary": "{field_label}：这不是文本格式的 CSV 文件。请上传 CSV 文件。",
+    "file_missing_columns": "{field_label}：缺少列 {missing}（找到的列：{found}）。请使用模板中的列名。",
+    "file_duplicate_columns": "{field_label}：列名重复：{columns}。每个列名只能出现一次。",
+    "file_too_many_rows": "{field_label}：行数超过上限 {max_rows}。请拆分后分批上传。",
+    "file_no_rows": "{field_label}：只有表头，没有数据行。请至少填写一行。",
+    "file_malformed": "{field_label}：第 {line} 行格式有误（引号不匹配？）。请检查该行。",
+    "invisible_character": "{field_label}：包含不可见字符 {character}。请重新输入该内容。",
+    "duplicate_in_file": "{field_label}：与第 {first_line} 行重复；只会证明第 {first_line} 行。",
+    "extra_cells": "{field_label}：第 {line} 行多出 {count} 个单元格（可能是未加引号的逗号）。",
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {
@@ -153,6 +166,8 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     "customer_id": {"en": "Customer", "zh-CN": "客户"},
     "domain_prefix": {"en": "Domain prefix", "zh-CN": "域名前缀"},
     "country": {"en": "Country", "zh-CN": "国家/地区"},
+    "file": {"en": "File", "zh-CN": "文件"},
+    "row": {"en": "Row", "zh-CN": "行"},
 }
 
 
