@@ -89,3 +89,11 @@ def test_sign_out_returns_to_sign_in(sandbox_env):
     at.run()
     assert not at.exception
     assert at.radio and "Signed in as" not in text_of(at)
+
+
+def test_refusals_are_translated(sandbox_env):
+    at = sign_in("indirect-reseller")
+    at.selectbox(key="ui_language").set_value("zh-CN")
+    at.run()
+    assert not at.exception
+    assert any("间接经销商永远不能" in w.value for w in at.warning)

@@ -211,5 +211,20 @@ def problem_text(problem: Problem) -> str:
     return f"{field_label(problem.field)}: {problem.reason} {problem.fix}"
 
 
+#: Chinese wording of access refusals, by AccessRefused.code.
+REFUSAL_ZH: dict[str, str] = {
+    "reseller_cannot_attest": "间接经销商永远不能代为证明客户已接受 MCA。请在“邀请与请求 → 向我的间接提供商发送请求”中请间接提供商代为证明。",
+    "role_cannot_attest": "您的角色无权证明；只有管理员代理和销售代理可以。请联系贵组织的管理员代理或销售代理，或改为核验客户状态。",
+    "role_cannot_create": "您的角色无权创建客户。请联系管理员代理或销售代理。",
+    "role_cannot_request_link": "您的角色无权获取经销商关系链接。请联系管理员代理或销售代理。",
+    "role_cannot_audit": "您的角色无权查看审计日志。请向管理员代理索取所需记录。",
+    "not_agent": "只有代理（管理员、销售或支持代理）可以执行此操作。请申请加入相应的安全组。",
+    "not_reseller": "向间接提供商发送请求仅适用于间接经销商。您可以自行证明或向客户发送邀请。",
+}
+
+
 def refusal_text(error: AccessRefused) -> str:
+    """An access refusal in the UI language: why, and where to go instead."""
+    if language() == "zh-CN" and error.code in REFUSAL_ZH:
+        return REFUSAL_ZH[error.code]
     return f"{error.reason} {error.fix}"
