@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make run   installs the runtime into .venv and starts the dashboard (sandbox) on :8501
-#   make test  installs the test tools and runs the whole suite (lint + pytest); .ci/run calls it
+#   make test  installs the test tools (and, when missing, Debian's chromium and postgresql) and
+#              runs the whole suite: lint, unit, AppTest, PostgreSQL store and browser tests;
+#              .ci/run calls it
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -24,6 +26,8 @@ run: $(VENV)/.runtime
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
 
 test: $(VENV)/.dev
+	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

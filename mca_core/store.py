@@ -237,6 +237,8 @@ class Store:
             batch: list[dict[str, Any]] = []
             for row in rows:
                 clean = {k: row.get(k) for k in columns}
+                for text_column in ("company_name", "domain"):  # NOT NULL: absent is empty
+                    clean[text_column] = clean[text_column] or ""
                 clean["latest_date_agreed"] = _utc(clean.get("latest_date_agreed"))
                 clean["snapshot_id"] = snap_id
                 batch.append(clean)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -84,3 +84,16 @@ def sandbox_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MCA_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
     monkeypatch.chdir(ROOT)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL database for the store's tests (see tests/pg.py)."""
+    from .pg import temporary_cluster
+
+    given = os.environ.get("MCA_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    with temporary_cluster() as url:
+        yield url

@@ -7,15 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mca_core.models import AuditEvent
-from mca_core.store import Store, scrub
+from mca_core.store import Store, metadata, scrub
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """Every store test runs on SQLite (the default) and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+        yield s
+        s.dispose()
+        return
+    s = Store(request.getfixturevalue("postgres_url"))
     yield s
+    metadata.drop_all(s.engine)
     s.dispose()
 
 
@@ -46,11 +53,9 @@ def test_secrets_never_reach_the_store(store):
     store.record(event(inputs={"password": "Tmp#Pass1", "client_secret": "s3cr3t",
                                "note": f"Bearer {JWT}", "nested": {"access_token": JWT}},
                        detail=f"failed with token {JWT}"))
-    raw = store.engine.raw_connection()
-    try:
-        dump = "\n".join(str(row) for row in raw.execute("select * from audit_events"))
-    finally:
-        raw.close()
+    with store.engine.connect() as conn:
+        dump = "\n".join(str(tuple(row)) for row in conn.exec_driver_sql(
+            "select * from audit_events"))
     for secret in ("Tmp#Pass1", "s3cr3t", JWT):
         assert secret not in dump
     assert "[redacted]" in dump
@@ -85,11 +90,27 @@ def test_snapshots_round_trip(store):
     assert store.latest_snapshot("sandbox:none") is None
 
 
-def test_two_store_objects_share_one_database(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    a, b = Store(url), Store(url)
-    a.record(event())
-    assert b.count_audit() == 1
+def test_two_store_objects_share_one_database(store):
+    """Several dashboard instances behind a load balancer: each has its own engine."""
+    other = Store(store.url)
+    try:
+        store.record(event())
+        assert other.count_audit() == 1
+        snap = other.save_snapshot([{"customer_id": "c1", "accepted": True}], taken_by="B",
+                                   scope="s", mode="default", summary={"customers": 1})
+        assert store.latest_snapshot("s").id == snap
+    finally:
+        other.dispose()
+
+
+def test_concurrent_writers_lose_nothing(store):
+    """Audit events from several threads (several instances) all land."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: store.record(event(customer_id=f"c{i}")), range(80)))
+    assert store.count_audit() == 80
+    assert len({e.customer_id for e in store.audit()}) == 80
 
 
 def test_an_older_database_gains_new_columns(tmp_path):
