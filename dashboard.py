@@ -7,7 +7,7 @@ import streamlit as st
 from mca_core.errors import AccessRefused, ConfigurationError
 from mca_core.models import Identity
 from mca_core.validation import check_may_attest
-from ui import blocks, session
+from ui import blocks, enhanced_blocks, session
 from ui.guard import page_setup
 from ui.i18n import refusal_text, t
 
@@ -78,6 +78,7 @@ def who_am_i(identity: Identity) -> None:
     cols[2].markdown(f"**{t('partner_type')}**  \n{identity.partner_type.label}  \n{partner}")
     backend = t("backend_sandbox") if desk.is_sandbox else t("backend_live")
     cols[3].markdown(f"**{t('backend')}**  \n{backend}")
+    enhanced_blocks.channel_caption(desk)
     st.markdown(f"#### {t('you_may')}")
     try:
         check_may_attest(identity)

@@ -35,26 +35,36 @@ def synthetic_rows(n: int, seed: int = 1) -> list[dict]:
         attested = roll < 0.45
         direct = None if attested else roll < 0.70
         accepted = attested or bool(direct)
-        rows.append({
-            "customer_id": f"00000000-0000-4000-8000-{i:012d}",
-            "company_name": f"Company {i} Ltd", "domain": f"company{i}.onmicrosoft.com",
-            "country": rng.choice(COUNTRIES),
-            "associated_partner_id": rng.choice([None, None, "r1", "r2"]),
-            "attested": attested, "direct_signed": direct, "accepted": accepted,
-            "attestation_count": 1 if attested else 0,
-            "latest_date_agreed": start + timedelta(days=rng.randrange(2600)) if attested
-            else None,
-            "latest_contact_name": "Jane Doe" if attested else None,
-            "latest_contact_email": "jane@example.com" if attested else None,
-        })
+        rows.append(
+            {
+                "customer_id": f"00000000-0000-4000-8000-{i:012d}",
+                "company_name": f"Company {i} Ltd",
+                "domain": f"company{i}.onmicrosoft.com",
+                "country": rng.choice(COUNTRIES),
+                "associated_partner_id": rng.choice([None, None, "r1", "r2"]),
+                "attested": attested,
+                "direct_signed": direct,
+                "accepted": accepted,
+                "attestation_count": 1 if attested else 0,
+                "latest_date_agreed": start + timedelta(days=rng.randrange(2600))
+                if attested
+                else None,
+                "latest_contact_name": "Jane Doe" if attested else None,
+                "latest_contact_email": "jane@example.com" if attested else None,
+            }
+        )
     return rows
 
 
 def child(size: int, runs: int) -> dict:
     work = tempfile.mkdtemp(prefix=f"mca-ov-{size}-")
-    os.environ.update({"MCA_DATA_DIR": os.path.join(work, "data"),
-                       "MCA_SECRETS_FILE": os.path.join(work, "none.toml"),
-                       "MCA_SANDBOX_CUSTOMERS": "50"})
+    os.environ.update(
+        {
+            "MCA_DATA_DIR": os.path.join(work, "data"),
+            "MCA_SECRETS_FILE": os.path.join(work, "none.toml"),
+            "MCA_SANDBOX_CUSTOMERS": "50",
+        }
+    )
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     from streamlit.testing.v1 import AppTest
@@ -69,9 +79,13 @@ def child(size: int, runs: int) -> dict:
     scope = snapshot_scope(SANDBOX_USERS["admin-agent"].identity(), "sandbox")
     rows = synthetic_rows(size)
     accepted = sum(1 for r in rows if r["accepted"])
-    store.save_snapshot(rows, taken_by="bench", scope=scope, mode="default",
-                        summary={"customers": size, "accepted": accepted,
-                                 "not_accepted": size - accepted})
+    store.save_snapshot(
+        rows,
+        taken_by="bench",
+        scope=scope,
+        mode="default",
+        summary={"customers": size, "accepted": accepted, "not_accepted": size - accepted},
+    )
     del rows
     at = AppTest.from_file(str(ROOT / "pages" / "1_Overview.py"), default_timeout=600)
     at.session_state["sandbox_user_key"] = "admin-agent"
@@ -86,9 +100,12 @@ def child(size: int, runs: int) -> dict:
         times.append(time.perf_counter() - t0)
         assert not at.exception
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"customers": size, "cold_seconds": round(cold, 3),
-            "warm_seconds_median": round(statistics.median(times), 3),
-            "peak_rss_mb": round(peak_kb / 1024, 1)}
+    return {
+        "customers": size,
+        "cold_seconds": round(cold, 3),
+        "warm_seconds_median": round(statistics.median(times), 3),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+    }
 
 
 def main() -> None:
@@ -102,8 +119,12 @@ def main() -> None:
         return
     results = []
     for size in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--child", str(size), "--runs",
-                              str(args.runs)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(size), "--runs", str(args.runs)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     by_size = {r["customers"]: r for r in results}
     report: dict = {"results": results}

@@ -40,14 +40,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_emulator(data_dir: str, customers: int, latency_ms: float, rate: float) -> tuple[
-        subprocess.Popen, str]:
+def start_emulator(
+    data_dir: str, customers: int, latency_ms: float, rate: float
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mca_core", "emulator", "--port", str(port), "--customers",
-         str(customers), "--latency-ms", str(latency_ms), "--rate-limit", str(rate),
-         "--data-dir", data_dir],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mca_core",
+            "emulator",
+            "--port",
+            str(port),
+            "--customers",
+            str(customers),
+            "--latency-ms",
+            str(latency_ms),
+            "--rate-limit",
+            str(rate),
+            "--data-dir",
+            data_dir,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -70,8 +86,11 @@ async def sequential_baseline(desk: Desk, actor, sample: int) -> dict:
         for customer in customers:
             await pc.get_attestations(customer.id)
             await pc.get_direct_signing_status(customer.id)
-    return {"customers": len(customers), "seconds": round(time.monotonic() - started, 2),
-            "api_calls": stats.calls}
+    return {
+        "customers": len(customers),
+        "seconds": round(time.monotonic() - started, 2),
+        "api_calls": stats.calls,
+    }
 
 
 def main() -> None:
@@ -83,14 +102,22 @@ def main() -> None:
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="mca-bench-")
-    proc, base = start_emulator(os.path.join(work, "emulator"), args.customers,
-                                args.latency_ms, args.rate)
+    proc, base = start_emulator(
+        os.path.join(work, "emulator"), args.customers, args.latency_ms, args.rate
+    )
     try:
         token = httpx.post(f"{base}/sandbox/token", json={"user": "admin-agent"}).json()[
-            "access_token"]
+            "access_token"
+        ]
         settings = load_settings(
-            {"backend": "live", "pc_base_url": base, "data_dir": os.path.join(work, "desk"),
-             "rate_limit_per_minute": args.rate, "access_token": token, "max_concurrency": 32},
+            {
+                "backend": "live",
+                "pc_base_url": base,
+                "data_dir": os.path.join(work, "desk"),
+                "rate_limit_per_minute": args.rate,
+                "access_token": token,
+                "max_concurrency": 32,
+            },
             secrets={},
         )
         desk = Desk(settings)
@@ -98,36 +125,53 @@ def main() -> None:
 
         def run_sync(incremental: bool) -> dict:
             summary = desk.run(
-                lambda pc: sync_acceptance(pc, desk.store, actor.identity, backend="live",
-                                           incremental=incremental, concurrency=64),
-                actor, stats=CallStats(),
+                lambda pc: sync_acceptance(
+                    pc,
+                    desk.store,
+                    actor.identity,
+                    backend="live",
+                    incremental=incremental,
+                    concurrency=64,
+                ),
+                actor,
+                stats=CallStats(),
             )
             return summary.as_dict()
 
         full = run_sync(False)
         floor = full["api_calls"] / (args.rate / 60)
         full_report = {
-            "seconds": full["seconds"], "api_calls": full["api_calls"],
+            "seconds": full["seconds"],
+            "api_calls": full["api_calls"],
             "calls_per_customer": round(full["api_calls"] / full["customers"], 3),
-            "throttled_429": full["throttled"], "floor_seconds": round(floor, 2),
+            "throttled_429": full["throttled"],
+            "floor_seconds": round(floor, 2),
             "seconds_over_floor": round(full["seconds"] / floor, 3),
-            "customers": full["customers"], "accepted": full["accepted"],
+            "customers": full["customers"],
+            "accepted": full["accepted"],
             "failed": full["failed"],
         }
         incremental = run_sync(True)
         baseline = asyncio.run(sequential_baseline(desk, actor, args.sample))
         extrapolated = baseline["seconds"] * full["customers"] / max(1, baseline["customers"])
         report = {
-            "setup": {"customers": args.customers, "latency_ms": args.latency_ms,
-                      "rate_limit_per_minute": args.rate, "transport": "HTTP over loopback"},
+            "setup": {
+                "customers": args.customers,
+                "latency_ms": args.latency_ms,
+                "rate_limit_per_minute": args.rate,
+                "transport": "HTTP over loopback",
+            },
             "full_sync": full_report,
             "incremental_sync": {
-                "seconds": incremental["seconds"], "api_calls": incremental["api_calls"],
-                "reused": incremental["reused"], "throttled_429": incremental["throttled"],
+                "seconds": incremental["seconds"],
+                "api_calls": incremental["api_calls"],
+                "reused": incremental["reused"],
+                "throttled_429": incremental["throttled"],
                 "ratio_to_full": round(incremental["seconds"] / full["seconds"], 3),
             },
             "sequential_baseline": {
-                **baseline, "extrapolated_seconds": round(extrapolated, 1),
+                **baseline,
+                "extrapolated_seconds": round(extrapolated, 1),
                 "ratio_to_full_sync": round(extrapolated / full["seconds"], 2),
             },
             "targets": {

@@ -41,16 +41,23 @@ def check_signed_in(identity: Identity) -> None:
 
 def check_may_sync(identity: Identity) -> None:
     if not _is_agent(identity):
-        raise AccessRefused("sync", "Only agents may refresh the status from Partner Center.",
-                            "Ask an Admin, Sales or Helpdesk agent to refresh.", code="not_agent")
+        raise AccessRefused(
+            "sync",
+            "Only agents may refresh the status from Partner Center.",
+            "Ask an Admin, Sales or Helpdesk agent to refresh.",
+            code="not_agent",
+        )
 
 
 def check_may_verify(identity: Identity) -> None:
     """Every agent, Helpdesk included, may look a customer up."""
     if not _is_agent(identity):
-        raise AccessRefused("verify", "Only agents may verify a customer's acceptance.",
-                            "Ask to be added to the AdminAgents, SalesAgents or HelpdeskAgents "
-                            "group.", code="not_agent")
+        raise AccessRefused(
+            "verify",
+            "Only agents may verify a customer's acceptance.",
+            "Ask to be added to the AdminAgents, SalesAgents or HelpdeskAgents group.",
+            code="not_agent",
+        )
 
 
 def check_may_invite_to_accept(identity: Identity) -> None:
@@ -64,7 +71,8 @@ def check_may_request_relationship(identity: Identity) -> None:
         raise AccessRefused(
             "relationship_request",
             f"Your role ({identity.role.label}) may not request the reseller relationship link.",
-            "Ask an Admin agent or a Sales agent.", code="role_cannot_request_link",
+            "Ask an Admin agent or a Sales agent.",
+            code="role_cannot_request_link",
         )
 
 
@@ -83,8 +91,10 @@ def check_may_view_audit(identity: Identity) -> None:
     """The audit log shows every colleague's attempts: Admin and Sales agents only."""
     if identity.role_known and identity.role not in ATTESTING_ROLES:
         raise AccessRefused(
-            "audit", f"Your role ({identity.role.label}) may not read the audit log.",
-            "Ask an Admin agent for the entries you need.", code="role_cannot_audit",
+            "audit",
+            f"Your role ({identity.role.label}) may not read the audit log.",
+            "Ask an Admin agent for the entries you need.",
+            code="role_cannot_audit",
         )
 
 

@@ -409,11 +409,15 @@ def read_csv(data: bytes) -> list[BulkRow]:
     to do. Blank rows are left out; line numbers are the file's."""
     text, _encoding = decode_csv(data)
     delimiter = _choose_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote left open swallows every later line into one cell; refuse that file
+    # (naming the line the broken record starts on) instead of attesting garbled rows.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    previous_end = 0
     try:
         header: list[str] = []
         header_line = 0
         for cells in reader:
+            previous_end = reader.line_num
             if any(c.strip() for c in cells):
                 if not header_line and _SEP_LINE.fullmatch(delimiter.join(cells)):
                     header_line = reader.line_num  # Excel's `sep=;` line: not the header
@@ -462,11 +466,12 @@ def read_csv(data: bytes) -> list[BulkRow]:
                 )
             rows.append(_row_from_cells(line, cells, positions, width))
     except csv.Error as exc:
+        line = previous_end + 1
         raise CsvUnusable(
-            f"The file is not a well-formed CSV near line {reader.line_num}: {exc}.",
+            f"The file is not a well-formed CSV at line {line}: {exc}.",
             "Check the quotes on that line, or save the sheet again as CSV UTF-8 from Excel.",
             code="file_malformed",
-            line=reader.line_num,
+            line=line,
         ) from exc
     if not rows:
         raise CsvUnusable(
@@ -914,6 +919,13 @@ class _Run:
             request_id=outcome.request_id,
         )
 
+    def settle(self, check: RowCheck, customer_id: str, outcome: RowOutcome) -> None:
+        """Audit a row's outcome, THEN journal it as ended. A process killed between the two
+        leaves the row `started`, so the next run handles (and audits) it again; the other order
+        would let a kill lose the row's audit entry for good (an ended row is never re-run)."""
+        self.audit_row(check, customer_id, outcome)
+        self.journal_end(check.row, customer_id, outcome)
+
     def audit_row(self, check: RowCheck, customer_id: str, outcome: RowOutcome) -> None:
         if self.dry_run:
             return
@@ -999,8 +1011,7 @@ class _Run:
                 outcome = self.outcome(
                     row, customer_id, "failed", f"Unexpected error ({type(exc).__name__}): {exc}"
                 )
-                self.journal_end(row, customer_id, outcome)
-                self.audit_row(check, customer_id, outcome)
+                self.settle(check, customer_id, outcome)
             self.finish(index, outcome)
 
     async def attest_row(
@@ -1038,16 +1049,14 @@ class _Run:
                 exc.request_id,
             )
             self.note_refusal(exc, row)
-            self.journal_end(row, customer_id, outcome)
-            self.audit_row(check, customer_id, outcome)
+            self.settle(check, customer_id, outcome)
             return outcome
         resend = ours_started and _same_contact(status, contact)
         if status.accepted and not resend:
             outcome = self.outcome(
                 row, customer_id, "skipped_already_accepted", _accepted_message(status)
             )
-            self.journal_end(row, customer_id, outcome)
-            self.audit_row(check, customer_id, outcome)
+            self.settle(check, customer_id, outcome)
             return outcome
         if self.dry_run:
             message = "Would attest on submit."
@@ -1077,6 +1086,18 @@ class _Run:
                     "Attested (by an interrupted earlier run; Partner Center holds it once).",
                     exc.request_id or request_id,
                 )
+            elif not _same_contact(status, contact):
+                # Read just before: no attestation with these details. It appeared during this
+                # call: an attempt whose answer was lost was stored, and the retry after a 429 or
+                # 5xx had to carry a new MS-RequestId, so it met 600061 instead of the replay.
+                outcome = self.outcome(
+                    row,
+                    customer_id,
+                    "attested",
+                    "Attested (the answer to a first attempt was lost; a retry found it stored: "
+                    "Partner Center holds it once).",
+                    exc.request_id or request_id,
+                )
             else:
                 outcome = self.outcome(
                     row,
@@ -1094,8 +1115,7 @@ class _Run:
                 exc.request_id or request_id,
             )
             self.note_refusal(exc, row)
-        self.journal_end(row, customer_id, outcome)
-        self.audit_row(check, customer_id, outcome)
+        self.settle(check, customer_id, outcome)
         return outcome
 
     def note_refusal(self, exc: PartnerCenterError, row: BulkRow) -> None:

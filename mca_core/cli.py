@@ -32,7 +32,7 @@ from .models import AcceptanceStatus, AttestationResult, Customer
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
 #: Modules adding subcommands: each has `register(sub)`; their handlers take a `Cli`.
-COMMAND_MODULES = ("cli_bulk", "cli_invite", "cli_reports")
+COMMAND_MODULES = ("cli_bulk", "cli_invite", "cli_reports", "cli_enhanced")
 SANDBOX_USER_KEYS = (
     "admin-agent",
     "sales-agent",
@@ -178,7 +178,12 @@ def cmd_status(cli: Cli) -> int:
 
 def cmd_attest(cli: Cli) -> int:
     from .attestation import attest_customer
+    from .channels import channel_of
 
+    if channel_of(cli.desk.settings, getattr(cli.args, "channel", None)) == "enhanced":
+        from .cli_enhanced import cmd_attest_enhanced
+
+        return cmd_attest_enhanced(cli)
     desk, actor = cli.desk, cli.actor()
     a = cli.args
     result = desk.run(
@@ -221,19 +226,26 @@ def cmd_sync(cli: Cli) -> int:
     try:
         summary = desk.run(
             lambda pc: sync_acceptance(
-                pc, desk.store, actor.identity, backend=desk.settings.backend,
-                mode="full" if cli.args.full else "default", incremental=cli.args.incremental,
-                progress=progress, cancel=cancel,
+                pc,
+                desk.store,
+                actor.identity,
+                backend=desk.settings.backend,
+                mode="full" if cli.args.full else "default",
+                incremental=cli.args.incremental,
+                progress=progress,
+                cancel=cancel,
             ),
             actor,
         )
     finally:
         progress.close()
     doc = summary.as_dict()
-    text = (f"{summary.customers} customers: {summary.accepted} accepted "
-            f"({summary.attested} attested, {summary.direct_signed} directly signed), "
-            f"{summary.not_accepted} not accepted, {summary.failed} failed; "
-            f"{summary.api_calls} API calls in {summary.seconds:.1f} s")
+    text = (
+        f"{summary.customers} customers: {summary.accepted} accepted "
+        f"({summary.attested} attested, {summary.direct_signed} directly signed), "
+        f"{summary.not_accepted} not accepted, {summary.failed} failed; "
+        f"{summary.api_calls} API calls in {summary.seconds:.1f} s"
+    )
     cli.emit(doc, text)
     return EXIT_OK
 
@@ -276,6 +288,9 @@ def cmd_emulator(cli: Cli) -> int:
         fault_5xx=a.fault_5xx,
         fault_timeout=a.fault_timeout,
         fault_reset=a.fault_reset,
+        retry_after_seconds=a.retry_after,
+        timeout_hang_seconds=a.timeout_hang_seconds,
+        fault_seed=a.fault_seed,
     )
     emulator = Emulator(data_dir, customers=a.customers, seed=a.seed, faults=faults)
     if a.reset:
@@ -346,8 +361,27 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--fault-5xx", type=float, default=0)
     emu.add_argument("--fault-timeout", type=float, default=0)
     emu.add_argument("--fault-reset", type=float, default=0)
-    emu.add_argument("--data-dir", dest="emulator_data_dir", default=None,
-                     help="where the emulator keeps its state (default: the sandbox's)")
+    emu.add_argument(
+        "--retry-after", type=int, default=1, help="seconds in Retry-After of the injected 429s"
+    )
+    emu.add_argument(
+        "--timeout-hang-seconds",
+        type=float,
+        default=30,
+        help="how long an injected timeout hangs before answering",
+    )
+    emu.add_argument(
+        "--fault-seed",
+        type=int,
+        default=None,
+        help="seed of the fault RNG (the same faults run after run)",
+    )
+    emu.add_argument(
+        "--data-dir",
+        dest="emulator_data_dir",
+        default=None,
+        help="where the emulator keeps its state (default: the sandbox's)",
+    )
     emu.add_argument("--reset", action="store_true", help="wipe and reseed before serving")
     emu.set_defaults(func=cmd_emulator)
 
@@ -370,12 +404,35 @@ def build_parser() -> argparse.ArgumentParser:
     attest.add_argument(
         "--date", default=None, help="YYYY-MM-DD, not later than today in UTC (default: today, UTC)"
     )
+    attest.add_argument(
+        "--channel",
+        choices=("classic", "enhanced"),
+        default=None,
+        help="attestation channel (default: the configured attestation_channel, else classic)",
+    )
+    attest.add_argument(
+        "--company-name",
+        default=None,
+        help="enhanced: the customer's company name (default: Partner Center's)",
+    )
+    attest.add_argument(
+        "--country", default=None, help="enhanced: ISO country code (default: the customer's)"
+    )
+    attest.add_argument(
+        "--language",
+        default=None,
+        help="enhanced: the agreement language, e.g. en, zh-CN (default: en)",
+    )
     attest.set_defaults(func=cmd_attest)
     sync = sub.add_parser("sync", help="refresh every customer's acceptance into a snapshot")
-    sync.add_argument("--full", action="store_true",
-                      help="ask attestations AND direct signing for every customer")
-    sync.add_argument("--incremental", action="store_true",
-                      help="re-ask only customers not accepted at the last sync, plus new ones")
+    sync.add_argument(
+        "--full", action="store_true", help="ask attestations AND direct signing for every customer"
+    )
+    sync.add_argument(
+        "--incremental",
+        action="store_true",
+        help="re-ask only customers not accepted at the last sync, plus new ones",
+    )
     sync.set_defaults(func=cmd_sync)
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(f"{__package__}.{name}") is not None:
@@ -440,8 +497,12 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
     )
     from .auth import SecretRedactingFilter
 
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(SecretRedactingFilter())
+    # Redact for this command only: a caller embedding main() (tests, scripts) keeps its own
+    # handlers as they were afterwards.
+    redacting = SecretRedactingFilter()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(redacting)
     func: Callable[[Cli], int] = args.func
     try:
         return func(cli)
@@ -452,3 +513,6 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
         if args.verbose and not isinstance(exc, McaError):
             logging.getLogger(__name__).exception("unexpected error")
         return report_error(cli, exc)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(redacting)

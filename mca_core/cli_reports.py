@@ -11,9 +11,21 @@ from .reports import export_table
 from .sync import snapshot_scope
 
 REPORT_COLUMNS = (
-    "customer_id", "company_name", "domain", "country", "associated_partner_id", "status",
-    "accepted", "attested", "direct_signed", "attestation_count", "latest_date_agreed",
-    "latest_contact_name", "latest_contact_email", "latest_attested_by", "error",
+    "customer_id",
+    "company_name",
+    "domain",
+    "country",
+    "associated_partner_id",
+    "status",
+    "accepted",
+    "attested",
+    "direct_signed",
+    "attestation_count",
+    "latest_date_agreed",
+    "latest_contact_name",
+    "latest_contact_email",
+    "latest_attested_by",
+    "error",
 )
 
 
@@ -24,9 +36,14 @@ def cmd_report(cli) -> int:
     scope = snapshot_scope(actor.identity, desk.settings.backend)
     snap = desk.store.latest_snapshot(scope)
     if snap is None:
-        raise InvalidInput(Problem(
-            "snapshot", "There is no synced status yet for your partner account.",
-            "Run `python -m mca_core sync` first.", code="no_snapshot"))
+        raise InvalidInput(
+            Problem(
+                "snapshot",
+                "There is no synced status yet for your partner account.",
+                "Run `python -m mca_core sync` first.",
+                code="no_snapshot",
+            )
+        )
     frame = customers_frame(desk.store.snapshot_rows(snap.id))
     frame["status"] = frame["status"].astype(str)
     frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")
@@ -36,14 +53,29 @@ def cmd_report(cli) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
     except OSError as exc:
-        raise InvalidInput(Problem("--out", f"Cannot write {out}: {exc.strerror}.",
-                                   "Choose a folder you can write to.", code="bad_path")) from exc
+        raise InvalidInput(
+            Problem(
+                "--out",
+                f"Cannot write {out}: {exc.strerror}.",
+                "Choose a folder you can write to.",
+                code="bad_path",
+            )
+        ) from exc
     k = kpis(customers_frame(desk.store.snapshot_rows(snap.id)))
-    doc = {"out": str(out), "format": cli.args.format, "rows": len(frame),
-           "snapshot_id": snap.id, "taken_at": snap.taken_at.isoformat(), **k.as_dict()}
-    cli.emit(doc, f"{len(frame)} customers written to {out} ({cli.args.format}); snapshot of "
-                  f"{snap.taken_at:%Y-%m-%d %H:%M} UTC: {k.accepted} accepted, "
-                  f"{k.not_accepted} not accepted.")
+    doc = {
+        "out": str(out),
+        "format": cli.args.format,
+        "rows": len(frame),
+        "snapshot_id": snap.id,
+        "taken_at": snap.taken_at.isoformat(),
+        **k.as_dict(),
+    }
+    cli.emit(
+        doc,
+        f"{len(frame)} customers written to {out} ({cli.args.format}); snapshot of "
+        f"{snap.taken_at:%Y-%m-%d %H:%M} UTC: {k.accepted} accepted, "
+        f"{k.not_accepted} not accepted.",
+    )
     return EXIT_OK
 
 

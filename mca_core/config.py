@@ -7,13 +7,14 @@ The sandbox needs none of them.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import ConfigurationError
 from .models import PartnerType, Role
@@ -22,6 +23,8 @@ PRODUCTION_BASE_URL = "https://api.partnercenter.microsoft.com"
 DEFAULT_SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 LIVE_RATE_LIMIT = 500.0
 SANDBOX_RATE_LIMIT = 3000.0
+#: `[mca.<name>]` tables kept as one mapping-valued setting (the others merge into [mca]).
+NESTED_SETTINGS = frozenset({"enhanced_wire"})
 
 
 class Settings(BaseModel):
@@ -38,6 +41,9 @@ class Settings(BaseModel):
     sandbox_user: str = "admin-agent"
     sandbox_customers: int = Field(1500, ge=1, le=200_000)
     sandbox_seed: int = 42
+    #: A standalone emulator (`python -m mca_core emulator`) the sandbox talks to over HTTP
+    #: instead of the embedded one, e.g. "http://127.0.0.1:8765" (browser tests, shared demos).
+    sandbox_url: str | None = None
 
     # --- Partner Center client ---
     pc_base_url: str = PRODUCTION_BASE_URL
@@ -65,6 +71,26 @@ class Settings(BaseModel):
     admin_agent_groups: list[str] = Field(default_factory=list)
     sales_agent_groups: list[str] = Field(default_factory=list)
     helpdesk_agent_groups: list[str] = Field(default_factory=list)
+
+    # --- attestation channel (see mca_core/channels.py and mca_core/enhanced_wire.py) ---
+    #: "classic" (POST .../agreements with contact and date; deprecated by Microsoft from
+    #: 2026-01-05) or "enhanced" (attestation -> customer accepts -> agreement; App-only).
+    attestation_channel: Literal["classic", "enhanced"] = "classic"
+    #: How long an acceptance link stays valid when Partner Center's answer does not say.
+    enhanced_link_lifetime_hours: float = Field(168, gt=0, le=24 * 90)
+    #: Corrections of assumed enhanced-attestation names ({name: value}); names in
+    #: enhanced_wire.EnhancedWire. secrets.toml [mca.enhanced_wire], or MCA_ENHANCED_WIRE as JSON.
+    enhanced_wire: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("enhanced_wire", mode="before")
+    @classmethod
+    def _wire_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError as exc:
+                raise ValueError(f"not a JSON object of names: {exc}") from exc
+        return value
 
     @property
     def effective_rate_limit(self) -> float:
@@ -109,7 +135,9 @@ def read_secrets_file(path: Path | None = None) -> dict[str, Any]:
 def flatten_mca_table(table: Mapping[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
-        if isinstance(value, Mapping):
+        if key in NESTED_SETTINGS and isinstance(value, Mapping):
+            flat[key] = dict(value)  # a setting that is itself a table
+        elif isinstance(value, Mapping):
             for inner, inner_value in value.items():
                 name = (
                     f"{key}_{inner}"

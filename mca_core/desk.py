@@ -59,14 +59,27 @@ class Desk:
         return self.settings.backend == "sandbox"
 
     @property
+    def standalone_sandbox_url(self) -> str | None:
+        """The standalone emulator's base URL when the sandbox talks to one over HTTP."""
+        url = self.settings.sandbox_url if self.is_sandbox else None
+        return url.rstrip("/") if url else None
+
+    @property
     def base_url(self) -> str:
-        return SANDBOX_BASE_URL if self.is_sandbox else self.settings.pc_base_url.rstrip("/")
+        if not self.is_sandbox:
+            return self.settings.pc_base_url.rstrip("/")
+        return self.standalone_sandbox_url or SANDBOX_BASE_URL
 
     @property
     def emulator(self) -> Any:
         """The embedded emulator (sandbox only), created once and seeded on first use."""
         if not self.is_sandbox:
             raise ConfigurationError("The embedded emulator exists only in sandbox mode.")
+        if self.standalone_sandbox_url:
+            raise ConfigurationError(
+                f"The sandbox uses the standalone emulator at {self.standalone_sandbox_url} "
+                "(sandbox_url): there is no embedded emulator to use."
+            )
         with self._lock:
             if self._emulator is None:
                 from .emulator import Emulator
@@ -90,8 +103,10 @@ class Desk:
             raise ConfigurationError(
                 f"Unknown sandbox user '{key}'. Choose one of: {', '.join(SANDBOX_USERS)}."
             )
-        emulator = self.emulator
-        tokens = SandboxTokenProvider(key, issue=emulator.issue_token, kind=kind)
+        if self.standalone_sandbox_url:
+            tokens = SandboxTokenProvider(key, base_url=self.standalone_sandbox_url, kind=kind)
+        else:
+            tokens = SandboxTokenProvider(key, issue=self.emulator.issue_token, kind=kind)
         return Actor(SANDBOX_USERS[key].identity(), tokens)
 
     def live_tokens(self, device_code_prompt: Callable[[str], None] | None = None) -> TokenProvider:
@@ -161,7 +176,10 @@ class Desk:
     # --- the client ----------------------------------------------------------------------
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
-        return self.emulator.transport() if self.is_sandbox else None
+        """The embedded emulator in process; plain HTTP for live and a standalone emulator."""
+        if self.is_sandbox and not self.standalone_sandbox_url:
+            return self.emulator.transport()
+        return None
 
     @asynccontextmanager
     async def client(

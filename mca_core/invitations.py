@@ -61,6 +61,9 @@ from .validation import check_customer_id, check_email, check_required_text
 ACTION = "invite"
 Kind = Literal["mca_new", "mca_existing", "reseller", "provider_request"]
 KINDS: tuple[str, ...] = ("mca_new", "mca_existing", "reseller", "provider_request")
+#: The enhanced attestation's acceptance link (generated from the Attest page, `enhanced.py`).
+ENHANCED_KIND = "enhanced_acceptance"
+RENDERABLE_KINDS: tuple[str, ...] = (*KINDS, ENHANCED_KIND)
 LOCALES: tuple[str, ...] = ("en", "zh-CN")
 ProviderAsk = Literal["attest", "link"]
 PROVIDER_ASKS: tuple[str, ...] = ("attest", "link")
@@ -214,8 +217,8 @@ def render(
     For `mca_new`, pass the real password as `password` (kept on the Email, never rendered):
     the bodies carry `PASSWORD_MASK` instead.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown email kind {kind!r}; one of {KINDS}")
+    if kind not in RENDERABLE_KINDS:
+        raise ValueError(f"unknown email kind {kind!r}; one of {RENDERABLE_KINDS}")
     locale = check_locale(locale)
     env = environment()
     text_template = env.get_template(f"{kind}.{locale}.txt")

@@ -27,9 +27,22 @@ NO_RESELLER = "—"
 UNKNOWN_COUNTRY = "??"
 
 FRAME_COLUMNS = (
-    "customer_id", "company_name", "domain", "country", "associated_partner_id", "reseller",
-    "status", "accepted", "attested", "direct_signed", "attestation_count", "latest_date_agreed",
-    "latest_contact_name", "latest_contact_email", "latest_attested_by", "error",
+    "customer_id",
+    "company_name",
+    "domain",
+    "country",
+    "associated_partner_id",
+    "reseller",
+    "status",
+    "accepted",
+    "attested",
+    "direct_signed",
+    "attestation_count",
+    "latest_date_agreed",
+    "latest_contact_name",
+    "latest_contact_email",
+    "latest_attested_by",
+    "error",
 )
 
 
@@ -63,8 +76,9 @@ def customers_frame(
     if len(frame):
         frame["status"] = [
             _status(a, d, acc)
-            for a, d, acc in zip(frame["attested"], frame["direct_signed"], frame["accepted"],
-                                 strict=True)
+            for a, d, acc in zip(
+                frame["attested"], frame["direct_signed"], frame["accepted"], strict=True
+            )
         ]
         frame["reseller"] = [
             names.get(r, r) if isinstance(r, str) and r else NO_RESELLER
@@ -124,9 +138,15 @@ def kpis_from_summary(summary: Mapping[str, Any]) -> Kpis:
     direct = int(summary.get("direct_signed") or 0)
     not_accepted = int(summary.get("not_accepted") or 0)
     both = max(0, attested + direct - accepted)
-    return Kpis(customers=customers, accepted=accepted, by_attestation=attested - both,
-                directly=direct - both, both=both, not_accepted=not_accepted,
-                unknown=max(0, customers - accepted - not_accepted))
+    return Kpis(
+        customers=customers,
+        accepted=accepted,
+        by_attestation=attested - both,
+        directly=direct - both,
+        both=both,
+        not_accepted=not_accepted,
+        unknown=max(0, customers - accepted - not_accepted),
+    )
 
 
 def deltas(now: Kpis, before: Kpis | None) -> dict[str, float | None]:
@@ -134,8 +154,9 @@ def deltas(now: Kpis, before: Kpis | None) -> dict[str, float | None]:
     names = ("customers", "accepted", "by_attestation", "directly", "both", "not_accepted")
     if before is None:
         return {name: None for name in (*names, "rate")}
-    out: dict[str, float | None] = {name: getattr(now, name) - getattr(before, name)
-                                    for name in names}
+    out: dict[str, float | None] = {
+        name: getattr(now, name) - getattr(before, name) for name in names
+    }
     out["rate"] = round(now.rate - before.rate, 4)
     return out
 
@@ -149,8 +170,9 @@ def attestations_per_month(frame: pd.DataFrame) -> pd.DataFrame:
     """Customers by the month of their newest attestation (UTC)."""
     dates = frame["latest_date_agreed"].dropna()
     if dates.empty:
-        return pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"),
-                             "customers": pd.Series(dtype=int)})
+        return pd.DataFrame(
+            {"month": pd.Series(dtype="datetime64[ns]"), "customers": pd.Series(dtype=int)}
+        )
     months = dates.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
     counts = months.value_counts().sort_index()
     return pd.DataFrame({"month": counts.index, "customers": counts.to_numpy()})
@@ -163,8 +185,14 @@ def acceptance_over_time(snapshots: Sequence[SnapshotInfo]) -> pd.DataFrame:
         if not snap.complete:
             continue
         k = kpis_from_summary(snap.summary)
-        points.append({"taken_at": snap.taken_at, "rate": k.rate, "accepted": k.accepted,
-                       "customers": k.customers})
+        points.append(
+            {
+                "taken_at": snap.taken_at,
+                "rate": k.rate,
+                "accepted": k.accepted,
+                "customers": k.customers,
+            }
+        )
     return pd.DataFrame(points, columns=["taken_at", "rate", "accepted", "customers"])
 
 
@@ -177,8 +205,11 @@ def not_accepted_by(frame: pd.DataFrame, column: str, top: int = 15) -> pd.DataF
 
 def attestations_per_agent(events: Iterable[AuditEvent]) -> pd.DataFrame:
     """Attestations made through the desk, per agent (from the audit log)."""
-    names = [e.user_name or e.user_id for e in events
-             if e.action in ("attest", "bulk_attest") and e.outcome == "attested"]
+    names = [
+        e.user_name or e.user_id
+        for e in events
+        if e.action in ("attest", "bulk_attest", "finalise") and e.outcome == "attested"
+    ]
     counts = pd.Series(names, dtype=object).value_counts()
     return pd.DataFrame({"agent": counts.index.astype(str), "attestations": counts.to_numpy()})
 
@@ -202,8 +233,11 @@ def filter_customers(
     if countries:
         mask &= frame["country"].isin(list(countries))
     if attested_from is not None:
-        start = pd.Timestamp(attested_from).tz_localize("UTC") if pd.Timestamp(
-            attested_from).tzinfo is None else pd.Timestamp(attested_from)
+        start = (
+            pd.Timestamp(attested_from).tz_localize("UTC")
+            if pd.Timestamp(attested_from).tzinfo is None
+            else pd.Timestamp(attested_from)
+        )
         mask &= frame["latest_date_agreed"] >= start
     if attested_to is not None:
         end = pd.Timestamp(attested_to)
@@ -215,8 +249,12 @@ def filter_customers(
             mask &= frame["latest_date_agreed"] <= end
     needle = text.strip().lower()
     if needle:
-        haystack = (frame["company_name"].fillna("").str.lower() + "\n"
-                    + frame["domain"].fillna("").str.lower() + "\n"
-                    + frame["customer_id"].fillna("").str.lower())
+        haystack = (
+            frame["company_name"].fillna("").str.lower()
+            + "\n"
+            + frame["domain"].fillna("").str.lower()
+            + "\n"
+            + frame["customer_id"].fillna("").str.lower()
+        )
         mask &= haystack.str.contains(needle, regex=False)
     return frame.loc[mask]

@@ -264,6 +264,19 @@ class PartnerCenterClient:
                 request_id = str(uuid.uuid4())  # an answer arrived: the next try is a new request
             await self._sleep(delay)
 
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> tuple[Any, CallIds]:
+        """One call through the common path (headers, limiter, retries, errors), for a flow
+        whose wire names live in a module of their own (`enhanced_wire`)."""
+        return await self._call(method, path, params=params, body=body, request_id=request_id)
+
     async def _send_once(
         self,
         method: str,

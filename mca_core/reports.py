@@ -59,15 +59,19 @@ def export_table(
     if columns is not None:
         frame = frame.reindex(columns=list(columns))
     if fmt == "json":
-        records = [{k: _plain(v) for k, v in rec.items()}
-                   for rec in frame.astype(object).where(frame.notna(), None).to_dict("records")]
+        records = [
+            {k: _plain(v) for k, v in rec.items()}
+            for rec in frame.astype(object).where(frame.notna(), None).to_dict("records")
+        ]
         return json.dumps(records, ensure_ascii=False, indent=2, default=str).encode("utf-8")
     safe = neutralise_frame(frame)
     for column in safe.columns:
         if isinstance(safe[column].dtype, pd.DatetimeTZDtype):
             safe[column] = safe[column].dt.tz_convert("UTC").dt.tz_localize(None)
     if fmt == "csv":
-        return safe.to_csv(index=False).encode("utf-8-sig")
+        # CRLF rows, as RFC 4180 and Excel write them: a CR or LF inside a cell is then quoted,
+        # so a cell cannot break into a new row that starts with a live formula.
+        return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         buffer = io.BytesIO()
         with pd.ExcelWriter(buffer, engine="openpyxl") as writer:

@@ -297,8 +297,9 @@ def upgrade_schema(engine: Engine) -> list[str]:
                 if column.default is not None and isinstance(column.default.arg, str):
                     default = f" DEFAULT '{column.default.arg}'"
                     kind += " NOT NULL" if not column.nullable else ""
-                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" '
-                                  f"{kind}{default}"))
+                conn.execute(
+                    text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}')
+                )
                 added.append(f"{table.name}.{column.name}")
     return added
 

@@ -105,7 +105,13 @@ async def sync_acceptance(
     concurrency: int = 32,
 ) -> SyncSummary:
     """List customers, read each one's acceptance, store a snapshot; return the summary."""
-    access.check_may_sync(identity)
+    try:
+        access.check_may_sync(identity)
+    except McaError as exc:  # a refusal is an attempt too: audited like every other
+        audit.record_failure(
+            store, identity, ACTION, exc, inputs={"mode": mode, "incremental": incremental}
+        )
+        raise
     started = time.monotonic()
     calls_before = pc.stats.calls
     throttled_before = pc.stats.throttled
@@ -114,11 +120,17 @@ async def sync_acceptance(
     report = progress or (lambda done, total, phase: None)
 
     customers: list[Customer] = []
-    async for page in pc.iter_customer_pages():
-        customers.extend(page)
-        report(0, len(customers), "listing")
-        if cancel is not None and cancel.is_set():
-            break
+    try:
+        async for page in pc.iter_customer_pages():
+            customers.extend(page)
+            report(0, len(customers), "listing")
+            if cancel is not None and cancel.is_set():
+                break
+    except McaError as exc:  # no customer list, no snapshot: say so in the audit log
+        audit.record_failure(
+            store, identity, ACTION, exc, inputs={"mode": mode, "incremental": incremental}
+        )
+        raise
 
     previous: dict[str, dict[str, Any]] = {}
     if incremental:

@@ -90,6 +90,22 @@ def _clean_text(value: object) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
+#: Longest piece of the user's own input repeated in a message (a pasted page stays readable).
+SHOWN_MAX_CHARS = 60
+
+
+def shown(text: str, limit: int = SHOWN_MAX_CHARS) -> str:
+    """The user's value as a message repeats it: cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain_token(value: object) -> str:
+    """An id, domain or date as typed: compatibility forms folded (full-width digits, as a
+    Chinese IME types them) and invisible marks (zero-width, direction marks) dropped."""
+    text = unicodedata.normalize("NFKC", "" if value is None else str(value))
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
+
+
 def check_person_name(value: object, field: str, label: str) -> str | Problem:
     """A name in any script (Chinese included), trimmed; no markup, controls or invisible marks."""
     text = _clean_text(value)
@@ -166,19 +182,19 @@ def check_phone(
     except phonenumbers.NumberParseException:
         return Problem(
             field,
-            f"Phone '{text}' is not a phone number.",
+            f"Phone '{shown(text)}' is not a phone number.",
             "Write it in international form with the country code, e.g. +1 425 555 0100, or "
             "leave it empty (it is optional).",
             code="bad_phone",
-            params={"value": text},
+            params={"value": shown(text)},
         )
     if not phonenumbers.is_possible_number(number):
         return Problem(
             field,
-            f"Phone '{text}' has the wrong number of digits for its country.",
+            f"Phone '{shown(text)}' has the wrong number of digits for its country.",
             "Check the number and its country code (e.g. +86 for China, +44 for the UK).",
             code="bad_phone",
-            params={"value": text},
+            params={"value": shown(text)},
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
@@ -238,7 +254,7 @@ def check_date_agreed(
     elif isinstance(value, date):
         day = value
     else:
-        text = str(value).strip()
+        text = _plain_token(value)
         try:
             day = date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
             if len(text) > 10 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text):
@@ -246,10 +262,10 @@ def check_date_agreed(
         except ValueError:
             return Problem(
                 field,
-                f"'{text}' is not a date.",
+                f"'{shown(text)}' is not a date.",
                 "Write the date as YYYY-MM-DD, e.g. 2026-11-20.",
                 code="bad_date",
-                params={"value": text},
+                params={"value": shown(text)},
             )
     now_utc = (now or datetime.now(UTC)).astimezone(UTC)
     today_utc = now_utc.date()
@@ -300,7 +316,7 @@ _DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9]{1,27}$")
 
 def check_customer_id(value: object, field: str = "customer_id") -> str | Problem:
     """A customer's id is its tenant GUID; returned lower-case without braces."""
-    text = _clean_text(value).strip("{}")
+    text = _plain_token(value).strip("{}")
     if not text:
         return Problem(
             field,
@@ -313,29 +329,32 @@ def check_customer_id(value: object, field: str = "customer_id") -> str | Proble
     except ValueError:
         return Problem(
             field,
-            f"'{text}' is not a tenant id (a GUID like 1f2e3d4c-5b6a-4789-8abc-def012345678).",
+            f"'{shown(text)}' is not a tenant id (a GUID like "
+            "1f2e3d4c-5b6a-4789-8abc-def012345678).",
             "Paste the customer's tenant id, or give its domain (e.g. contoso.onmicrosoft.com) "
             "and the desk looks the id up.",
             code="bad_customer_id",
-            params={"value": text},
+            params={"value": shown(text)},
         )
 
 
 def classify_customer_ref(value: object, field: str = "customer") -> tuple[str, str]:
     """('id', guid) or ('domain', domain): a domain is resolved through the customer list filter."""
-    text = _clean_text(value).strip("{}").lower()
+    text = _plain_token(value).strip("{}").lower()
     checked = check_customer_id(text, field)
     if isinstance(checked, str):
         return "id", checked
+    if checked.code == "required":
+        raise InvalidInput(checked)
     if _DOMAIN_RE.match(text):
         return "domain", text
     raise InvalidInput(
         Problem(
             field,
-            f"'{_clean_text(value)}' is neither a tenant id nor a domain.",
+            f"'{shown(_clean_text(value))}' is neither a tenant id nor a domain.",
             "Give the customer's tenant id (a GUID) or its domain, e.g. contoso.onmicrosoft.com.",
             code="bad_customer_ref",
-            params={"value": _clean_text(value)},
+            params={"value": shown(_clean_text(value))},
         )
     )
 
@@ -353,10 +372,10 @@ def check_domain_prefix(value: object, field: str = "domain_prefix") -> str | Pr
     if not _DOMAIN_PREFIX_RE.match(text):
         return Problem(
             field,
-            f"'{text}' cannot be an .onmicrosoft.com prefix.",
+            f"'{shown(text)}' cannot be an .onmicrosoft.com prefix.",
             "Use 1 to 27 lower-case letters or digits, with no spaces, dots or hyphens.",
             code="bad_domain_prefix",
-            params={"value": text},
+            params={"value": shown(text)},
         )
     return text
 
@@ -389,10 +408,10 @@ def check_country(value: object, field: str = "country") -> str | Problem:
     if text not in phonenumbers.SUPPORTED_REGIONS:
         return Problem(
             field,
-            f"'{text}' is not a country code.",
+            f"'{shown(text)}' is not a country code.",
             "Use the two-letter ISO code, e.g. US, GB, CN.",
             code="bad_country",
-            params={"value": text},
+            params={"value": shown(text)},
         )
     return text
 

@@ -28,8 +28,9 @@ from .store import Store
 from .validation import may_attest
 
 ACTION = "verify"
-#: Audit actions whose "attested" events created an attestation.
-ATTEST_ACTIONS = ("attest", "bulk_attest")
+#: Audit actions whose "attested" events created an attestation (`finalise`: the enhanced
+#: channel's agreement).
+ATTEST_ACTIONS = ("attest", "bulk_attest", "finalise")
 
 #: What to do next: nothing; attest (the user may); send the customer an invitation to accept
 #: in the admin center (the user may not attest); ask the indirect provider (indirect reseller).

@@ -8,7 +8,7 @@ import ui.text_overview  # noqa: F401  (registers this page's strings)
 from mca_core import access, metrics
 from mca_core.reports import MEDIA_TYPES, export_table
 from mca_core.sync import snapshot_scope
-from ui import blocks, overview_blocks, session
+from ui import blocks, enhanced_blocks, overview_blocks, session
 from ui.guard import page_setup, require
 from ui.i18n import t
 
@@ -53,6 +53,7 @@ previous = next((s for s in snapshots[1:] if s.complete), None)
 overview_blocks.kpi_cards(
     metrics.kpis(frame), metrics.kpis_from_summary(previous.summary) if previous else None
 )
+enhanced_blocks.pipeline_section(desk, actor)  # the enhanced channel's cards and work list
 
 st.divider()
 filtered = overview_blocks.filters(frame)
@@ -61,7 +62,7 @@ overview_blocks.charts(
     snapshots,
     desk.store.audit(
         partner_tenant_id=identity.partner_tenant_id,
-        action=["attest", "bulk_attest"],
+        action=["attest", "bulk_attest", "finalise"],
         outcome="attested",
     ),
 )

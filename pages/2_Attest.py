@@ -29,6 +29,7 @@ from mca_core.reports import MEDIA_TYPES
 from mca_core.validation import utc_today
 from mca_core.verify import verify_customer
 from ui import attest_blocks as ab
+from ui import enhanced_blocks as eb
 from ui import i18n, session
 from ui.guard import page_setup
 from ui.i18n import problem_text, t
@@ -41,6 +42,8 @@ ss = st.session_state
 
 st.title(t("attest_title"))
 st.caption(t("attest_intro"))
+eb.channel_caption(desk)
+ENHANCED = eb.channel(desk) == "enhanced"
 
 snapshot, synced = ab.synced_customers(desk, actor)
 TAB_KEYS = ("existing", "new", "bulk", "blocked")
@@ -74,6 +77,11 @@ def drop_credentials() -> None:
 if ss.get("ncx_creds_shown") and "creds_reveal" not in ss:
     drop_credentials()
 ab.keep_widget_state("nc_")
+# The existing-customer form is hidden while the chosen customer cannot be found (a typo):
+# keep the contact typed so far for when the customer is corrected.
+for _key in ("ex_first", "ex_last", "ex_email", "ex_phone", "ex_date"):
+    if _key in ss:
+        ss[_key] = ss[_key]
 if ab.preselect_from_query("ex_customer", "ex_query_customer"):
     ss["attest_tab"] = TAB_LABELS["existing"]
     ss["ex_date"] = utc_today()
@@ -180,6 +188,10 @@ def existing_tab(is_open: bool) -> None:
             if status.attestations:
                 with st.expander(t("ex_all_attestations", n=len(status.attestations))):
                     st.dataframe(ab.attestation_frame(status), hide_index=True)
+    if ENHANCED:  # the enhanced channel: signer form, acceptance link, Finalise
+        found = None if isinstance(status, McaError) else status
+        eb.attest_path(desk, actor, found.customer.id if found is not None else None, found)
+        return
     ab.default_state({"ex_date": utc_today()})
     with st.form("ex_form"):
         st.markdown(f"**{t('ex_form_title')}**")
@@ -292,9 +304,12 @@ def new_customer_form() -> None:
 
     st.markdown(f"##### {t('nc_agreement')}")
     st.caption(t("nc_agreement_help"))
+    if ENHANCED:  # the customer accepts on Microsoft's page; the link follows the creation
+        ss["nc_agreement"] = "customer_accepts"
+        st.caption(t("enh_new_customer_note"))
     st.radio(
         t("nc_agreement_how"),
-        ["attest_now", "customer_accepts"],
+        ["customer_accepts"] if ENHANCED else ["attest_now", "customer_accepts"],
         key="nc_agreement",
         format_func=lambda choice: t(f"nc_choice_{choice}"),
     )
@@ -487,6 +502,15 @@ def new_customer_done(outcome: NewCustomerOutcome) -> None:
             create_new_customer()
     else:
         st.info(t("nc_next_invite"), icon="✉️")
+    if ENHANCED:
+        st.button(
+            t("enh_open_link_tab"),
+            key="ncb_enh_link",
+            type="primary",
+            icon="🔗",
+            on_click=open_existing,
+            args=(c.id,),
+        )
     show_credentials(outcome)
     invite, again, _ = st.columns([2, 2, 3])
     available = ab.page_exists(ab.INVITATIONS_PAGE)
@@ -666,6 +690,8 @@ def show_report(report: bulk.BulkReport) -> None:
 
 
 def bulk_tab() -> None:
+    if ENHANCED:
+        st.warning(t("enh_bulk_note"), icon="⚠️")
     st.caption(t("bulk_intro"))
     st.download_button(
         t("bulk_template"),
@@ -750,7 +776,7 @@ def blocked_tab() -> None:
     blocked = [r for r in synced.values() if r.get("accepted") is False]
     since = desk.store.audit(
         partner_tenant_id=identity.partner_tenant_id,
-        action=["attest", "bulk_attest"],
+        action=["attest", "bulk_attest", "finalise"],
         outcome=["attested", "already_attested"],
         since=snapshot.taken_at,
     )

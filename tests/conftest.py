@@ -63,8 +63,14 @@ async def make_client(emulator) -> AsyncIterator[Callable[..., PartnerCenterClie
         extra = {"sleep": sleep} if sleep is not None else {}
         limiter = RateLimiter(600_000, **extra)  # a fake sleep also skips the limiter's pauses
         return PartnerCenterClient(
-            http, tokens, base_url=BASE_URL, limiter=limiter, timeout=timeout,
-            retry=retry or RetryPolicy(max_attempts=4), templates=TemplateCache(), **extra,
+            http,
+            tokens,
+            base_url=BASE_URL,
+            limiter=limiter,
+            timeout=timeout,
+            retry=retry or RetryPolicy(max_attempts=4),
+            templates=TemplateCache(),
+            **extra,
         )
 
     yield factory
@@ -97,3 +103,9 @@ def postgres_url() -> Iterator[str]:
         return
     with temporary_cluster() as url:
         yield url
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: their session-wide Playwright loop would otherwise sit under the
+    async tests that follow them in the same run."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "dashboard.py")
 
 
-
 def text_of(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [m.value for m in at.info]
     parts += [m.value for m in at.success] + [m.value for m in at.warning]

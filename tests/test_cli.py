@@ -20,7 +20,6 @@ from mca_core.emulator import Emulator, run_in_thread
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), out=out, err=err)
@@ -58,12 +57,16 @@ def test_status_json_fields(sandbox_env):
     _, customers, _ = run_json("customers")
     code, doc, _ = run_json("status", customers[0]["id"])
     assert code == 0
-    assert set(doc) == {"customer_id", "accepted", "attested", "direct_signed",
-                        "latest_attestation"}
+    assert set(doc) == {
+        "customer_id",
+        "accepted",
+        "attested",
+        "direct_signed",
+        "latest_attestation",
+    }
     assert doc["accepted"] == (doc["attested"] or bool(doc["direct_signed"]))
     if doc["latest_attestation"]:
-        assert set(doc["latest_attestation"]) == {"date_agreed", "first_name", "last_name",
-                                                  "email"}
+        assert set(doc["latest_attestation"]) == {"date_agreed", "first_name", "last_name", "email"}
 
 
 def test_status_by_domain(sandbox_env):
@@ -74,8 +77,18 @@ def test_status_by_domain(sandbox_env):
 
 def test_attest_then_again_is_done_and_says_so(sandbox_env):
     cid = unaccepted_customer_id()
-    args = ("attest", cid, "--first-name", "Jane", "--last-name", "Doe",
-            "--email", "jane@contoso.com", "--phone", "+1 425 555 0100")
+    args = (
+        "attest",
+        cid,
+        "--first-name",
+        "Jane",
+        "--last-name",
+        "Doe",
+        "--email",
+        "jane@contoso.com",
+        "--phone",
+        "+1 425 555 0100",
+    )
     code, doc, err = run_json(*args)
     assert code == 0, err
     assert doc["outcome"] == "attested" and doc["request_id"]
@@ -93,20 +106,38 @@ def test_attest_then_again_is_done_and_says_so(sandbox_env):
 def test_future_date_is_invalid_input_naming_the_field(sandbox_env):
     cid = unaccepted_customer_id()
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    code, _, err = run("attest", cid, "--first-name", "Jane", "--last-name", "Doe",
-                       "--email", "jane@contoso.com", "--date", tomorrow)
+    code, _, err = run(
+        "attest",
+        cid,
+        "--first-name",
+        "Jane",
+        "--last-name",
+        "Doe",
+        "--email",
+        "jane@contoso.com",
+        "--date",
+        tomorrow,
+    )
     assert code == 2
     assert "date_agreed" in err and "UTC" in err and "Traceback" not in err
 
 
 def test_bad_email_and_unknown_customer_are_invalid_input(sandbox_env):
     cid = unaccepted_customer_id()
-    code, _, err = run("attest", cid, "--first-name", "Jane", "--last-name", "Doe",
-                       "--email", "jane@")
+    code, _, err = run(
+        "attest", cid, "--first-name", "Jane", "--last-name", "Doe", "--email", "jane@"
+    )
     assert code == 2 and "email" in err
-    code, doc, err = run_json("attest", "00000000-0000-4000-8000-000000000000",
-                              "--first-name", "Jane", "--last-name", "Doe",
-                              "--email", "jane@contoso.com")
+    code, doc, err = run_json(
+        "attest",
+        "00000000-0000-4000-8000-000000000000",
+        "--first-name",
+        "Jane",
+        "--last-name",
+        "Doe",
+        "--email",
+        "jane@contoso.com",
+    )
     assert code == 2 and doc["error"] == "invalid_input"
     assert doc["problems"][0]["field"] == "customer"
     code, _, err = run("status", "not a customer")
@@ -117,8 +148,18 @@ def test_bad_email_and_unknown_customer_are_invalid_input(sandbox_env):
 def test_roles_that_may_not_attest_exit_3(sandbox_env, user):
     code, customers, _ = run_json("--as", user, "customers")
     assert code == 0 and customers
-    code, doc, err = run_json("--as", user, "attest", customers[0]["id"], "--first-name",
-                              "Jane", "--last-name", "Doe", "--email", "jane@contoso.com")
+    code, doc, err = run_json(
+        "--as",
+        user,
+        "attest",
+        customers[0]["id"],
+        "--first-name",
+        "Jane",
+        "--last-name",
+        "Doe",
+        "--email",
+        "jane@contoso.com",
+    )
     assert code == 3 and doc["error"] == "refused"
     if user == "indirect-reseller":
         assert "provider" in err.lower()
@@ -133,8 +174,16 @@ def test_argument_errors_exit_2(sandbox_env):
 def test_sync_summary(sandbox_env):
     code, doc, err = run_json("sync")
     assert code == 0, err
-    for key in ("customers", "accepted", "attested", "direct_signed", "not_accepted",
-                "failed", "api_calls", "seconds"):
+    for key in (
+        "customers",
+        "accepted",
+        "attested",
+        "direct_signed",
+        "not_accepted",
+        "failed",
+        "api_calls",
+        "seconds",
+    ):
         assert key in doc
     assert doc["customers"] == 40 and doc["failed"] == 0
     assert doc["accepted"] + doc["not_accepted"] == 40
@@ -143,13 +192,13 @@ def test_sync_summary(sandbox_env):
 def test_live_mode_against_the_standalone_emulator(tmp_path, monkeypatch, sandbox_env):
     emulator = Emulator(tmp_path / "standalone", customers=30, seed=11)
     with run_in_thread(emulator, "127.0.0.1", 0) as base_url:
+
         def token(user: str) -> str:
             r = httpx.post(f"{base_url}/sandbox/token", json={"user": user})
             return r.json()["access_token"]
 
         monkeypatch.setenv("MCA_ACCESS_TOKEN", token("admin-agent"))
-        code, customers, err = run_json("--backend", "live", "--base-url", base_url,
-                                        "customers")
+        code, customers, err = run_json("--backend", "live", "--base-url", base_url, "customers")
         assert code == 0, err
         assert len(customers) == 30
         cid = customers[0]["id"]
@@ -158,9 +207,20 @@ def test_live_mode_against_the_standalone_emulator(tmp_path, monkeypatch, sandbo
 
         # a pre-acquired token: the role is unknown locally, the service's 403 judges -> 3
         monkeypatch.setenv("MCA_ACCESS_TOKEN", token("helpdesk-agent"))
-        code, doc, err = run_json("--backend", "live", "--base-url", base_url, "attest", cid,
-                                  "--first-name", "Jane", "--last-name", "Doe",
-                                  "--email", "jane@contoso.com")
+        code, doc, err = run_json(
+            "--backend",
+            "live",
+            "--base-url",
+            base_url,
+            "attest",
+            cid,
+            "--first-name",
+            "Jane",
+            "--last-name",
+            "Doe",
+            "--email",
+            "jane@contoso.com",
+        )
         assert code == 3 and doc["status"] == 403 and doc["request_id"]
         assert "MS-RequestId" in err
 
@@ -173,7 +233,11 @@ def test_module_entry_point_prints_no_traceback(sandbox_env):
     env = {**os.environ}
     result = subprocess.run(
         [sys.executable, "-m", "mca_core", "--json", "status", "nope nope"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -200,11 +264,37 @@ def test_emulator_command_serves_the_contract_flags(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mca_core", "emulator", "--host", "127.0.0.1", "--port",
-         str(port), "--customers", "25", "--seed", "5", "--data-dir", str(tmp_path / "emu"),
-         "--latency-ms", "0", "--rate-limit", "500", "--fault-429", "0", "--fault-5xx", "0",
-         "--fault-timeout", "0", "--fault-reset", "0"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "mca_core",
+            "emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--customers",
+            "25",
+            "--seed",
+            "5",
+            "--data-dir",
+            str(tmp_path / "emu"),
+            "--latency-ms",
+            "0",
+            "--rate-limit",
+            "500",
+            "--fault-429",
+            "0",
+            "--fault-5xx",
+            "0",
+            "--fault-timeout",
+            "0",
+            "--fault-reset",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60

@@ -15,12 +15,30 @@ from mca_core.reports import export_table, neutralise
 from mca_core.store import SnapshotInfo
 
 
-def row(cid, attested, direct, accepted, *, country="US", reseller=None, when=None,
-        name="Contoso", domain=None):
-    return {"customer_id": cid, "company_name": name, "domain": domain or f"{cid}.onmicrosoft.com",
-            "country": country, "associated_partner_id": reseller, "attested": attested,
-            "direct_signed": direct, "accepted": accepted,
-            "latest_date_agreed": when, "latest_contact_name": "Jane Doe" if attested else None}
+def row(
+    cid,
+    attested,
+    direct,
+    accepted,
+    *,
+    country="US",
+    reseller=None,
+    when=None,
+    name="Contoso",
+    domain=None,
+):
+    return {
+        "customer_id": cid,
+        "company_name": name,
+        "domain": domain or f"{cid}.onmicrosoft.com",
+        "country": country,
+        "associated_partner_id": reseller,
+        "attested": attested,
+        "direct_signed": direct,
+        "accepted": accepted,
+        "latest_date_agreed": when,
+        "latest_contact_name": "Jane Doe" if attested else None,
+    }
 
 
 ROWS = [
@@ -41,9 +59,16 @@ def frame():
 
 def test_statuses_and_kpis():
     f = frame()
-    assert list(f["status"].astype(str)) == ["attested", "both", "direct", "not_accepted",
-                                              "not_accepted", "not_accepted", "unknown",
-                                              "attested"]
+    assert list(f["status"].astype(str)) == [
+        "attested",
+        "both",
+        "direct",
+        "not_accepted",
+        "not_accepted",
+        "not_accepted",
+        "unknown",
+        "attested",
+    ]
     k = metrics.kpis(f)
     assert (k.customers, k.accepted, k.by_attestation, k.directly, k.both) == (8, 4, 2, 1, 1)
     assert (k.not_accepted, k.unknown, k.at_risk) == (3, 1, 3)
@@ -51,8 +76,9 @@ def test_statuses_and_kpis():
 
 
 def test_kpis_from_summary_match_the_rows():
-    k = metrics.kpis_from_summary({"customers": 8, "accepted": 4, "attested": 3,
-                                   "direct_signed": 2, "not_accepted": 3})
+    k = metrics.kpis_from_summary(
+        {"customers": 8, "accepted": 4, "attested": 3, "direct_signed": 2, "not_accepted": 3}
+    )
     assert (k.by_attestation, k.directly, k.both, k.unknown) == (2, 1, 1, 1)
 
 
@@ -73,8 +99,7 @@ def test_breakdown_month_reseller_country():
     assert [m.strftime("%Y-%m") for m in months["month"]] == ["2025-12", "2026-01"]
     assert list(months["customers"]) == [1, 2]
     by_reseller = metrics.not_accepted_by(f, "reseller")
-    assert by_reseller.to_dict("records")[0] == {"reseller": "Northwind Traders IT",
-                                                 "customers": 2}
+    assert by_reseller.to_dict("records")[0] == {"reseller": "Northwind Traders IT", "customers": 2}
     assert "r2" in set(by_reseller["reseller"])  # unknown names show the tenant id
     by_country = metrics.not_accepted_by(f, "country")
     assert by_country.to_dict("records")[0] == {"country": "CN", "customers": 2}
@@ -84,13 +109,18 @@ def test_breakdown_month_reseller_country():
 def test_filters():
     f = frame()
     assert list(metrics.filter_customers(f, statuses=["not_accepted"])["customer_id"]) == [
-        "d", "e", "f"]
-    assert list(metrics.filter_customers(f, resellers=["Northwind Traders IT"])["customer_id"]) \
-        == ["d", "e"]
-    assert list(metrics.filter_customers(f, countries=["CN"], statuses=["both"])[
-        "customer_id"]) == ["b"]
-    jan = metrics.filter_customers(f, attested_from=date(2026, 1, 1),
-                                   attested_to=date(2026, 1, 20))
+        "d",
+        "e",
+        "f",
+    ]
+    assert list(metrics.filter_customers(f, resellers=["Northwind Traders IT"])["customer_id"]) == [
+        "d",
+        "e",
+    ]
+    assert list(
+        metrics.filter_customers(f, countries=["CN"], statuses=["both"])["customer_id"]
+    ) == ["b"]
+    jan = metrics.filter_customers(f, attested_from=date(2026, 1, 1), attested_to=date(2026, 1, 20))
     assert list(jan["customer_id"]) == ["a", "b"]  # the last day counts whole
     assert list(metrics.filter_customers(f, text="华泰")["customer_id"]) == ["d"]
     assert list(metrics.filter_customers(f, text="E.ONMICROSOFT")["customer_id"]) == ["e"]
@@ -99,12 +129,33 @@ def test_filters():
 
 def test_acceptance_over_time_skips_incomplete():
     snaps = [
-        SnapshotInfo(2, datetime(2026, 2, 1, tzinfo=UTC), "x", "s", "default", True,
-                     {"customers": 10, "accepted": 8}),
-        SnapshotInfo(1, datetime(2026, 1, 1, tzinfo=UTC), "x", "s", "default", True,
-                     {"customers": 10, "accepted": 5}),
-        SnapshotInfo(3, datetime(2026, 3, 1, tzinfo=UTC), "x", "s", "default", False,
-                     {"customers": 4, "accepted": 4}),
+        SnapshotInfo(
+            2,
+            datetime(2026, 2, 1, tzinfo=UTC),
+            "x",
+            "s",
+            "default",
+            True,
+            {"customers": 10, "accepted": 8},
+        ),
+        SnapshotInfo(
+            1,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "x",
+            "s",
+            "default",
+            True,
+            {"customers": 10, "accepted": 5},
+        ),
+        SnapshotInfo(
+            3,
+            datetime(2026, 3, 1, tzinfo=UTC),
+            "x",
+            "s",
+            "default",
+            False,
+            {"customers": 4, "accepted": 4},
+        ),
     ]
     trend = metrics.acceptance_over_time(snaps)
     assert list(trend["rate"]) == [0.5, 0.8]
@@ -114,19 +165,25 @@ def test_attestations_per_agent():
     def ev(name, outcome, action="attest"):
         return AuditEvent(user_id=name, user_name=name, action=action, outcome=outcome)
 
-    events = [ev("Megan", "attested"), ev("Megan", "attested"), ev("Adele", "attested",
-              "bulk_attest"), ev("Adele", "failed"), ev("Lee", "attested", "verify")]
+    events = [
+        ev("Megan", "attested"),
+        ev("Megan", "attested"),
+        ev("Adele", "attested", "bulk_attest"),
+        ev("Adele", "failed"),
+        ev("Lee", "attested", "verify"),
+    ]
     per_agent = metrics.attestations_per_agent(events)
-    assert per_agent.to_dict("records") == [{"agent": "Megan", "attestations": 2},
-                                            {"agent": "Adele", "attestations": 1}]
+    assert per_agent.to_dict("records") == [
+        {"agent": "Megan", "attestations": 2},
+        {"agent": "Adele", "attestations": 1},
+    ]
 
 
 def test_exports_neutralise_formulas_in_csv_and_xlsx():
     for value in ("=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"):
         assert neutralise(value) == "'" + value
     assert neutralise("Contoso") == "Contoso" and neutralise(5) == 5
-    table = pd.DataFrame({"company_name": ["=HYPERLINK(\"http://x\")", "杭州华泰"],
-                          "n": [1, 2]})
+    table = pd.DataFrame({"company_name": ['=HYPERLINK("http://x")', "杭州华泰"], "n": [1, 2]})
     csv_bytes = export_table(table, "csv")
     assert csv_bytes.startswith(b"\xef\xbb\xbf")
     text = csv_bytes.decode("utf-8-sig")

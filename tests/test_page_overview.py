@@ -92,8 +92,7 @@ def test_chinese_overview(synced):
 
 def test_reseller_sees_only_its_customers(sandbox_env):
     out = io.StringIO()
-    assert main(["--json", "--as", "indirect-reseller", "sync"], out=out,
-                err=io.StringIO()) == 0
+    assert main(["--json", "--as", "indirect-reseller", "sync"], out=out, err=io.StringIO()) == 0
     reseller_customers = json.loads(out.getvalue())["customers"]
     at = page("indirect-reseller")
     at.run()
@@ -106,8 +105,14 @@ def test_report_command_writes_each_format(synced, tmp_path):
     for fmt in ("csv", "json", "xlsx"):
         target = tmp_path / f"r.{fmt}"
         out = io.StringIO()
-        assert main(["--json", "report", "--format", fmt, "--out", str(target)], out=out,
-                    err=io.StringIO()) == 0
+        assert (
+            main(
+                ["--json", "report", "--format", fmt, "--out", str(target)],
+                out=out,
+                err=io.StringIO(),
+            )
+            == 0
+        )
         doc = json.loads(out.getvalue())
         assert doc["rows"] == 40 and target.stat().st_size > 0
     rows = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))

@@ -17,8 +17,9 @@ from mca_core.retry import RetryPolicy
 
 from .conftest import Sleeper
 
-JANE = Contact(first_name="Jane", last_name="Doe", email="jane@contoso.com",
-               phone_number="+1 425-555-0100")
+JANE = Contact(
+    first_name="Jane", last_name="Doe", email="jane@contoso.com", phone_number="+1 425-555-0100"
+)
 
 
 def scripted(*answers):
@@ -70,12 +71,22 @@ async def test_paging_follows_v1_next_links_with_continuation(tmp_path, make_cli
 
 
 async def test_next_link_is_not_prefixed_twice_and_headers_are_sent(make_client):
-    page1 = {"totalCount": 1, "items": [{"id": "a", "companyProfile": {"domain": "a.com"}}],
-             "links": {"next": {"uri": "/v1/customers?size=500&seekOperation=Next",
-                                "method": "GET",
-                                "headers": [{"key": "MS-ContinuationToken", "value": "tok"}]}}}
-    page2 = {"totalCount": 1, "items": [{"id": "b", "companyProfile": {"domain": "b.com"}}],
-             "links": {}}
+    page1 = {
+        "totalCount": 1,
+        "items": [{"id": "a", "companyProfile": {"domain": "a.com"}}],
+        "links": {
+            "next": {
+                "uri": "/v1/customers?size=500&seekOperation=Next",
+                "method": "GET",
+                "headers": [{"key": "MS-ContinuationToken", "value": "tok"}],
+            }
+        },
+    }
+    page2 = {
+        "totalCount": 1,
+        "items": [{"id": "b", "companyProfile": {"domain": "b.com"}}],
+        "links": {},
+    }
     transport, seen = scripted(httpx.Response(200, json=page1), httpx.Response(200, json=page2))
     pc = make_client(transport=transport)
     assert [c.id for c in await pc.list_customers()] == ["a", "b"]
@@ -103,8 +114,9 @@ async def test_attestations_are_mca_only_and_newest_first(make_client):
 
 
 async def test_every_call_carries_the_contract_headers(make_client):
-    transport, seen = scripted(httpx.Response(200, json={"isSigned": True}),
-                               httpx.Response(200, json={"isSigned": False}))
+    transport, seen = scripted(
+        httpx.Response(200, json={"isSigned": True}), httpx.Response(200, json={"isSigned": False})
+    )
     pc = make_client(transport=transport)
     assert await pc.get_direct_signing_status("c1") is True
     assert await pc.get_direct_signing_status("c1") is False
@@ -151,11 +163,17 @@ async def test_future_date_on_the_service_clock(tmp_path, make_client):
 
 
 async def test_600002_about_something_else_is_a_plain_bad_request(make_client):
-    body = {"code": 600002, "message": "The field 'primaryContact.email' is required.",
-            "description": "", "errorName": "InvalidInput", "isRetryable": False}
+    body = {
+        "code": 600002,
+        "message": "The field 'primaryContact.email' is required.",
+        "description": "",
+        "errorName": "InvalidInput",
+        "isRetryable": False,
+    }
     transport, _ = scripted(
-        httpx.Response(200, json={"items": [{"templateId": "t", "agreementType":
-                                             MCA_AGREEMENT_TYPE}]}),
+        httpx.Response(
+            200, json={"items": [{"templateId": "t", "agreementType": MCA_AGREEMENT_TYPE}]}
+        ),
         httpx.Response(400, json=body),
     )
     pc = make_client(transport=transport)
@@ -165,8 +183,9 @@ async def test_600002_about_something_else_is_a_plain_bad_request(make_client):
     assert "primaryContact.email" in str(err.value)
 
 
-@pytest.mark.parametrize(("user", "code"), [("helpdesk-agent", 1002),
-                                            ("indirect-reseller", 600006)])
+@pytest.mark.parametrize(
+    ("user", "code"), [("helpdesk-agent", 1002), ("indirect-reseller", 600006)]
+)
 async def test_refusals_carry_status_code_and_request_ids(make_client, user, code):
     admin = make_client()
     customer = (await admin.list_customers())[0]
@@ -202,8 +221,11 @@ async def test_app_only_token_cannot_attest_or_read_agreements(make_client):
 async def test_429_then_success_honours_retry_after_with_a_new_request_id(make_client):
     sleeper = Sleeper()
     transport, seen = scripted(
-        httpx.Response(429, headers={"Retry-After": "7"},
-                       json={"statusCode": 429, "message": "Rate limit is exceeded."}),
+        httpx.Response(
+            429,
+            headers={"Retry-After": "7"},
+            json={"statusCode": 429, "message": "Rate limit is exceeded."},
+        ),
         httpx.Response(200, json={"isSigned": True}),
     )
     pc = make_client(transport=transport, sleep=sleeper)
@@ -225,8 +247,10 @@ async def test_timeout_is_retried_with_the_same_request_id(make_client):
 
 
 async def test_connection_reset_is_retried_with_the_same_request_id(make_client):
-    transport, seen = scripted(httpx.RemoteProtocolError("peer closed connection"),
-                               httpx.Response(200, json={"isSigned": True}))
+    transport, seen = scripted(
+        httpx.RemoteProtocolError("peer closed connection"),
+        httpx.Response(200, json={"isSigned": True}),
+    )
     pc = make_client(transport=transport, sleep=Sleeper())
     assert await pc.get_direct_signing_status("c1") is True
     assert seen[0].headers["MS-RequestId"] == seen[1].headers["MS-RequestId"]
@@ -234,8 +258,14 @@ async def test_connection_reset_is_retried_with_the_same_request_id(make_client)
 
 async def test_5xx_is_retried_then_gives_up_with_the_ids(make_client):
     sleeper = Sleeper()
-    answers = [httpx.Response(503, headers={"MS-RequestId": f"r{i}", "MS-CorrelationId": "c"},
-                              json={"code": 500, "message": "busy"}) for i in range(4)]
+    answers = [
+        httpx.Response(
+            503,
+            headers={"MS-RequestId": f"r{i}", "MS-CorrelationId": "c"},
+            json={"code": 500, "message": "busy"},
+        )
+        for i in range(4)
+    ]
     transport, seen = scripted(*answers)
     pc = make_client(transport=transport, sleep=sleeper, retry=RetryPolicy(max_attempts=4))
     with pytest.raises(errors.ServiceUnavailable) as err:
@@ -259,8 +289,9 @@ async def test_emulator_timeout_after_apply_does_not_attest_twice(tmp_path, make
     assert target is not None
     emu.faults = type(emu.faults)(fault_timeout=1.0, timeout_hang_seconds=1.0, fault_seed=5)
     task = pc.attest(target.id, JANE, date(2026, 3, 1))
-    emu_off = asyncio.get_running_loop().call_later(0.25, lambda: setattr(
-        emu, "faults", type(emu.faults)()))
+    emu_off = asyncio.get_running_loop().call_later(
+        0.25, lambda: setattr(emu, "faults", type(emu.faults)())
+    )
     try:
         result = await task
     except errors.AlreadyAttested:
@@ -281,9 +312,18 @@ async def test_create_customer_is_idempotent_on_request_id(make_client):
 
     pc = make_client()
     new = NewCustomer(
-        company_name="Adatum Test Ltd", domain_prefix="adatumtest2026", email="jane@adatum.com",
-        address=Address(first_name="Jane", last_name="Doe", address_line1="1 Main St",
-                        city="Seattle", state="WA", postal_code="98101", country="US"),
+        company_name="Adatum Test Ltd",
+        domain_prefix="adatumtest2026",
+        email="jane@adatum.com",
+        address=Address(
+            first_name="Jane",
+            last_name="Doe",
+            address_line1="1 Main St",
+            city="Seattle",
+            state="WA",
+            postal_code="98101",
+            country="US",
+        ),
     )
     first = await pc.create_customer(new, request_id="11111111-2222-4333-8444-555555555555")
     again = await pc.create_customer(new, request_id="11111111-2222-4333-8444-555555555555")
@@ -313,10 +353,15 @@ async def test_relationship_links(make_client):
 
 
 def test_error_str_names_everything():
-    e = errors.AlreadyAttested(status=409, code=600061, request_id="rid", correlation_id="cid",
-                               method="POST", path="/v1/customers/x/agreements")
+    e = errors.AlreadyAttested(
+        status=409,
+        code=600061,
+        request_id="rid",
+        correlation_id="cid",
+        method="POST",
+        path="/v1/customers/x/agreements",
+    )
     text = str(e)
     for part in ("Already attested", "HTTP 409", "600061", "rid", "cid", "POST"):
         assert part in text
     assert json.dumps(text)  # printable
-

@@ -71,8 +71,11 @@ def test_what_is_retried():
     assert policy.is_retryable(ServiceUnavailable(status=503))
     assert policy.is_retryable(RequestTimeout())
     assert policy.is_retryable(ConnectionFailed())
-    for error in (AlreadyAttested(status=409), BadRequest(status=400),
-                  PermissionDenied(status=403)):
+    for error in (
+        AlreadyAttested(status=409),
+        BadRequest(status=400),
+        PermissionDenied(status=403),
+    ):
         assert not policy.is_retryable(error)
         assert not policy.should_retry(1, error, 0, 0)
 

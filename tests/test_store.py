@@ -27,10 +27,18 @@ def store(request, tmp_path):
 
 
 def event(**kw) -> AuditEvent:
-    base = dict(user_id="u1", user_name="Jane Agent", role="admin_agent",
-                partner_type="direct_bill", action="attest", outcome="attested",
-                customer_id="c1", inputs={"first_name": "Li"}, request_id="r1",
-                correlation_id="k1")
+    base = dict(
+        user_id="u1",
+        user_name="Jane Agent",
+        role="admin_agent",
+        partner_type="direct_bill",
+        action="attest",
+        outcome="attested",
+        customer_id="c1",
+        inputs={"first_name": "Li"},
+        request_id="r1",
+        correlation_id="k1",
+    )
     base.update(kw)
     return AuditEvent(**base)
 
@@ -50,12 +58,21 @@ def test_record_and_read_back_newest_first(store):
 
 
 def test_secrets_never_reach_the_store(store):
-    store.record(event(inputs={"password": "Tmp#Pass1", "client_secret": "s3cr3t",
-                               "note": f"Bearer {JWT}", "nested": {"access_token": JWT}},
-                       detail=f"failed with token {JWT}"))
+    store.record(
+        event(
+            inputs={
+                "password": "Tmp#Pass1",
+                "client_secret": "s3cr3t",
+                "note": f"Bearer {JWT}",
+                "nested": {"access_token": JWT},
+            },
+            detail=f"failed with token {JWT}",
+        )
+    )
     with store.engine.connect() as conn:
-        dump = "\n".join(str(tuple(row)) for row in conn.exec_driver_sql(
-            "select * from audit_events"))
+        dump = "\n".join(
+            str(tuple(row)) for row in conn.exec_driver_sql("select * from audit_events")
+        )
     for secret in ("Tmp#Pass1", "s3cr3t", JWT):
         assert secret not in dump
     assert "[redacted]" in dump
@@ -63,22 +80,51 @@ def test_secrets_never_reach_the_store(store):
 
 def test_scrub_keeps_ordinary_values():
     assert scrub({"email": "a@b.c", "n": 3, "ok": True, "x": None}) == {
-        "email": "a@b.c", "n": 3, "ok": True, "x": None}
+        "email": "a@b.c",
+        "n": 3,
+        "ok": True,
+        "x": None,
+    }
 
 
 def test_snapshots_round_trip(store):
     rows = [
-        {"customer_id": "c1", "company_name": "Contoso", "domain": "contoso.onmicrosoft.com",
-         "accepted": True, "attested": True, "direct_signed": None, "attestation_count": 2,
-         "latest_date_agreed": datetime(2024, 5, 1, tzinfo=UTC), "error": None},
-        {"customer_id": "c2", "company_name": "杭州华泰科技有限公司",
-         "domain": "huatai.onmicrosoft.com",
-         "accepted": False, "attested": False, "direct_signed": False, "error": None},
+        {
+            "customer_id": "c1",
+            "company_name": "Contoso",
+            "domain": "contoso.onmicrosoft.com",
+            "accepted": True,
+            "attested": True,
+            "direct_signed": None,
+            "attestation_count": 2,
+            "latest_date_agreed": datetime(2024, 5, 1, tzinfo=UTC),
+            "error": None,
+        },
+        {
+            "customer_id": "c2",
+            "company_name": "杭州华泰科技有限公司",
+            "domain": "huatai.onmicrosoft.com",
+            "accepted": False,
+            "attested": False,
+            "direct_signed": False,
+            "error": None,
+        },
     ]
-    first = store.save_snapshot(rows, taken_by="Jane", scope="sandbox:p1", mode="default",
-                                summary={"customers": 2, "accepted": 1})
-    second = store.save_snapshot(rows[:1], taken_by="Jane", scope="sandbox:p1", mode="default",
-                                 summary={"customers": 1}, complete=False)
+    first = store.save_snapshot(
+        rows,
+        taken_by="Jane",
+        scope="sandbox:p1",
+        mode="default",
+        summary={"customers": 2, "accepted": 1},
+    )
+    second = store.save_snapshot(
+        rows[:1],
+        taken_by="Jane",
+        scope="sandbox:p1",
+        mode="default",
+        summary={"customers": 1},
+        complete=False,
+    )
     store.save_snapshot([], taken_by="Other", scope="sandbox:p2", mode="full", summary={})
     latest = store.latest_snapshot("sandbox:p1")
     assert latest.id == second and latest.complete is False
@@ -96,8 +142,13 @@ def test_two_store_objects_share_one_database(store):
     try:
         store.record(event())
         assert other.count_audit() == 1
-        snap = other.save_snapshot([{"customer_id": "c1", "accepted": True}], taken_by="B",
-                                   scope="s", mode="default", summary={"customers": 1})
+        snap = other.save_snapshot(
+            [{"customer_id": "c1", "accepted": True}],
+            taken_by="B",
+            scope="s",
+            mode="default",
+            summary={"customers": 1},
+        )
         assert store.latest_snapshot("s").id == snap
     finally:
         other.dispose()
@@ -118,15 +169,19 @@ def test_an_older_database_gains_new_columns(tmp_path):
 
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as conn:  # the audit table as the first release created it
-        conn.execute("CREATE TABLE audit_events (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, "
-                     "user_id VARCHAR(128) NOT NULL, user_name VARCHAR(256) NOT NULL, "
-                     "role VARCHAR(32) NOT NULL, partner_type VARCHAR(32) NOT NULL, "
-                     "action VARCHAR(64) NOT NULL, customer_id VARCHAR(64), inputs JSON NOT "
-                     "NULL, outcome VARCHAR(32) NOT NULL, detail TEXT NOT NULL, "
-                     "request_id VARCHAR(64), correlation_id VARCHAR(64))")
-        conn.execute("INSERT INTO audit_events (at, user_id, user_name, role, partner_type, "
-                     "action, inputs, outcome, detail) VALUES ('2026-01-01 00:00:00', 'u', "
-                     "'U', 'admin_agent', 'direct_bill', 'attest', '{}', 'attested', '')")
+        conn.execute(
+            "CREATE TABLE audit_events (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, "
+            "user_id VARCHAR(128) NOT NULL, user_name VARCHAR(256) NOT NULL, "
+            "role VARCHAR(32) NOT NULL, partner_type VARCHAR(32) NOT NULL, "
+            "action VARCHAR(64) NOT NULL, customer_id VARCHAR(64), inputs JSON NOT "
+            "NULL, outcome VARCHAR(32) NOT NULL, detail TEXT NOT NULL, "
+            "request_id VARCHAR(64), correlation_id VARCHAR(64))"
+        )
+        conn.execute(
+            "INSERT INTO audit_events (at, user_id, user_name, role, partner_type, "
+            "action, inputs, outcome, detail) VALUES ('2026-01-01 00:00:00', 'u', "
+            "'U', 'admin_agent', 'direct_bill', 'attest', '{}', 'attested', '')"
+        )
     store = Store(f"sqlite:///{path}")
     store.record(event(partner_tenant_id="p1"))
     assert [e.partner_tenant_id for e in store.audit()] == ["p1", ""]

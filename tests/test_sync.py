@@ -31,8 +31,10 @@ async def truth(pc):
     """What each customer really is, asked the long way."""
     out = {}
     for c in await pc.list_customers():
-        out[c.id] = (bool(await pc.get_attestations(c.id)),
-                     await pc.get_direct_signing_status(c.id))
+        out[c.id] = (
+            bool(await pc.get_attestations(c.id)),
+            await pc.get_direct_signing_status(c.id),
+        )
     return out
 
 
@@ -64,10 +66,10 @@ async def test_incremental_reasks_only_the_not_accepted(make_client, store):
     # a customer attested since: the next incremental sync sees it
     rows = store.snapshot_rows(again.snapshot_id)
     target = next(r["customer_id"] for r in rows if not r["accepted"])
-    await pc.attest(target, Contact(first_name="Li", last_name="Na", email="li@example.cn"),
-                    date(2026, 1, 2))
-    third = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox",
-                                  incremental=True)
+    await pc.attest(
+        target, Contact(first_name="Li", last_name="Na", email="li@example.cn"), date(2026, 1, 2)
+    )
+    third = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox", incremental=True)
     assert third.accepted == first.accepted + 1
     latest = {r["customer_id"]: r for r in store.snapshot_rows(third.snapshot_id)}
     assert latest[target]["latest_contact_email"] == "li@example.cn"
@@ -111,8 +113,15 @@ async def test_cancel_keeps_what_was_fetched(make_client, store):
         if phase == "status" and done >= 10:
             cancel.set()
 
-    summary = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox",
-                                    progress=progress, cancel=cancel, concurrency=2)
+    summary = await sync_acceptance(
+        make_client(),
+        store,
+        ADMIN,
+        backend="sandbox",
+        progress=progress,
+        cancel=cancel,
+        concurrency=2,
+    )
     assert summary.complete is False
     rows = store.snapshot_rows(summary.snapshot_id)
     assert 10 <= len(rows) < SMALL_PORTFOLIO

@@ -25,8 +25,14 @@ UTC_MINUS_12 = timezone(timedelta(hours=-12))
 
 
 def ident(role: Role, ptype: PartnerType = PartnerType.DIRECT_BILL, known: bool = True):
-    return Identity(user_id="u", display_name="U", role=role, partner_type=ptype,
-                    role_known=known, provider_name="Fabrikam Distribution")
+    return Identity(
+        user_id="u",
+        display_name="U",
+        role=role,
+        partner_type=ptype,
+        role_known=known,
+        provider_name="Fabrikam Distribution",
+    )
 
 
 # --- who may attest --------------------------------------------------------------------------
@@ -120,8 +126,17 @@ def test_name_length_bound():
     assert err.value.problems[0].code == "too_long"
 
 
-@pytest.mark.parametrize("email", ["jane", "jane@", "@contoso.com", "jane@@contoso.com",
-                                   "jane doe@contoso.com", "a" * 250 + "@x.com"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jane",
+        "jane@",
+        "@contoso.com",
+        "jane@@contoso.com",
+        "jane doe@contoso.com",
+        "a" * 250 + "@x.com",
+    ],
+)
 def test_bad_emails(email):
     with pytest.raises(InvalidInput) as err:
         validate_contact("Jane", "Doe", email)
@@ -170,8 +185,11 @@ def test_user_east_of_utc_early_morning_is_told_both_dates():
     assert isinstance(result, Problem)
     assert "2026-11-21" in result.reason and "2026-11-20" in result.reason
     assert "local date" in result.reason
-    assert result.params == {"date": "2026-11-21", "utc_today": "2026-11-20",
-                             "local_today": "2026-11-21"}
+    assert result.params == {
+        "date": "2026-11-21",
+        "utc_today": "2026-11-20",
+        "local_today": "2026-11-21",
+    }
 
 
 def test_user_west_of_utc_late_evening_may_use_the_utc_date():
@@ -222,7 +240,9 @@ def test_customer_reference_is_id_or_domain():
     assert classify_customer_ref("contoso.onmicrosoft.com") == ("domain", "contoso.onmicrosoft.com")
     assert classify_customer_ref(" Contoso.OnMicrosoft.com ")[0] == "domain"
     assert classify_customer_ref("1F2E3D4C-5b6a-4789-8abc-def012345678") == (
-        "id", "1f2e3d4c-5b6a-4789-8abc-def012345678")
+        "id",
+        "1f2e3d4c-5b6a-4789-8abc-def012345678",
+    )
     with pytest.raises(InvalidInput):
         classify_customer_ref("not a customer!")
 

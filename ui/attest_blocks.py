@@ -26,7 +26,11 @@ from mca_core.store import Store
 from mca_core.sync import snapshot_scope
 from mca_core.verify import Verification, VerifiedAttestation
 
-from . import blocks, i18n
+from . import (
+    blocks,
+    i18n,
+    text_enhanced,  # noqa: F401  (audit labels of the enhanced channel's actions)
+)
 from .guard import require
 from .i18n import t
 

@@ -17,8 +17,35 @@ from .i18n import t
 Rule = Callable[[Identity], None]
 
 
+#: Session keys holding a new customer's temporary password, by the only page that may hold
+#: them (the Invitations page's password field and the hand-off from Attest to it).
+SECRET_KEYS_BY_PAGE = {"invitations_title": ("inv1_password", "invite_prefill")}
+
+
+def forget_secrets_of_other_pages(title_key: str) -> None:
+    """A new customer's first-admin password lives only on the page that shows it (Attest) or
+    takes it (Invitations): any other page drops it at once, so it is not kept in the session
+    while the user is elsewhere. (Streamlit forgets another page's widgets only when a run ends
+    normally: a page that ends in st.stop() keeps them.)"""
+    if title_key != "attest_title":
+        outcome = st.session_state.get("ncx_outcome")
+        if getattr(outcome, "credentials", None) is not None:
+            st.session_state["ncx_outcome"] = outcome.without_credentials()
+            st.session_state["ncx_creds_dropped"] = True
+            st.session_state.pop("ncx_creds_shown", None)
+    for page, keys in SECRET_KEYS_BY_PAGE.items():
+        if page != title_key:
+            for key in keys:
+                st.session_state.pop(key, None)
+
+
 def page_setup(title_key: str, icon: str = "📄") -> None:
     """Page config and the shared sidebar (language, backend) for every page."""
+    forget_secrets_of_other_pages(title_key)
+    if "ui_language" in st.session_state:
+        # Streamlit drops a widget's state when another page runs; writing the key back keeps
+        # the chosen language across pages (Streamlit's documented multipage workaround).
+        st.session_state["ui_language"] = st.session_state["ui_language"]
     st.set_page_config(page_title=f"{i18n.t(title_key)} · MCA", page_icon=icon, layout="wide")
     with st.sidebar:
         nav.sidebar_navigation()

@@ -90,16 +90,28 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
     st.subheader(t("filters"))
     c1, c2, c3 = st.columns([2, 2, 2])
     statuses = c1.multiselect(
-        t("filter_status"), list(metrics.STATUSES), format_func=status_label, key="ov_status"
+        t("filter_status"),
+        list(metrics.STATUSES),
+        format_func=status_label,
+        key="ov_status",
+        placeholder=t("filter_any"),
     )
     resellers_available = sorted(
         r for r in frame["reseller"].dropna().unique() if r != metrics.NO_RESELLER
     )
     resellers: list[str] = []
     if resellers_available:
-        resellers = c2.multiselect(t("filter_reseller"), resellers_available, key="ov_reseller")
+        resellers = c2.multiselect(
+            t("filter_reseller"),
+            resellers_available,
+            key="ov_reseller",
+            placeholder=t("filter_any"),
+        )
     countries = (c3 if resellers_available else c2).multiselect(
-        t("filter_country"), sorted(frame["country"].dropna().unique()), key="ov_country"
+        t("filter_country"),
+        sorted(frame["country"].dropna().unique()),
+        key="ov_country",
+        placeholder=t("filter_any"),
     )
     c4, c5 = st.columns([2, 4])
     dates = c4.date_input(t("filter_dates"), value=(), key="ov_dates", format="YYYY-MM-DD")
@@ -180,7 +192,8 @@ def charts(
                 color="status",
                 color_discrete_map=STATUS_COLOURS,
             )
-            fig.update_traces(textinfo="value+percent", sort=False)
+            # automargin: a small slice's outside label is not clipped at the chart's edge
+            fig.update_traces(textinfo="value+percent", sort=False, automargin=True)
             fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
             st.plotly_chart(fig, use_container_width=True)
     with right:
@@ -269,8 +282,8 @@ def customer_table(filtered: pd.DataFrame) -> None:
             "status": shown["status"].astype(str).map(status_label),
             "country": shown["country"],
             "reseller": shown["reseller"],
-            "latest": shown["latest_date_agreed"].dt.strftime("%Y-%m-%d"),
-            "contact": shown["latest_contact_name"],
+            "latest": shown["latest_date_agreed"].dt.strftime("%Y-%m-%d").fillna("—"),
+            "contact": shown["latest_contact_name"].fillna("—"),
         }
     )
     event = st.dataframe(

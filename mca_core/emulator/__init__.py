@@ -16,7 +16,9 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
     GET and POST /v1/customers/{id}/agreements;
     GET /v1/customers/{id}/directSignedMicrosoftCustomerAgreementStatus;
     GET /v1/customers/relationshiprequests. JSON shapes as the contract shows them, with
-    `attributes.objectType`.
+    `attributes.objectType`. The enhanced attestation flow, with assumed shapes (see
+    enhanced.py): POST /v1/attestations/enhanced, GET /v1/attestations/enhanced/{id}, finalise
+    through POST .../agreements with `attestationId`, and the customer's page GET /mca/.
   * Every answer echoes MS-RequestId and MS-CorrelationId (minted when the request has none).
   * Auth: a missing, foreign or expired bearer -> 401 / 1002; an App+User token without `mfa` in
     `amr` -> 401 / 900421 on every call; the token-kind table of the contract (App-only where only
@@ -60,7 +62,9 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
     httpx.RemoteProtocolError in process and over TCP), reproducible with `fault_seed`. In process,
     `EmulatorTransport` honours the httpx read timeout (httpx.ReadTimeout), as a socket would.
   * /sandbox controls (no auth, no faults): POST /sandbox/token, GET /sandbox/health,
-    GET|PUT /sandbox/faults, POST /sandbox/customers/{id}/direct-signing, POST /sandbox/reset.
+    GET|PUT /sandbox/faults, POST /sandbox/customers/{id}/direct-signing, POST /sandbox/reset,
+    GET|PUT /sandbox/enhanced (link lifetime), GET|POST /sandbox/clock (a test clock),
+    POST /sandbox/attestations/{id}/accept (play the customer).
     They mint tokens for anyone who can reach them: `serve()` binds loopback by default; keep it so.
   * Standalone: `python -m mca_core.emulator [--data-dir D --customers N --seed S --port 8765]`.
 
@@ -69,7 +73,8 @@ What it DOES NOT do:
     accepted. No MSAL endpoints, no issuer discovery, no real signature or conditional access.
   * No billing, orders, subscriptions, offers, invoices or GDAP: only the calls of the contract.
     Orders refused with 13605 are not emulated.
-  * The enhanced-attestation flow (POST /v1/attestations/enhanced) is not there yet.
+  * Microsoft's real enhanced-attestation shapes: `enhanced.py` speaks the ASSUMED ones of
+    `mca_core.enhanced_wire` (create, a status read, the /mca/ acceptance page, finalise, expiry).
   * No e-mail to the customer's primary contact after an attestation; no real admin center (play
     direct acceptance with POST /sandbox/customers/{id}/direct-signing).
   * Throttling figures are configurable guesses (Microsoft publishes only 500/min per partner

@@ -40,6 +40,7 @@ from .directory import (
     SANDBOX_USERS,
     resellers_of,
 )
+from .enhanced import enhanced_routes
 from .faults import FaultConfig
 from .gateway import Gateway
 from .seed import MAX_DOMAIN_PREFIX
@@ -715,6 +716,8 @@ def build_app(emulator: Emulator) -> Gateway:
     """The emulator's ASGI application."""
     api = PartnerCenterApi(emulator)
     sandbox = SandboxApi(emulator)
+    # The enhanced attestation flow (enhanced.py): its finalise shares POST .../agreements.
+    enhanced, enhanced_only = enhanced_routes(emulator, api)
     customer = "/v1/customers/{customer_id}"
     routes = [
         Route("/v1/agreements", api.agreement_metadata, methods=["GET"]),
@@ -724,7 +727,7 @@ def build_app(emulator: Emulator) -> Gateway:
         Route("/v1/customers/relationshiprequests", api.relationship_request, methods=["GET"]),
         Route(customer, api.get_customer, methods=["GET"]),
         Route(f"{customer}/agreements", api.customer_agreements, methods=["GET"]),
-        Route(f"{customer}/agreements", api.attest, methods=["POST"]),
+        Route(f"{customer}/agreements", enhanced.create_agreement, methods=["POST"]),
         Route(
             f"{customer}/directSignedMicrosoftCustomerAgreementStatus",
             api.direct_signed_status,
@@ -740,6 +743,7 @@ def build_app(emulator: Emulator) -> Gateway:
             methods=["POST"],
         ),
         Route("/sandbox/reset", sandbox.reset, methods=["POST"]),
+        *enhanced_only,
     ]
     inner = Starlette(
         routes=routes,

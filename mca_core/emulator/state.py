@@ -71,8 +71,26 @@ CREATE TABLE IF NOT EXISTS replays (
     created_at TEXT NOT NULL,
     PRIMARY KEY (partner_tenant_id, request_id, method, path)
 );
+CREATE TABLE IF NOT EXISTS enhanced_attestations (
+    id TEXT PRIMARY KEY,
+    partner_tenant_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    company_name TEXT NOT NULL,
+    country TEXT NOT NULL,
+    language TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    phone TEXT NOT NULL DEFAULT '',
+    created_ts REAL NOT NULL,
+    expires_ts REAL NOT NULL,
+    accepted_ts REAL,
+    finalised_ts REAL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_enhanced_customer ON enhanced_attestations (customer_id);
 """
-_TABLES = ("customers", "agreements", "replays", "meta")
+_TABLES = ("customers", "agreements", "replays", "enhanced_attestations", "meta")
 
 
 @dataclass(frozen=True)
@@ -137,7 +155,7 @@ class Store:
     def reset(self, *, rotate_key: bool = False) -> None:
         """Wipe every customer, agreement and replay record and seed again."""
         with self.transaction() as conn:
-            for table in ("customers", "agreements", "replays"):
+            for table in ("customers", "agreements", "replays", "enhanced_attestations"):
                 conn.execute(f"DELETE FROM {table}")
             self._seed(conn, rotate_key=rotate_key)
 

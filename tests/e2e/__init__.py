@@ -1,0 +1,1 @@
+"""Browser journeys (Playwright + Debian Chromium); fixtures and helpers in conftest.py."""

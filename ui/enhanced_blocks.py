@@ -1,0 +1,568 @@
+"""Page blocks of the enhanced attestation channel: the channel in use (home, Attest), the
+Attest page's enhanced path (signer form, acceptance link with copy and invitation, Finalise,
+the sandbox's "play the customer"), and the overview's pipeline cards and work list.
+
+Every action calls one use case of `mca_core.enhanced` through the channel's App-only actor
+(`mca_core.channels.channel_actor`); the identity, role checks and audit stay the user's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+import phonenumbers
+import streamlit as st
+from phonenumbers import geocoder
+from streamlit.errors import StreamlitAPIException
+
+import ui.text_enhanced  # noqa: F401  (registers the strings used here)
+from mca_core import channels, enhanced, invitations
+from mca_core.access import check_may_verify
+from mca_core.desk import Actor, Desk
+from mca_core.enhanced_store import AttestationState, EnhancedAttestation
+from mca_core.errors import AccessRefused, McaError
+from mca_core.validation import may_attest
+
+from . import attest_blocks as ab
+from . import i18n
+from .i18n import t
+
+ss = st.session_state
+#: The work list shows this many rows; the cards count every customer.
+WORK_LIST_ROWS = 500
+FORM_KEYS = ("enh_first", "enh_last", "enh_email", "enh_phone", "enh_company", "enh_country",
+             "enh_language")  # fmt: skip
+
+
+def channel(desk: Desk) -> channels.ChannelName:
+    return channels.channel_of(desk.settings)
+
+
+def channel_caption(desk: Desk) -> None:
+    """The channel this installation attests through, in words (home page, Attest page)."""
+    name = channel(desk)
+    st.markdown(
+        t(
+            "channel_in_use",
+            label=t("channel_label"),
+            channel=t(f"channel_{name}"),
+            help=t(f"channel_{name}_help"),
+        )
+    )
+
+
+def _utc(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _options(desk: Desk) -> channels.EnhancedOptions:
+    return channels.EnhancedOptions.from_settings(desk.settings)
+
+
+def _run(desk: Desk, actor: Actor, work: Callable[[Any], Any]) -> Any:
+    """One use case with the channel's App-only tokens (raises McaError, shown by the caller)."""
+    return ab.run_use_case(desk, channels.channel_actor(desk, actor, channels.ENHANCED), work)
+
+
+def _say(customer_id: str, kind: str, key: str | None = None, **params: Any) -> None:
+    ss["enh_msg"] = {"customer": customer_id, "kind": kind, "key": key, "params": params}
+
+
+def _show_message(customer_id: str) -> None:
+    message = ss.get("enh_msg")
+    if not message or message["customer"] != customer_id:
+        return
+    if message["kind"] == "error":
+        ab.show_error(message["params"]["error"])
+        return
+    text = t(message["key"], **message["params"])
+    getattr(st, message["kind"])(text, icon={"success": "✅", "info": "ℹ️"}.get(
+        message["kind"], "⚠️"))  # fmt: skip
+
+
+# --- the Attest page's enhanced path -------------------------------------------------------------
+
+
+def attest_path(desk: Desk, actor: Actor, customer_id: str | None, found: Any) -> None:
+    """Everything the enhanced channel does for one customer on the Attest page.
+
+    `found` is the customer's Verification (or None when it could not be read); `customer_id`
+    its tenant id when known.
+    """
+    if not customer_id:
+        st.caption(t("enh_pick_first"))
+        return
+    customer = getattr(found, "customer", None)
+    _prefill(customer_id, customer)
+    records = enhanced.customer_attestations(desk.store, actor.identity, customer_id)
+    now = datetime.now(UTC)
+    current = next((r for r in records if r.is_open), None) or (records[0] if records else None)
+    _show_message(customer_id)
+    if current is not None:
+        _attestation_card(desk, actor, current, now)
+        older = [r for r in records if r.request_id != current.request_id]
+        if older:
+            with st.expander(t("enh_older", n=len(older))):
+                st.dataframe(_history_frame(older, now), hide_index=True, width="stretch")
+    state = current.current_state(now) if current is not None else None
+    if state is AttestationState.EXPIRED and current is not None:
+        st.info(t("enh_new_link_help"), icon="⌛")
+        _refill_from(current)
+        _signer_form(desk, actor, customer_id, submit_key="enh_new_link")
+    elif state in (None, AttestationState.FAILED):
+        _signer_form(desk, actor, customer_id, submit_key="enh_create")
+    else:
+        with st.expander(t("enh_another")):
+            _signer_form(desk, actor, customer_id, submit_key="enh_create")
+
+
+def _prefill(customer_id: str, customer: Any) -> None:
+    """A newly chosen customer: company name and country as Partner Center has them."""
+    if ss.get("enh_for") == customer_id:
+        return
+    ss["enh_for"] = customer_id
+    if customer is not None:
+        ss["enh_company"] = customer.company_name or ""
+        ss["enh_country"] = customer.country or None
+    if not ss.get("enh_language"):
+        country = getattr(customer, "country", "") or ""
+        ss["enh_language"] = "zh-CN" if country == "CN" or i18n.language() == "zh-CN" else "en"
+
+
+def _refill_from(record: EnhancedAttestation) -> None:
+    """A new link after expiry starts with the expired one's details (once per attestation)."""
+    if ss.get("enh_refilled") == record.request_id:
+        return
+    ss["enh_refilled"] = record.request_id
+    ss["enh_first"] = record.signer.first_name
+    ss["enh_last"] = record.signer.last_name
+    ss["enh_email"] = record.signer.email
+    ss["enh_phone"] = record.signer.phone_number or ""
+    ss["enh_company"] = record.company_name
+    ss["enh_country"] = record.country
+    ss["enh_language"] = record.language
+
+
+def _signer_form(desk: Desk, actor: Actor, customer_id: str, *, submit_key: str) -> None:
+    languages = list(enhanced.AGREEMENT_LANGUAGES)
+    chosen = ss.get("enh_language")
+    if chosen and chosen not in languages:
+        languages.insert(0, chosen)
+    with st.form("enh_form"):
+        st.markdown(f"**{t('enh_form_title')}**")
+        st.caption(t("enh_form_help"))
+        left, right = st.columns(2)
+        left.text_input(t("enh_signer_first"), key="enh_first")
+        right.text_input(t("enh_signer_last"), key="enh_last")
+        left.text_input(t("enh_signer_email"), key="enh_email", placeholder="jane@contoso.com")
+        right.text_input(t("enh_signer_phone"), key="enh_phone", placeholder="+1 425 555 0100")
+        left.text_input(t("enh_company"), key="enh_company")
+        lang = i18n.language()  # labels fixed at drawing time (not read back per call)
+        right.selectbox(
+            t("enh_country"),
+            ab.country_codes(lang),
+            index=None,
+            key="enh_country",
+            format_func=lambda code: country_label(code, lang),
+            placeholder=t("at_country_placeholder"),
+        )
+        left.selectbox(
+            t("enh_language"),
+            languages,
+            key="enh_language",
+            help=t("enh_language_help"),
+            format_func=lambda code: language_name(code, lang),
+        )
+        submitted = st.form_submit_button(t(submit_key), type="primary")
+    if submitted:
+        _create(desk, actor, customer_id)
+
+
+def language_name(code: str, lang: str = "en") -> str:
+    """An agreement language by its name in the UI language `lang`, with its tag."""
+    entry = i18n.STRINGS.get(f"lang_{code}")
+    return f"{entry.get(lang) or entry['en']} ({code})" if entry else code
+
+
+@lru_cache(maxsize=1024)
+def country_label(code: str, lang: str = "en") -> str:
+    """A country by its name in the UI language `lang`, with its ISO code."""
+    example = phonenumbers.example_number(code) if code else None
+    name = geocoder.country_name_for_number(example, "zh" if lang == "zh-CN" else "en")
+    return f"{name or code} ({code})" if example else code
+
+
+def _create(desk: Desk, actor: Actor, customer_id: str) -> None:
+    options = _options(desk)
+    try:
+        result = _run(
+            desk,
+            actor,
+            lambda pc: channels.attest(
+                pc,
+                desk.store,
+                actor.identity,
+                channel=channels.ENHANCED,
+                customer=customer_id,
+                first_name=ss.get("enh_first"),
+                last_name=ss.get("enh_last"),
+                email=ss.get("enh_email"),
+                phone=ss.get("enh_phone"),
+                company_name=ss.get("enh_company"),
+                country=ss.get("enh_country"),
+                language=ss.get("enh_language"),
+                options=options,
+            ),
+        )
+    except McaError as exc:
+        _say(customer_id, "error", error=exc)
+        _show_message(customer_id)
+        return
+    kind = "success" if result.outcome == "link_created" else "info"
+    _say(customer_id, kind, f"enh_{result.outcome}", rid=result.request_id or "—")
+    ss["enh_inv_to"] = str(ss.get("enh_email") or "")
+    ss.pop("enh_email_ready", None)
+    st.rerun()
+
+
+def _attestation_card(desk: Desk, actor: Actor, record: EnhancedAttestation, now: datetime) -> None:
+    state = record.current_state(now)
+    with st.container(border=True):
+        st.markdown(f"**{t('enh_current')}** · {t('enh_state_' + state.value)}")
+        st.caption(
+            t(
+                "enh_facts",
+                id=record.attestation_id or "—",
+                signer=record.signer.full_name,
+                email=record.signer.email,
+                created=_utc(record.created_at),
+                who=record.created_by_name or record.created_by,
+            )
+        )
+        if state is AttestationState.LINK_SENT and record.acceptance_link:
+            st.markdown(t("enh_valid_until", when=_utc(record.expires_at)))
+            st.caption(t("enh_link_caption"))
+            st.code(record.acceptance_link, language=None)
+            if not channels.link_reachable(desk):
+                st.caption(t("enh_link_unreachable"))
+        if record.accepted_at and state in (
+            AttestationState.ACCEPTED,
+            AttestationState.AGREEMENT_CREATED,
+        ):
+            st.caption(t("enh_accepted_at", when=_utc(record.accepted_at)))
+        if state is AttestationState.AGREEMENT_CREATED:
+            st.caption(
+                t("enh_finalised_at", when=_utc(record.finalised_at), who=record.finalised_by)
+            )
+        if record.last_error and state not in (
+            AttestationState.ACCEPTED,
+            AttestationState.AGREEMENT_CREATED,
+        ):
+            st.caption(t("enh_last_error", error=record.last_error[:300]))
+        _actions(desk, actor, record, state)
+        if state is AttestationState.LINK_SENT and record.acceptance_link:
+            _invitation(desk, actor, record)
+
+
+def _actions(
+    desk: Desk, actor: Actor, record: EnhancedAttestation, state: AttestationState
+) -> None:
+    if state in (AttestationState.AGREEMENT_CREATED, AttestationState.FAILED):
+        return
+    cols = st.columns([2, 2, 3])
+    if cols[0].button(t("enh_check_status"), key="enhb_refresh", width="stretch"):
+        _refresh(desk, actor, record.customer_id)
+        st.rerun()
+    finalise_ready = state in (AttestationState.ACCEPTED, AttestationState.LINK_SENT,
+                               AttestationState.CREATING)  # fmt: skip
+    if finalise_ready and cols[1].button(
+        t("enh_finalise"),
+        key="enhb_finalise",
+        type="primary" if state is AttestationState.ACCEPTED else "secondary",
+        width="stretch",
+    ):
+        _finalise(desk, actor, record)
+    if (
+        desk.is_sandbox
+        and state is AttestationState.LINK_SENT
+        and record.attestation_id
+        and cols[2].button(t("enh_play_customer"), key="enhb_play", icon="🧪", width="stretch")
+    ):
+        _play_customer(desk, actor, record)
+
+
+def _refresh(desk: Desk, actor: Actor, customer_id: str) -> None:
+    options = _options(desk)
+    try:
+        summary = _run(
+            desk,
+            actor,
+            lambda pc: enhanced.refresh_attestations(
+                pc,
+                desk.store,
+                actor.identity,
+                customer_ids=[customer_id],
+                wire=options.wire,
+                link_lifetime=options.link_lifetime,
+            ),
+        )
+    except McaError as exc:
+        _say(customer_id, "error", error=exc)
+    else:
+        if summary.status_read:
+            _say(customer_id, "info", "enh_refreshed", checked=summary.checked,
+                 changed=summary.changed)  # fmt: skip
+        else:
+            _say(customer_id, "info", "enh_no_status_read")
+
+
+def _finalise(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
+    options = _options(desk)
+    customer_id = record.customer_id
+    try:
+        outcome = _run(
+            desk,
+            actor,
+            lambda pc: enhanced.finalise_attestation(
+                pc,
+                desk.store,
+                actor.identity,
+                customer=customer_id,
+                attestation_id=record.attestation_id,
+                wire=options.wire,
+                link_lifetime=options.link_lifetime,
+            ),
+        )
+    except enhanced.CustomerNotAcceptedYet:
+        _say(customer_id, "warning", "enh_not_accepted")
+    except enhanced.AcceptanceLinkExpired:
+        _say(customer_id, "warning", "enh_expired")
+    except McaError as exc:
+        _say(customer_id, "error", error=exc)
+    else:
+        if outcome.outcome == "attested":
+            _say(customer_id, "success", "enh_finalised", rid=outcome.request_id or "—")
+        else:
+            _say(customer_id, "info", "enh_finalised_already")
+        ss.pop("ex_status", None)  # the customer's acceptance changed: read it again
+    st.rerun()
+
+
+def _play_customer(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
+    """Sandbox only: the customer clicks Accept; then the status is read as usual."""
+    customer_id = record.customer_id
+    try:
+        played = channels.sandbox_accept(desk, str(record.attestation_id))
+    except McaError as exc:
+        _say(customer_id, "error", error=exc)
+        st.rerun()
+    if played == "expired":
+        _say(customer_id, "warning", "enh_played_expired")
+        st.rerun()
+    _refresh(desk, actor, customer_id)  # reads the new state, as the partner would
+    if ss.get("enh_msg", {}).get("kind") != "error":
+        _say(customer_id, "success", "enh_played")
+    st.rerun()
+
+
+def _invitation(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
+    with st.expander(t("enh_send_invitation"), icon="✉️"):
+        ab.default_state({"enh_inv_to": record.signer.email, "enh_inv_locale": _locale(record)})
+        left, right = st.columns([3, 1])
+        left.text_input(t("enh_invite_to"), key="enh_inv_to")
+        right.selectbox(
+            t("enh_invite_locale"),
+            list(invitations.LOCALES),
+            key="enh_inv_locale",
+            format_func=lambda code: i18n.LANGUAGES.get(code, code),
+        )
+        if st.button(t("enh_invite_prepare"), key="enhb_inv_prepare"):
+            try:
+                mail = enhanced.acceptance_invitation(
+                    desk.store,
+                    actor.identity,
+                    record,
+                    to=ss.get("enh_inv_to"),
+                    locale=ss.get("enh_inv_locale"),
+                )
+            except McaError as exc:
+                ab.show_error(exc)
+                return
+            ss["enh_email_ready"] = {"request": record.request_id, "email": mail}
+        ready = ss.get("enh_email_ready")
+        if not ready or ready["request"] != record.request_id:
+            return
+        mail = ready["email"]
+        st.markdown(f"**{mail.subject}**")
+        st.code(mail.text_body, language=None, wrap_lines=True)
+        cols = st.columns(2)
+        link = invitations.mailto_for(mail)
+        if link:
+            cols[0].link_button(t("enh_invite_open"), link, icon="📧", width="stretch")
+        else:
+            cols[0].caption(t("enh_invite_too_long"))
+        cols[1].download_button(
+            t("enh_invite_eml"),
+            data=invitations.eml_for(mail, actor.identity.email or None),
+            file_name=invitations.eml_file_name(mail),
+            mime="message/rfc822",
+            icon="⬇️",
+            on_click="ignore",
+            key="enhb_inv_eml",
+            width="stretch",
+        )
+
+
+def _locale(record: EnhancedAttestation) -> str:
+    return "zh-CN" if record.language.lower().startswith("zh") else "en"
+
+
+def _history_frame(records: list[EnhancedAttestation], now: datetime) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                t("pipe_col_stage"): t("enh_state_" + r.current_state(now).value),
+                t("pipe_col_signer"): f"{r.signer.full_name} <{r.signer.email}>",
+                t("pipe_col_expires"): _utc(r.expires_at),
+                "id": r.attestation_id or "—",
+            }
+            for r in records
+        ]
+    )
+
+
+# --- the overview's pipeline ---------------------------------------------------------------------
+
+
+def pipeline_section(desk: Desk, actor: Actor) -> None:
+    """Pipeline cards (required / pending / expired links / ready to finalise) and a work list,
+    shown when the installation uses the enhanced channel or has enhanced attestations."""
+    identity = actor.identity
+    if not may_attest(identity):
+        return  # nothing on it is theirs to do (indirect resellers, Helpdesk agents)
+    pipeline = enhanced.load_pipeline(desk.store, identity, desk.settings.backend)
+    started = any(item.attestation is not None for item in pipeline.items)
+    if channel(desk) != channels.ENHANCED and not started:
+        return
+    head, button = st.columns([4, 1], vertical_alignment="bottom")
+    head.subheader(t("pipe_title"))
+    st.caption(t("pipe_caption"))
+    if (
+        _may_refresh(identity)
+        and started
+        and button.button(t("pipe_refresh"), key="pipeb_refresh", width="stretch")
+    ):
+        _refresh_all(desk, actor)
+    message = ss.pop("pipe_msg", None)
+    if message is not None:
+        if isinstance(message, McaError):
+            ab.show_error(message)
+        else:
+            st.info(t(message[0], **message[1]), icon="ℹ️")
+    counts = pipeline.counts
+    cards = st.columns(4)
+    cards[0].metric(t("pipe_required"), f"{counts[enhanced.Stage.REQUIRED]:,}",
+                    help=t("pipe_required_help"))  # fmt: skip
+    cards[1].metric(t("pipe_pending"), f"{counts[enhanced.Stage.PENDING]:,}")
+    cards[2].metric(t("pipe_expired"), f"{counts[enhanced.Stage.EXPIRED]:,}")
+    cards[3].metric(t("pipe_ready"), f"{counts[enhanced.Stage.READY]:,}")
+    notes = [f"{t('pipe_done')}: {counts[enhanced.Stage.DONE]:,}"]
+    if not pipeline.synced:
+        notes.append(t("pipe_no_sync"))
+    st.caption(" · ".join(notes))
+    work = [item for item in pipeline.items if item.stage is not enhanced.Stage.DONE]
+    st.markdown(f"##### {t('pipe_work_list')}")
+    if not work:
+        st.success(t("pipe_empty"), icon="✅")
+        return
+    shown = work[:WORK_LIST_ROWS]
+    st.caption(t("pipe_pick"))
+    event = st.dataframe(
+        work_list_frame(shown),
+        hide_index=True,
+        width="stretch",
+        key="pipe_work_list",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    if len(work) > len(shown):
+        st.caption(t("pipe_shown", shown=len(shown), total=len(work)))
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    if rows:
+        item = shown[rows[0]]
+        st.markdown(f"**{item.company_name}** · {t(f'pipe_stage_{item.stage.value}')}")
+        if st.button(t("pipe_open_label"), key="pipeb_open", icon="✍️", type="primary"):
+            open_attest(item.customer_id)
+
+
+def open_attest(customer_id: str) -> None:
+    """The Attest page with the customer preselected (a plain link when it runs alone)."""
+    try:
+        st.switch_page("pages/2_Attest.py", query_params={"customer": customer_id})
+    except StreamlitAPIException:
+        st.markdown(f"[{t('pipe_open_label')}](/Attest?customer={customer_id})")
+
+
+def work_list_frame(items: list[enhanced.PipelineItem]) -> pd.DataFrame:
+    """One row per customer to work on, with a link to the Attest page preselecting it."""
+    rows = []
+    for item in items:
+        record = item.attestation
+        rows.append(
+            {
+                t("pipe_col_stage"): t(f"pipe_stage_{item.stage.value}"),
+                t("pipe_col_company"): item.company_name or "—",
+                t("pipe_col_domain"): item.domain or "—",
+                t("pipe_col_signer"): record.signer.full_name if record else "—",
+                t("pipe_col_expires"): _utc(record.expires_at)
+                if record and item.stage is enhanced.Stage.PENDING
+                else "—",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _may_refresh(identity: Any) -> bool:
+    try:
+        check_may_verify(identity)
+    except AccessRefused:
+        return False
+    return True
+
+
+def _refresh_all(desk: Desk, actor: Actor) -> None:
+    options = _options(desk)
+    try:
+        summary = _run(
+            desk,
+            actor,
+            lambda pc: enhanced.refresh_attestations(
+                pc,
+                desk.store,
+                actor.identity,
+                wire=options.wire,
+                link_lifetime=options.link_lifetime,
+            ),
+        )
+    except McaError as exc:
+        ss["pipe_msg"] = exc
+    else:
+        ss["pipe_msg"] = (
+            ("enh_refreshed", {"checked": summary.checked, "changed": summary.changed})
+            if summary.status_read
+            else ("enh_no_status_read", {})
+        )
+    st.rerun()
+
+
+__all__ = [
+    "attest_path",
+    "channel",
+    "channel_caption",
+    "pipeline_section",
+    "work_list_frame",
+]
