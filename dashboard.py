@@ -9,7 +9,7 @@ from mca_core.models import Identity
 from mca_core.validation import check_may_attest
 from ui import blocks, enhanced_blocks, session
 from ui.guard import page_setup
-from ui.i18n import refusal_text, t
+from ui.i18n import partner_type_label, refusal_text, role_label, t
 
 page_setup("app_title", icon="🤝")
 st.title(t("app_title"))
@@ -38,10 +38,8 @@ def sandbox_sign_in() -> None:
 
     def describe(key: str) -> str:
         user = SANDBOX_USERS[key]
-        return (
-            f"{user.display_name} — {user.role.label}, {user.partner_type.label} "
-            f"({user.partner_name})"
-        )
+        role, kind = role_label(user.role), partner_type_label(user.partner_type)
+        return f"{user.display_name} — {role}, {kind} ({user.partner_name})"
 
     with st.form("sandbox_sign_in"):
         choice = st.radio("user", keys, format_func=describe, label_visibility="collapsed")
@@ -72,10 +70,11 @@ def who_am_i(identity: Identity) -> None:
         f"**{t('signed_in_as')}**  \n{identity.display_name}  \n"
         f"`{identity.email or identity.user_id}`"
     )
-    role = identity.role.label if identity.role_known else t("role_unknown")
+    role = role_label(identity.role) if identity.role_known else t("role_unknown")
     cols[1].markdown(f"**{t('role')}**  \n{role}")
     partner = identity.partner_name or identity.partner_tenant_id
-    cols[2].markdown(f"**{t('partner_type')}**  \n{identity.partner_type.label}  \n{partner}")
+    kind = partner_type_label(identity.partner_type)
+    cols[2].markdown(f"**{t('partner_type')}**  \n{kind}  \n{partner}")
     backend = t("backend_sandbox") if desk.is_sandbox else t("backend_live")
     cols[3].markdown(f"**{t('backend')}**  \n{backend}")
     enhanced_blocks.channel_caption(desk)

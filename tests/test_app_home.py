@@ -96,3 +96,12 @@ def test_refusals_are_translated(sandbox_env):
     at.run()
     assert not at.exception
     assert any("间接经销商永远不能" in w.value for w in at.warning)
+
+
+def test_roles_and_partner_types_in_chinese(sandbox_env):
+    at = sign_in("provider-admin")
+    at.selectbox(key="ui_language").set_value("zh-CN")
+    at.run()
+    assert not at.exception
+    page = text_of(at)
+    assert "管理员代理" in page and "间接提供商" in page

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from mca_core.errors import AccessRefused, Problem
+from mca_core.models import PartnerType, Role
 
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
 DEFAULT_LANGUAGE = "en"
@@ -221,6 +222,22 @@ REFUSAL_ZH: dict[str, str] = {
     "not_agent": "只有代理（管理员、销售或支持代理）可以执行此操作。请申请加入相应的安全组。",
     "not_reseller": "向间接提供商发送请求仅适用于间接经销商。您可以自行证明或向客户发送邀请。",
 }
+
+
+ROLE_ZH = {"admin_agent": "管理员代理", "sales_agent": "销售代理", "helpdesk_agent": "支持代理",
+           "none": "无代理角色"}
+PARTNER_TYPE_ZH = {"direct_bill": "直接账单合作伙伴", "indirect_provider": "间接提供商",
+                   "indirect_reseller": "间接经销商"}
+
+
+def role_label(role: Role) -> str:
+    return ROLE_ZH.get(role.value, role.label) if language() == "zh-CN" else role.label
+
+
+def partner_type_label(partner_type: PartnerType) -> str:
+    if language() == "zh-CN":
+        return PARTNER_TYPE_ZH.get(partner_type.value, partner_type.label)
+    return partner_type.label
 
 
 def refusal_text(error: AccessRefused) -> str:
