@@ -35,6 +35,7 @@ Chromium missing: the tests FAIL in CI (`CI` set), and skip with the reason else
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import email
 import importlib
@@ -175,10 +176,9 @@ def app_env(data_dir: Path, emulator_url: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def standalone_emulator(data_dir: Path) -> Iterator[str]:
     """`python -m mca_core emulator` on a free loopback port, without its rate limit."""
-    data_dir = tmp_path_factory.mktemp("emulator")
     port = free_port()
     log = data_dir / "emulator.log"
     command = [
@@ -194,6 +194,12 @@ def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with standalone_emulator(tmp_path_factory.mktemp("emulator")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

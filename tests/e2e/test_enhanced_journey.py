@@ -19,9 +19,7 @@ from playwright.sync_api import expect
 
 from mca_core.emulator import SANDBOX_USERS
 from tests.e2e.conftest import (
-    CUSTOMERS,
     ROOT,
-    SEED,
     App,
     app_env,
     choose,
@@ -29,6 +27,7 @@ from tests.e2e.conftest import (
     free_port,
     open_page,
     screenshot,
+    standalone_emulator,
     stop,
     synced_rows,
     text,
@@ -53,22 +52,8 @@ def lead(key: str) -> str:
 @pytest.fixture(scope="module")
 def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """This module's own standalone emulator (overrides the session one)."""
-    data_dir = tmp_path_factory.mktemp("enhanced-emulator")
-    port = free_port()
-    log = data_dir / "emulator.log"
-    command = [
-        sys.executable, "-m", "mca_core", "emulator", "--port", str(port),
-        "--customers", str(CUSTOMERS), "--seed", str(SEED), "--data-dir", str(data_dir),
-        "--rate-limit", "0",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(f"{url}/sandbox/health", process, log, "ok")
+    with standalone_emulator(tmp_path_factory.mktemp("enhanced-emulator")) as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
