@@ -417,6 +417,27 @@ def _record_generated(
     )
 
 
+def _record_failure(
+    store: Store | None,
+    identity: Identity,
+    error: McaError,
+    kind: str,
+    customer_id: str | None,
+    to: object,
+    locale: object,
+    **extra: object,
+) -> None:
+    """The failure twin of `_record_generated`: the same audit inputs, never the password."""
+    audit.record_failure(
+        store,
+        identity,
+        ACTION,
+        error,
+        customer_id=customer_id,
+        inputs=_audit_inputs(kind, customer_id, to, locale, **extra),
+    )
+
+
 def check_customer_given(value: object, field: str = "customer") -> str:
     """A customer must be chosen before Partner Center is asked who it is."""
     text = str(value or "").strip()
@@ -537,14 +558,7 @@ async def invitation_for_new_customer(
             **_sender(identity),
         )
     except McaError as exc:
-        audit.record_failure(
-            store,
-            identity,
-            ACTION,
-            exc,
-            customer_id=customer_id,
-            inputs=_audit_inputs("mca_new", customer_id, to, locale),
-        )
+        _record_failure(store, identity, exc, "mca_new", customer_id, to, locale)
         raise
     _record_generated(store, identity, email)
     return email
@@ -583,14 +597,7 @@ async def invitation_for_existing_customer(
             **_sender(identity),
         )
     except McaError as exc:
-        audit.record_failure(
-            store,
-            identity,
-            ACTION,
-            exc,
-            customer_id=customer_id,
-            inputs=_audit_inputs("mca_existing", customer_id, to, locale),
-        )
+        _record_failure(store, identity, exc, "mca_existing", customer_id, to, locale)
         raise
     _record_generated(store, identity, email)
     return email
@@ -687,15 +694,15 @@ async def relationship_request(
             **_sender(identity),
         )
     except McaError as exc:
-        audit.record_failure(
+        _record_failure(
             store,
             identity,
-            ACTION,
             exc,
-            customer_id=customer_id,
-            inputs=_audit_inputs(
-                "reseller", customer_id, to, locale, indirect_reseller_id=reseller_id
-            ),
+            "reseller",
+            customer_id,
+            to,
+            locale,
+            indirect_reseller_id=reseller_id,
         )
         raise
     _record_generated(store, identity, email, indirect_reseller_id=reseller_id)
@@ -780,14 +787,7 @@ async def provider_request(
             **_sender(identity),
         )
     except McaError as exc:
-        audit.record_failure(
-            store,
-            identity,
-            ACTION,
-            exc,
-            customer_id=customer_id,
-            inputs=_audit_inputs("provider_request", customer_id, to, locale, ask=ask),
-        )
+        _record_failure(store, identity, exc, "provider_request", customer_id, to, locale, ask=ask)
         raise
     _record_generated(store, identity, email, ask=checked_ask)
     return email
