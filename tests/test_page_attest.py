@@ -18,32 +18,14 @@ from mca_core.partner_center import PartnerCenterClient
 from mca_core.store import Store
 from mca_core.validation import utc_today
 
+from .apptest import open_page, run, texts
 from .conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "2_Attest.py")
 
 
 def page(user: str = "admin-agent", **query: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state["sandbox_user_key"] = user
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at
-
-
-def run(target) -> AppTest:
-    """Run the app (or the app of a clicked/set widget) and insist on no exception."""
-    at = target.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    for kind in (at.info, at.success, at.warning, at.error):
-        parts += [m.value for m in kind]
-    parts += [c.value for c in at.code]
-    return "\n".join(str(p) for p in parts)
+    return open_page(PAGE, user, **query)
 
 
 def button(at: AppTest, label: str):

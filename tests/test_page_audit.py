@@ -3,39 +3,26 @@ filters, the CSV export, and never a secret."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mca_core import reports
-from mca_core.cli import main
 from mca_core.config import load_settings
 from mca_core.customers import create_customer, new_request_id
 from mca_core.desk import Desk
 from mca_core.models import Address, NewCustomer
 from mca_core.store import Store
 
+from .apptest import cli, open_page, run
 from .conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "5_Audit.py")
 
 
 def page(user: str = "admin-agent") -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state["sandbox_user_key"] = user
-    return at
-
-
-def run(target) -> AppTest:
-    at = target.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def cli(*args: str) -> int:
-    return main(list(args), out=io.StringIO(), err=io.StringIO())
+    return open_page(PAGE, user)
 
 
 def table(at: AppTest):

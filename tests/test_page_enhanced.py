@@ -17,6 +17,7 @@ from mca_core.emulator import SANDBOX_USERS
 from mca_core.enhanced_store import AttestationState, EnhancedStore
 from mca_core.store import Store
 
+from .apptest import open_page, run, texts
 from .conftest import ROOT
 
 ATTEST = str(ROOT / "pages" / "2_Attest.py")
@@ -27,26 +28,7 @@ CREATE = "FormSubmitter:enh_form-Create attestation and link"
 
 
 def app(path: str, user: str = "admin-agent", **query: str) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=90)
-    at.session_state["sandbox_user_key"] = user
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at
-
-
-def run(target) -> AppTest:
-    at = target.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += [h.value for h in at.subheader]
-    for kind in (at.info, at.success, at.warning, at.error):
-        parts += [m.value for m in kind]
-    parts += [c.value for c in at.code]
-    return "\n".join(str(p) for p in parts)
+    return open_page(path, user, **query)
 
 
 def store() -> Store:

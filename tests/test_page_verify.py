@@ -18,35 +18,14 @@ from mca_core.emulator.directory import NORTHWIND_TENANT_ID
 from mca_core.models import Address, NewCustomer
 from mca_core.store import Store
 
+from .apptest import cli, open_page, run, texts
 from .conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "3_Verify.py")
 
 
 def page(user: str = "admin-agent", **query: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    at.session_state["sandbox_user_key"] = user
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at
-
-
-def run(target) -> AppTest:
-    at = target.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    for kind in (at.info, at.success, at.warning, at.error):
-        parts += [m.value for m in kind]
-    parts += [str(p.proto.label) for p in at.get("page_link")]
-    return "\n".join(str(p) for p in parts)
-
-
-def cli(*args: str) -> int:
-    return main(list(args), out=io.StringIO(), err=io.StringIO())
+    return open_page(PAGE, user, **query)
 
 
 @pytest.fixture

@@ -1,0 +1,41 @@
+"""Helpers shared by the pages' AppTests: open a page signed in, run it, read its text."""
+
+from __future__ import annotations
+
+import io
+
+from streamlit.testing.v1 import AppTest
+
+from mca_core.cli import main
+
+
+def open_page(path: str, user: str = "admin-agent", **query: str) -> AppTest:
+    """The page as `user` (a seeded sandbox user) would open it, with query parameters."""
+    at = AppTest.from_file(path, default_timeout=90)
+    at.session_state["sandbox_user_key"] = user
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at
+
+
+def run(target) -> AppTest:
+    """Run the app (or the app of a clicked/set widget) and insist on no exception."""
+    at = target.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything a reader sees as text: markdown, captions, subheaders, alerts, code, links."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [h.value for h in at.subheader]
+    for kind in (at.info, at.success, at.warning, at.error):
+        parts += [m.value for m in kind]
+    parts += [c.value for c in at.code]
+    parts += [str(p.proto.label) for p in at.get("page_link")]
+    return "\n".join(str(p) for p in parts)
+
+
+def cli(*args: str) -> int:
+    """The command line, quietly (for setting up a sandbox before a page runs)."""
+    return main(list(args), out=io.StringIO(), err=io.StringIO())
