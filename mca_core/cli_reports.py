@@ -45,6 +45,7 @@ def cmd_report(cli) -> int:
             )
         )
     frame = customers_frame(desk.store.snapshot_rows(snap.id))
+    k = kpis(frame)
     frame["status"] = frame["status"].astype(str)
     frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")
     data = export_table(frame, cli.args.format, columns=REPORT_COLUMNS)
@@ -61,7 +62,6 @@ def cmd_report(cli) -> int:
                 code="bad_path",
             )
         ) from exc
-    k = kpis(customers_frame(desk.store.snapshot_rows(snap.id)))
     doc = {
         "out": str(out),
         "format": cli.args.format,
