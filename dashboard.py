@@ -10,6 +10,7 @@ from mca_core.validation import check_may_attest
 from ui import blocks, enhanced_blocks, session
 from ui.guard import page_setup
 from ui.i18n import partner_type_label, refusal_text, role_label, t
+from ui.markup import md
 
 page_setup("app_title", icon="🤝")
 st.title(t("app_title"))
@@ -67,14 +68,14 @@ def live_sign_in() -> None:
 def who_am_i(identity: Identity) -> None:
     cols = st.columns(4)
     cols[0].markdown(
-        f"**{t('signed_in_as')}**  \n{identity.display_name}  \n"
-        f"`{identity.email or identity.user_id}`"
+        f"**{t('signed_in_as')}**  \n{md(identity.display_name)}  \n"
+        f"{md(identity.email or identity.user_id)}"
     )
     role = role_label(identity.role) if identity.role_known else t("role_unknown")
     cols[1].markdown(f"**{t('role')}**  \n{role}")
     partner = identity.partner_name or identity.partner_tenant_id
     kind = partner_type_label(identity.partner_type)
-    cols[2].markdown(f"**{t('partner_type')}**  \n{kind}  \n{partner}")
+    cols[2].markdown(f"**{t('partner_type')}**  \n{md(kind)}  \n{md(partner)}")
     backend = t("backend_sandbox") if desk.is_sandbox else t("backend_live")
     cols[3].markdown(f"**{t('backend')}**  \n{backend}")
     enhanced_blocks.channel_caption(desk)
@@ -101,7 +102,7 @@ st.divider()
 blocks.page_links(actor.identity)
 
 with st.sidebar:
-    st.caption(f"{t('signed_in_as')}: {actor.identity.display_name}")
+    st.caption(f"{t('signed_in_as')}: {md(actor.identity.display_name)}")
     if st.button(t("sign_out")):
         session.sign_out()
         st.rerun()

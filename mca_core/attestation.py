@@ -15,7 +15,7 @@ from .models import AttestationResult, Contact, Identity
 from .partner_center import PartnerCenterClient
 from .status import resolve_customer
 from .store import Store
-from .validation import check_date_agreed, check_may_attest, utc_today, validate_contact
+from .validation import check_date_agreed, check_may_attest, validate_contact
 
 ACTION = "attest"
 
@@ -40,16 +40,15 @@ def prepare_attestation(
     now: datetime | None = None,
     user_tz: tzinfo | None = None,
 ) -> tuple[Contact, date]:
-    """Validate the form as a whole (every problem reported at once). Date defaults to UTC today."""
+    """Validate the form as a whole (every problem reported at once). The date is required:
+    it is the legal content of the attestation, so it is never defaulted."""
     problems: list[Problem] = []
     contact: Contact | None = None
     try:
         contact = validate_contact(first_name, last_name, email, phone)
     except InvalidInput as exc:
         problems.extend(exc.problems)
-    day = check_date_agreed(
-        date_agreed if date_agreed not in (None, "") else utc_today(now), now=now, user_tz=user_tz
-    )
+    day = check_date_agreed(date_agreed, now=now, user_tz=user_tz)
     if isinstance(day, Problem):
         problems.append(day)
     if problems or contact is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from .errors import McaError, PartnerCenterError
 from .models import AuditEvent, Identity
 from .store import Store
@@ -20,8 +22,10 @@ def record(
     detail: str = "",
     request_id: str | None = None,
     correlation_id: str | None = None,
+    conn: Connection | None = None,
 ) -> AuditEvent | None:
-    """Append one attempt (success or failure) to the audit log; a no-op without a store."""
+    """Append one attempt (success or failure) to the audit log; a no-op without a store.
+    With `conn`, inside that transaction (see `Store.serialized`)."""
     if store is None:
         return None
     return store.record(
@@ -38,7 +42,8 @@ def record(
             detail=detail,
             request_id=request_id,
             correlation_id=correlation_id,
-        )
+        ),
+        conn=conn,
     )
 
 

@@ -9,9 +9,14 @@ The flow the Attest page and `python -m mca_core bulk-attest` share:
     report = await run_bulk(pc, store, identity, rows)                 # do it
     results_csv(report)                        # per-row outcome, downloadable
 
-Files: UTF-8 with or without BOM, or GB18030/GBK (what Excel writes on Chinese Windows); UTF-16,
-workbooks and binary files are refused with what to do instead. Columns are separated by `,`,
-`;` or tab (found from the header). At most `MAX_FILE_BYTES` and `MAX_ROWS`.
+Files: only what can be proven is decoded: UTF-8 with or without BOM (plain ASCII is UTF-8) and
+UTF-16 with a BOM (little- or big-endian). GB18030/GBK (what Excel writes on Chinese Windows) only
+when the user chooses it (`read_csv(data, encoding="gb18030")`): a Korean, Japanese or Cyrillic
+file decodes as GB18030 too, into plausible Chinese names that would be attested, and an
+attestation cannot be withdrawn (issue 11). Every other file (a legacy code page, Big5,
+Shift-JIS, UTF-16 without BOM, UTF-32), workbooks and binary files are refused with what to do
+instead. Columns are separated by `,`, `;` or tab (found from the header). At most
+`MAX_FILE_BYTES` (read from a stream with `read_limited`, never more than that) and `MAX_ROWS`.
 
 Running is safe to repeat. Each row's attestation carries a deterministic MS-RequestId (uuid5 of
 partner, customer, contact and date), so the service answers a re-sent row idempotently, and an
@@ -31,15 +36,17 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
+import stat
 import threading
 import unicodedata
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
 from . import audit
 from .attestation import contact_inputs
@@ -59,7 +66,7 @@ from .models import AcceptanceStatus, Contact, Customer, Identity
 from .partner_center import PartnerCenterClient
 from .reports import FORMULA_PREFIXES, export_table
 from .status import acceptance_status, resolve_customer
-from .store import Store
+from .store import Connection, Store
 from .validation import (
     check_date_agreed,
     check_email,
@@ -128,6 +135,14 @@ DONE_OUTCOMES = frozenset(
 SAVE_AS_UTF8 = (
     "In Excel choose File → Save As → 'CSV UTF-8 (Comma delimited) (*.csv)' and use that file."
 )
+#: The fix for a file in an unproven encoding: the user may say it is GB18030, nothing else.
+SAVE_AS_UTF8_OR_GB18030 = (
+    "Save it as 'CSV UTF-8' in Excel, or choose GB18030 if it is a Simplified Chinese file "
+    "(on the command line: --encoding gb18030)."
+)
+#: The encodings a user may choose: "auto" decodes only what can be proven (UTF-8, UTF-16 with
+#: a BOM); "gb18030" also reads a file without BOM as GB18030 (a superset of GBK and GB2312).
+ENCODINGS = ("auto", "gb18030")
 TEMPLATE_HEADER = (
     "customer (tenant id or domain; also read as customer_id, domain, tenant_id)",
     "first_name",
@@ -191,20 +206,67 @@ def template_csv() -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+#: The csv module refuses a field longer than this (`_csv.Error: field larger than field limit`).
+#: Read, never raised: the limit is process-wide and the default already far exceeds a real cell.
+_FIELD_LIMIT_MESSAGE = "field larger than field limit"
 
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f}"
 
 
-def decode_csv(data: bytes) -> tuple[str, str]:
-    """The file's text and the encoding it was read with ("utf-8", "utf-8-sig", "gb18030").
+def _too_big(size: int | None, limit: int = MAX_FILE_BYTES) -> CsvUnusable:
+    """The file is over the limit: `size` in bytes when known (None: a stream, only known to be
+    longer than the limit)."""
+    shown = _mb(size) if size is not None else f">{_mb(limit)}"
+    said = f"{_mb(size)} MB" if size is not None else f"larger than {_mb(limit)} MB"
+    return CsvUnusable(
+        f"The file is {said}; at most {_mb(limit)} MB ({MAX_ROWS:,} rows) can be attested at once.",
+        "Split it into smaller files and upload them one after another.",
+        code="file_too_big",
+        size_mb=shown,
+        max_mb=_mb(limit),
+        max_rows=MAX_ROWS,
+    )
 
-    Anything else is refused with the encoding named and the fix, because a wrong guess would
-    attest with garbled names.
+
+def read_limited(stream: IO[bytes], *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of an open file, a pipe or a device, reading at most `limit` + 1 of them.
+
+    CsvUnusable (`file_too_big`) when there are more: a regular file is refused by its size
+    before anything is read; a FIFO or `/dev/zero` after `limit` + 1 bytes. Never reads a whole
+    file of unknown size into memory.
     """
+    size: int | None = None
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        size = info.st_size
+        if size > limit:
+            raise _too_big(size, limit)
+    data = stream.read(limit + 1)  # a buffered read returns that many bytes unless at the end
+    if len(data) > limit:
+        raise _too_big(size if size is not None and size > limit else None, limit)
+    return data
+
+
+def decode_csv(data: bytes, encoding: str = "auto") -> tuple[str, str]:
+    """The file's text and the encoding it was read with ("utf-8", "utf-8-sig", "utf-16",
+    "gb18030").
+
+    Only what can be proven is decoded: UTF-8 (plain ASCII is UTF-8), UTF-8 with BOM and UTF-16
+    with BOM. GB18030 only when `encoding="gb18030"` (the user said so; a BOM still wins, being
+    proof). Everything else is refused with the fix, because a wrong guess would attest with
+    garbled names: CP949 (Korean Excel), EUC-JP or Windows-1251 files decode as GB18030 into
+    plausible Chinese characters (민준 김 became 刮霖 辫), and an attestation cannot be withdrawn.
+    """
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}, not {encoding!r}")
     if not data or not data.strip():
         raise CsvUnusable(
             "The file is empty.",
@@ -212,15 +274,7 @@ def decode_csv(data: bytes) -> tuple[str, str]:
             code="file_empty",
         )
     if len(data) > MAX_FILE_BYTES:
-        raise CsvUnusable(
-            f"The file is {_mb(len(data))} MB; at most {_mb(MAX_FILE_BYTES)} MB "
-            f"({MAX_ROWS:,} rows) can be attested at once.",
-            "Split it into smaller files and upload them one after another.",
-            code="file_too_big",
-            size_mb=_mb(len(data)),
-            max_mb=_mb(MAX_FILE_BYTES),
-            max_rows=MAX_ROWS,
-        )
+        raise _too_big(len(data))
     if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise CsvUnusable(
             "This is an Excel workbook, not a CSV file.",
@@ -234,32 +288,30 @@ def decode_csv(data: bytes) -> tuple[str, str]:
             code="file_encoding",
             encoding="UTF-32",
         )
-    if data.startswith(_UTF16_BOMS) or _looks_utf16(data):
+    if data.startswith(_UTF8_BOM):
+        text, used = _decode_proven(data, "utf-8-sig", "UTF-8"), "utf-8-sig"
+    elif data.startswith(_UTF16_BOMS):
+        # Excel's "Unicode Text" and Notepad's "UTF-16 LE/BE": the BOM says which byte order.
+        text, used = _decode_proven(data, "utf-16", "UTF-16"), "utf-16"
+    elif _looks_utf16(data):
         raise CsvUnusable(
-            "The file is encoded as UTF-16 (Excel's 'Unicode Text'), which is not accepted.",
+            "The file looks like UTF-16 without a byte-order mark (BOM), which cannot be read "
+            "without guessing the byte order.",
             SAVE_AS_UTF8,
             code="file_encoding",
-            encoding="UTF-16",
+            encoding="UTF-16 (no BOM)",
         )
-    if b"\x00" in data:
+    elif b"\x00" in data:
         raise CsvUnusable(
             "The file is not text (it holds binary data).",
             "Upload a CSV file: " + SAVE_AS_UTF8,
             code="file_binary",
         )
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            text, encoding = data.decode("utf-8-sig"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            raise CsvUnusable(
-                f"The file starts as UTF-8 but is not valid UTF-8 (byte {exc.start}).",
-                SAVE_AS_UTF8,
-                code="file_encoding",
-                encoding="broken UTF-8",
-            ) from exc
+    elif encoding == "gb18030":
+        text, used = _decode_gb18030(data), "gb18030"
     else:
         try:
-            text, encoding = data.decode("utf-8"), "utf-8"
+            text, used = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError as exc:
             if _mostly_utf8(data):
                 raise CsvUnusable(
@@ -267,9 +319,16 @@ def decode_csv(data: bytes) -> tuple[str, str]:
                     "for example after two files were pasted together.",
                     SAVE_AS_UTF8,
                     code="file_encoding",
-                    encoding="broken UTF-8",
+                    encoding="UTF-8 (broken)",
                 ) from exc
-            text, encoding = _decode_gb18030(data), "gb18030"
+            raise CsvUnusable(
+                f"The file is not UTF-8 (byte {exc.start}): it is in a legacy encoding "
+                "(Windows-1252, Korean, Japanese, Cyrillic, Big5, GBK...) that could only be "
+                "guessed, and a wrong guess attests garbled names.",
+                SAVE_AS_UTF8_OR_GB18030,
+                code="file_encoding",
+                encoding="not UTF-8",
+            ) from exc
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
     if controls > max(2, len(text) // 1000):
         raise CsvUnusable(
@@ -277,7 +336,21 @@ def decode_csv(data: bytes) -> tuple[str, str]:
             "Upload a CSV file: " + SAVE_AS_UTF8,
             code="file_binary",
         )
-    return text.lstrip("\ufeff"), encoding
+    return text.lstrip("\ufeff"), used
+
+
+def _decode_proven(data: bytes, codec: str, name: str) -> str:
+    """A file whose BOM names its encoding: decoded strictly, refused when it breaks it."""
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise CsvUnusable(
+            f"The file starts as {name} (byte-order mark) but is not valid {name} "
+            f"(byte {exc.start}).",
+            SAVE_AS_UTF8,
+            code="file_encoding",
+            encoding=f"{name} (broken)",
+        ) from exc
 
 
 def _looks_utf16(data: bytes) -> bool:
@@ -291,7 +364,7 @@ def _looks_utf16(data: bytes) -> bool:
 
 
 def _mostly_utf8(data: bytes) -> bool:
-    """Valid UTF-8 with a few bad bytes: read as GB18030 it would turn every name to garbage."""
+    """Valid UTF-8 with a few bad bytes: say so, rather than the advice for a legacy file."""
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     good = sum(1 for ch in text if ord(ch) > 127) - bad
@@ -299,22 +372,22 @@ def _mostly_utf8(data: bytes) -> bool:
 
 
 def _decode_gb18030(data: bytes) -> str:
-    """GB18030 (a superset of GBK and GB2312), only when the result reads like Chinese text.
+    """A file the user declared GB18030 (a superset of GBK and GB2312), decoded strictly.
 
-    Windows-1252 bytes (a Western Excel's CSV) often decode as GB18030 too, into rare
-    ideographs: most characters of a real Chinese file are in GB2312's common set.
+    Refused when it is not valid GB18030, or when it reads as rare ideographs: Windows-1252
+    bytes (a Western Excel's CSV) often decode as GB18030 too, but most characters of a real
+    Chinese file are in GB2312's common set. This does not catch every wrong choice (a Korean
+    file reads as common characters): the user confirms the names shown before submitting.
     """
-    refused = CsvUnusable(
-        "The file is neither UTF-8 nor GB18030/GBK (it may be Windows-1252, Big5 or another "
-        "legacy encoding).",
-        SAVE_AS_UTF8,
-        code="file_encoding",
-        encoding="unknown",
-    )
     try:
         text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise refused from None
+    except UnicodeDecodeError as exc:
+        raise CsvUnusable(
+            f"The file was declared GB18030 but is not valid GB18030 (byte {exc.start}).",
+            "Choose 'Automatic' if the file is UTF-8, or save it as 'CSV UTF-8' in Excel "
+            "(File → Save As → 'CSV UTF-8 (Comma delimited)') and upload that file.",
+            code="file_not_gb18030",
+        ) from exc
     wide = [ch for ch in text if ord(ch) > 127]
     common = 0
     for ch in wide:
@@ -324,7 +397,13 @@ def _decode_gb18030(data: bytes) -> str:
             continue
         common += 1
     if wide and common / len(wide) < 0.5:
-        raise refused
+        raise CsvUnusable(
+            "The file was declared GB18030 but does not read as Simplified Chinese text (most "
+            "characters come out as rare ideographs: it is probably in another encoding).",
+            "Choose 'Automatic' if the file is UTF-8, or save it as 'CSV UTF-8' in Excel "
+            "(File → Save As → 'CSV UTF-8 (Comma delimited)') and upload that file.",
+            code="file_not_gb18030",
+        )
     return text
 
 
@@ -404,11 +483,43 @@ def _clean_cell(value: object) -> str:
     return text
 
 
-def read_csv(data: bytes) -> list[BulkRow]:
+def _line_too_long(line: int) -> CsvUnusable:
+    limit = csv.field_size_limit()
+    return CsvUnusable(
+        f"A value on line {line} is longer than {limit:,} characters (or a quote opened on that "
+        "line is never closed).",
+        "Check that line: no name, email, customer or date is that long. Fix or delete the cell, "
+        "or save the sheet again as CSV UTF-8 from Excel.",
+        code="file_line_too_long",
+        line=line,
+        max_chars=limit,
+    )
+
+
+def _header_line_number(text: str) -> int:
+    """The file's line number (as the csv reader counts) of the first non-blank line."""
+    first = _first_line(text)
+    before = text[: text.find(first)] if first else text
+    return len(re.findall(r"\r\n|\r|\n", before)) + 1
+
+
+def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
     """The rows of an uploaded CSV, or CsvUnusable saying what is wrong with the file and what
-    to do. Blank rows are left out; line numbers are the file's."""
-    text, _encoding = decode_csv(data)
-    delimiter = _choose_delimiter(text)
+    to do. Blank rows are left out; line numbers are the file's. `encoding`: one of
+    `ENCODINGS` ("gb18030" only when the user chose it; see `decode_csv`)."""
+    text, _encoding = decode_csv(data, encoding)
+    try:
+        delimiter = _choose_delimiter(text)
+    except csv.Error as exc:  # a header cell over the csv module's field limit
+        line = _header_line_number(text)
+        if _FIELD_LIMIT_MESSAGE in str(exc):
+            raise _line_too_long(line) from exc
+        raise CsvUnusable(
+            f"The file is not a well-formed CSV at line {line}: {exc}.",
+            "Check that line, or save the sheet again as CSV UTF-8 from Excel.",
+            code="file_malformed",
+            line=line,
+        ) from exc
     # strict: a quote left open swallows every later line into one cell; refuse that file
     # (naming the line the broken record starts on) instead of attesting garbled rows.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -467,6 +578,8 @@ def read_csv(data: bytes) -> list[BulkRow]:
             rows.append(_row_from_cells(line, cells, positions, width))
     except csv.Error as exc:
         line = previous_end + 1
+        if _FIELD_LIMIT_MESSAGE in str(exc):
+            raise _line_too_long(line) from exc
         raise CsvUnusable(
             f"The file is not a well-formed CSV at line {line}: {exc}.",
             "Check the quotes on that line, or save the sheet again as CSV UTF-8 from Excel.",
@@ -593,15 +706,19 @@ def _cell_problem(column: str, text: str) -> Problem | None:
     return None
 
 
-_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+#: Year-first dates, with at most Excel's midnight time (a date cell saved as a date-time):
+#: any other time, or text after the date, is refused rather than guessed at.
+_YMD = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0{1,2}:00(?::00)?)?$"
+)
 
 
 def normalise_date_text(text: str) -> str:
     """Year-first dates as Excel writes them (2026/11/20, 2026.11.20, 2026年11月20日, with an
-    optional time) become 2026-11-20; everything else is left for the date rule to judge.
+    optional midnight time) become 2026-11-20; everything else is left for the date rule to judge.
     Day-first and month-first forms are ambiguous and stay refused."""
     match = _YMD.match(text.strip())
-    if not match or re.match(r"^\d{4}-\d{2}-\d{2}", text.strip()):
+    if not match:
         return text
     year, month, day = (int(g) for g in match.groups())
     return f"{year:04d}-{month:02d}-{day:02d}"
@@ -905,7 +1022,9 @@ class _Run:
             entry.request_id,
         )
 
-    def journal_end(self, row: BulkRow, customer_id: str, outcome: RowOutcome) -> None:
+    def journal_end(
+        self, row: BulkRow, customer_id: str, outcome: RowOutcome, conn: Connection | None = None
+    ) -> None:
         if self.dry_run:
             return
         self.journal.end(
@@ -917,16 +1036,50 @@ class _Run:
             user_id=self.identity.user_id,
             customer_id=customer_id,
             request_id=outcome.request_id,
+            conn=conn,
         )
 
-    def settle(self, check: RowCheck, customer_id: str, outcome: RowOutcome) -> None:
-        """Audit a row's outcome, THEN journal it as ended. A process killed between the two
-        leaves the row `started`, so the next run handles (and audits) it again; the other order
-        would let a kill lose the row's audit entry for good (an ended row is never re-run)."""
-        self.audit_row(check, customer_id, outcome)
-        self.journal_end(check.row, customer_id, outcome)
+    def settle(self, check: RowCheck, customer_id: str, outcome: RowOutcome) -> RowOutcome:
+        """Audit a row's outcome and journal it as ended, in ONE transaction that no other run
+        settling this customer runs beside: a kill cannot keep one without the other, and of two
+        runs of the same rows at once (issue 11: two `bulk-attest` of one file recorded 400
+        "attested" events for 200 attestations) only the first records "attested". The second
+        sent the same MS-RequestId and got the stored answer back: it records the replay.
+        Returns the outcome as recorded."""
+        if self.dry_run:
+            return outcome
+        request_id = outcome.request_id
+        if check.contact is not None and check.day is not None:
+            request_id = bulk_request_id(self.partner, customer_id, check.contact, check.day)
+        with self.store.serialized(f"bulk:{self.partner}:{customer_id}") as conn:
+            own, attested_by = self.journal.settled(
+                conn, self.run_key, check.row.line, self.partner, request_id
+            )
+            if attested_by is not None and outcome.outcome in ("attested", "already_attested"):
+                outcome = self.replayed(outcome, attested_by)
+            self.audit_row(check, customer_id, outcome, conn=conn)
+            if own is None or not own.ended:  # ended by the other run: its outcome stays
+                self.journal_end(check.row, customer_id, outcome, conn=conn)
+        return outcome
 
-    def audit_row(self, check: RowCheck, customer_id: str, outcome: RowOutcome) -> None:
+    def replayed(self, outcome: RowOutcome, first: JournalEntry) -> RowOutcome:
+        when = first.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return RowOutcome(
+            line=outcome.line,
+            customer=outcome.customer,
+            customer_id=outcome.customer_id,
+            outcome="already_attested",
+            message=(
+                f"Already attested by another bulk run at the same time ({when}); this run's "
+                "identical request (same MS-RequestId) was answered with the stored result, a "
+                "replay: nothing new was stored."
+            ),
+            request_id=outcome.request_id,
+        )
+
+    def audit_row(
+        self, check: RowCheck, customer_id: str, outcome: RowOutcome, conn: Connection | None = None
+    ) -> None:
         if self.dry_run:
             return
         inputs = contact_inputs(check.contact, {}, check.day)
@@ -940,6 +1093,7 @@ class _Run:
             inputs=inputs,
             detail=outcome.message,
             request_id=outcome.request_id,
+            conn=conn,
         )
 
     # steps ------------------------------------------------------------------------------------
@@ -1066,7 +1220,7 @@ class _Run:
                     "MS-RequestId: nothing is attested twice)."
                 )
             return self.outcome(row, customer_id, "would_attest", message, request_id)
-        self.journal.start(
+        ended = self.journal.start(
             self.run_key,
             row.line,
             partner_tenant_id=self.partner,
@@ -1074,6 +1228,8 @@ class _Run:
             customer_id=customer_id,
             request_id=request_id,
         )
+        if ended is not None:  # another run of the same rows, at the same time, did it first
+            return self.from_journal(row, ended, earlier=False)
         try:
             result = await self.pc.attest(customer_id, contact, day, request_id=request_id)
             outcome = self.outcome(row, customer_id, "attested", "Attested.", result.request_id)
@@ -1115,8 +1271,7 @@ class _Run:
                 exc.request_id or request_id,
             )
             self.note_refusal(exc, row)
-        self.settle(check, customer_id, outcome)
-        return outcome
+        return self.settle(check, customer_id, outcome)
 
     def note_refusal(self, exc: PartnerCenterError, row: BulkRow) -> None:
         """A refusal of the user (role, token, MFA) would repeat on every row: stop sending."""
@@ -1221,6 +1376,26 @@ class _Run:
         )
 
 
+def accepted_rows(
+    report: BulkReport, rows: Iterable[BulkRow]
+) -> Iterator[tuple[str, Contact, date, bool]]:
+    """(customer id, contact, date, new attestation?) of every row the run attested or found
+    attested already: what the desk writes through to the latest snapshot."""
+    by_line = {row.line: row for row in rows}
+    for outcome in report.outcomes:
+        row = by_line.get(outcome.line)
+        if (
+            report.dry_run
+            or row is None
+            or not outcome.customer_id
+            or outcome.outcome not in ("attested", "already_attested")
+        ):
+            continue
+        check = check_row(row)
+        if check.contact is not None and check.day is not None:
+            yield outcome.customer_id, check.contact, check.day, outcome.outcome == "attested"
+
+
 async def run_bulk(
     pc: PartnerCenterClient,
     store: Store,
@@ -1283,6 +1458,7 @@ def results_csv(report: BulkReport) -> bytes:
 
 __all__ = [
     "COLUMNS",
+    "ENCODINGS",
     "MAX_FILE_BYTES",
     "MAX_ROWS",
     "OUTCOMES",
@@ -1295,6 +1471,7 @@ __all__ = [
     "check_rows",
     "decode_csv",
     "read_csv",
+    "read_limited",
     "results_csv",
     "rows_from_records",
     "run_bulk",

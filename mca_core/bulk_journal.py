@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .store import Store, scrub
@@ -83,7 +84,7 @@ class BulkJournal:
 
     def __init__(self, store: Store):
         self.store = store
-        journal_metadata.create_all(store.engine)
+        store.ensure_schema(journal_metadata)  # safe when several runs start at once
 
     def entries(self, run_key: str) -> dict[int, JournalEntry]:
         """Every journaled line of one run, by line."""
@@ -133,10 +134,13 @@ class BulkJournal:
         user_id: str,
         customer_id: str | None,
         request_id: str,
-    ) -> None:
-        """Mark a row as about to be sent (committed before the call goes out)."""
+    ) -> JournalEntry | None:
+        """Mark a row as about to be sent (committed before the call goes out).
+
+        Returns None, or the row's entry when it has already ended: another run of the same rows
+        at the same time got there first, and the row must not be sent (nor marked) again."""
         now = datetime.now(UTC)
-        self._upsert(
+        return self._upsert(
             run_key,
             line,
             {
@@ -149,6 +153,7 @@ class BulkJournal:
                 "started_at": now,
                 "updated_at": now,
             },
+            keep_ended=True,
         )
 
     def end(
@@ -162,8 +167,9 @@ class BulkJournal:
         user_id: str,
         customer_id: str | None,
         request_id: str | None,
+        conn: Connection | None = None,
     ) -> None:
-        """Record a row's outcome (committed at once)."""
+        """Record a row's outcome (committed at once, or with `conn`'s transaction)."""
         if state not in STATES or state == STARTED:
             raise ValueError(f"not an outcome the journal keeps: {state!r}")
         self._upsert(
@@ -178,18 +184,72 @@ class BulkJournal:
                 "message": scrub(message)[:2000],
                 "updated_at": datetime.now(UTC),
             },
+            conn,
         )
 
-    def _upsert(self, run_key: str, line: int, values: dict[str, object]) -> None:
+    def settled(
+        self,
+        conn: Connection,
+        run_key: str,
+        line: int,
+        partner_tenant_id: str,
+        request_id: str | None,
+    ) -> tuple[JournalEntry | None, JournalEntry | None]:
+        """Read inside a `Store.serialized` transaction before ending a row: the row's own
+        entry, and an entry (of any run, this row's included) that already ended this request
+        id attested. Either ended only if another run of the same rows got there first."""
+        own_query = select(bulk_journal).where(
+            and_(bulk_journal.c.run_key == run_key, bulk_journal.c.line == line)
+        )
+        own_row = conn.execute(own_query).mappings().first()
+        attested = None
+        if request_id:
+            attested_query = (
+                select(bulk_journal)
+                .where(
+                    and_(
+                        bulk_journal.c.partner_tenant_id == partner_tenant_id,
+                        bulk_journal.c.request_id == request_id,
+                        bulk_journal.c.state.in_(["attested", "already_attested"]),
+                    )
+                )
+                .order_by(bulk_journal.c.updated_at)
+            )
+            attested = conn.execute(attested_query).mappings().first()
+        return (
+            self._entry(own_row) if own_row is not None else None,
+            self._entry(attested) if attested is not None else None,
+        )
+
+    def _upsert(
+        self,
+        run_key: str,
+        line: int,
+        values: dict[str, object],
+        conn: Connection | None = None,
+        *,
+        keep_ended: bool = False,
+    ) -> JournalEntry | None:
+        """Write the row; with `keep_ended`, leave an ended row as it is and return it."""
+        if conn is None:
+            with self.store.engine.begin() as own:
+                return self._upsert(run_key, line, values, own, keep_ended=keep_ended)
         key = and_(bulk_journal.c.run_key == run_key, bulk_journal.c.line == line)
-        with self.store.engine.begin() as conn:
-            if conn.execute(update(bulk_journal).where(key).values(**values)).rowcount:
-                return
+        where = and_(key, bulk_journal.c.state.not_in(ENDED_STATES)) if keep_ended else key
+        for _ in range(2):
+            if conn.execute(update(bulk_journal).where(where).values(**values)).rowcount:
+                return None
+            if keep_ended:
+                row = conn.execute(select(bulk_journal).where(key)).mappings().first()
+                if row is not None:
+                    return self._entry(row)
             try:
                 with conn.begin_nested():
                     conn.execute(insert(bulk_journal).values(run_key=run_key, line=line, **values))
+                return None
             except IntegrityError:  # another process inserted it between our update and insert
-                conn.execute(update(bulk_journal).where(key).values(**values))
+                continue
+        return None
 
     @staticmethod
     def _entry(row: object) -> JournalEntry:

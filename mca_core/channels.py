@@ -29,7 +29,7 @@ from .desk import Actor, Desk
 from .enhanced_wire import EnhancedWire
 from .errors import ConfigurationError
 from .models import AttestationResult, Identity, TokenKind
-from .partner_center import PartnerCenterClient
+from .partner_center import PartnerCenterClient, check_id, path_segment
 from .store import Store
 
 ChannelName = Literal["classic", "enhanced"]
@@ -218,10 +218,14 @@ def sandbox_accept(desk: Desk, attestation_id: str) -> str:
             "Only the sandbox can play the customer; in live mode the "
             "customer accepts on Microsoft's page."
         )
+    # Checked before any request, then one encoded path segment: '../reset?x=' must never
+    # reach another endpoint of the emulator.
+    attestation_id = check_id(attestation_id, "attestation_id")
     url = getattr(desk, "standalone_sandbox_url", None)
     if url:
+        segment = path_segment(attestation_id, "attestation_id")
         try:
-            response = httpx.post(f"{url}/sandbox/attestations/{attestation_id}/accept", timeout=10)
+            response = httpx.post(f"{url}/sandbox/attestations/{segment}/accept", timeout=10)
         except httpx.HTTPError as exc:
             raise ConfigurationError(
                 f"The standalone emulator at {url} did not answer: {exc}"

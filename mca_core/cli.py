@@ -1,8 +1,21 @@
 """`python -m mca_core`: the desk's use cases for schedulers and scripts.
 
-Exit codes (a contract scripts rely on): 0 done (an attestation that already exists counts as
-done and says so), 2 invalid input (stderr names the field), 3 refused for the user's role or
-partner type, 1 any other failure (with the MS-RequestId). Never a traceback for a user error.
+Exit codes: a contract scripts and schedulers rely on, the same for every command.
+
+    0    done (an attestation that already exists counts as done, and says so)
+    1    failure (with the MS-RequestId when Partner Center answered)
+    2    invalid input: stderr names the field or flag (a usage error, an unusable --out included)
+    3    refused for the user's role or partner type (by the desk, or by Partner Center's 403)
+    4    finalise only: the customer has not accepted yet (the attestation is kept: run it later)
+    5    sync only: partial, some customers could not be read (their rows carry the error; with
+         --json `complete` is false and `failed` counts them)
+    130  interrupted (Ctrl-C): what was done is kept
+    141  stdout was closed by its reader (`| head`): the command stops quietly, nothing on stderr
+         (the code of a process stopped by SIGPIPE in a shell)
+
+Never a traceback for a user error. With `--json` anywhere in the arguments, every exit prints
+exactly one JSON document on stdout (`{"error": "usage" | "interrupted" | ..., "message": ...}`
+for failures), except 141 (nobody reads any more) and `--help` (text for a person).
 """
 
 from __future__ import annotations
@@ -13,9 +26,11 @@ import importlib.util
 import json
 import logging
 import os
+import select
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from .config import Settings, load_settings
 from .desk import Actor, Desk, run_sync
@@ -27,10 +42,17 @@ from .errors import (
     McaError,
     PartnerCenterError,
     PermissionDenied,
+    Problem,
 )
 from .models import AcceptanceStatus, AttestationResult, Customer
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
+#: `finalise`: the customer has not accepted yet; `sync`: some customers could not be read.
+EXIT_NOT_ACCEPTED, EXIT_PARTIAL = 4, 5
+#: 128 + SIGINT and 128 + SIGPIPE, as a shell reports a process those signals stopped.
+EXIT_INTERRUPTED, EXIT_CLOSED_PIPE = 130, 141
+#: `--out -`: the file's bytes go to stdout.
+STDOUT = "-"
 #: Modules adding subcommands: each has `register(sub)`; their handlers take a `Cli`.
 COMMAND_MODULES = ("cli_bulk", "cli_invite", "cli_reports", "cli_enhanced")
 SANDBOX_USER_KEYS = (
@@ -82,6 +104,148 @@ class Cli:
             self.out.write("\n")
         else:
             self.out.write(text.rstrip("\n") + "\n")
+
+    def write_bytes(self, data: bytes) -> None:
+        """Bytes to a real stdout's buffer, text to a text stream (tests pass a StringIO)."""
+        buffer = getattr(self.out, "buffer", None)
+        if buffer is not None:
+            self.out.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:
+            self.out.write(data.decode("utf-8", "surrogateescape"))
+
+    def interrupted(self, message: str = "Interrupted.") -> int:
+        """Ctrl-C: say so on stderr (and as the one JSON document with --json); exit 130."""
+        return report_interrupt(self.out, self.err, self.json, message)
+
+
+def report_interrupt(out, err, as_json: bool, message: str = "Interrupted.") -> int:
+    print(message, file=err)
+    if as_json:
+        json.dump({"error": "interrupted", "message": message}, out, ensure_ascii=False)
+        out.write("\n")
+    return EXIT_INTERRUPTED
+
+
+# --- --out: never the desk's own files nor the command's input; written atomically ------------
+
+
+def sqlite_files(url: str) -> list[Path]:
+    """The files of a SQLite database URL: the database, its -wal, -shm and -journal."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL SQLAlchemy reads: the store would have failed already
+        return []
+    if parsed.get_backend_name() != "sqlite":
+        return []
+    database = parsed.database or ""
+    if database.startswith("file:"):  # sqlite:///file:path?mode=rwc&uri=true
+        database = database.removeprefix("file:").split("?", 1)[0]
+    if database in ("", ":memory:"):
+        return []
+    base = Path(database)
+    return [base, *(Path(f"{base}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def desk_files(settings: Settings) -> list[tuple[Path, str]]:
+    """The files an export must never replace, each with what it is."""
+    from .config import DEFAULT_SECRETS_FILE
+    from .emulator.state import DB_FILE
+
+    files = [
+        (path, "the desk's database (audit log, snapshots, bulk journal)")
+        for path in sqlite_files(settings.resolved_store_url)
+    ]
+    emulator_db = settings.emulator_dir / DB_FILE
+    files += [
+        (path, "the sandbox emulator's database")
+        for path in sqlite_files(f"sqlite:///{emulator_db.as_posix()}")
+    ]
+    secrets = Path(os.environ.get("MCA_SECRETS_FILE", DEFAULT_SECRETS_FILE))
+    files.append((secrets, "the desk's settings file"))
+    return files
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when `a` and `b` are one file: through symlinks, hard links and `..` spellings."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): compare where each would be
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def _bad_out(reason: str, fix: str, code: str = "bad_path") -> InvalidInput:
+    return InvalidInput(Problem("--out", reason, fix, code=code))
+
+
+def out_target(cli: Cli, value: str, *, inputs: Sequence[str | Path] = ()) -> Path | None:
+    """Check `--out` before anything is done: the file to write, or None for stdout (`-`).
+
+    Refused (exit 2, naming --out): the desk's own database files and settings, an input of the
+    same command, a folder, a folder that does not exist or cannot be written, a read-only file.
+    """
+    if value == STDOUT:
+        if cli.json:
+            raise _bad_out(
+                "`--out -` writes the file to stdout, where --json prints its one document.",
+                "Give a file name, or leave out --json.",
+                code="conflict",
+            )
+        return None
+    if not value.strip():
+        raise _bad_out("The file name is empty.", "Give a file name, or - for stdout.", "required")
+    path = Path(value)
+    for protected, what in desk_files(cli.desk.settings):
+        if same_file(path, protected):
+            raise _bad_out(
+                f"{value} is {what}: writing there would destroy it.",
+                "Choose another file.",
+                code="protected_file",
+            )
+    for source in inputs:
+        if same_file(path, Path(source)):
+            raise _bad_out(
+                f"{value} is this command's input file ({source}): writing there would "
+                "overwrite it.",
+                "Choose another file for the output.",
+                code="same_as_input",
+            )
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise _bad_out(f"{value} is a folder.", f"Give a file name inside it, e.g. {path / 'x'}.")
+    if not target.parent.is_dir():
+        raise _bad_out(
+            f"The folder {target.parent} does not exist.",
+            "Create it first, or choose a file in an existing folder.",
+        )
+    if target.exists() and target.is_file() and not os.access(target, os.W_OK):
+        raise _bad_out(f"{value} is read-only.", "Choose another file, or make it writable.")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise _bad_out(
+            f"The folder {target.parent} cannot be written to.",
+            "Choose a folder you can write to.",
+        )
+    return target
+
+
+def write_out(cli: Cli, target: Path | None, data: bytes, *, fix: str | None = None) -> None:
+    """`data` to stdout (target None) or to the file, atomically: a reader (or a crash) sees the
+    old file or the new one, never half of one. A failure is invalid input naming --out."""
+    if target is None:
+        cli.write_bytes(data)
+        return
+    from .reports import write_atomically
+
+    try:
+        write_atomically(target, data)
+    except OSError as exc:
+        raise _bad_out(
+            f"Cannot write {target}: {exc.strerror or exc}.",
+            fix or "Choose a file in a folder you can write to, on a disk with room.",
+        ) from exc
 
 
 # --- documents (the JSON field names are part of the contract) --------------------------------
@@ -177,28 +341,46 @@ def cmd_status(cli: Cli) -> int:
 
 
 def cmd_attest(cli: Cli) -> int:
-    from .attestation import attest_customer
+    from .attestation import prepare_attestation
     from .channels import channel_of
+    from .sync import accepted_changes
 
     if channel_of(cli.desk.settings, getattr(cli.args, "channel", None)) == "enhanced":
         from .cli_enhanced import cmd_attest_enhanced
 
         return cmd_attest_enhanced(cli)
-    desk, actor = cli.desk, cli.actor()
     a = cli.args
-    result = desk.run(
-        lambda pc: attest_customer(
-            pc,
-            desk.store,
-            actor.identity,
-            customer=a.customer_id,
-            first_name=a.first_name,
-            last_name=a.last_name,
-            email=a.email,
-            phone=a.phone,
-            date_agreed=a.date,
+    desk, actor = cli.desk, cli.actor()
+    try:
+        result = _attest_classic(cli, desk, actor)
+    except InvalidInput as exc:
+        # the date is never defaulted (it is the legal content of the attestation): say which
+        # flag is missing rather than the form's field name
+        raise InvalidInput(
+            [
+                Problem(
+                    "--date",
+                    "The classic channel needs the date the customer accepted the MCA.",
+                    "Add --date YYYY-MM-DD (not later than today in UTC).",
+                    code="required",
+                )
+                if p.field == "date_agreed" and p.code == "required"
+                else p
+                for p in exc.problems
+            ]
+        ) from None
+    # the dashboards agree at once, before the next sync (the inputs were validated already)
+    contact, day = prepare_attestation(a.first_name, a.last_name, a.email, a.phone, a.date)
+    desk.write_through(
+        actor.identity,
+        result.customer_id,
+        lambda before: accepted_changes(
+            before,
+            contact=contact,
+            date_agreed=day,
+            attested_by=actor.identity.user_id,
+            new_attestation=result.outcome == "attested",
         ),
-        actor,
     )
     doc = attestation_document(result)
     if result.outcome == "already_attested":
@@ -213,6 +395,26 @@ def cmd_attest(cli: Cli) -> int:
         )
     cli.emit(doc, text)
     return EXIT_OK
+
+
+def _attest_classic(cli: Cli, desk: Desk, actor: Actor) -> AttestationResult:
+    from .attestation import attest_customer
+
+    a = cli.args
+    return desk.run(
+        lambda pc: attest_customer(
+            pc,
+            desk.store,
+            actor.identity,
+            customer=a.customer_id,
+            first_name=a.first_name,
+            last_name=a.last_name,
+            email=a.email,
+            phone=a.phone,
+            date_agreed=a.date,
+        ),
+        actor,
+    )
 
 
 def cmd_sync(cli: Cli) -> int:
@@ -246,6 +448,16 @@ def cmd_sync(cli: Cli) -> int:
         f"{summary.not_accepted} not accepted, {summary.failed} failed; "
         f"{summary.api_calls} API calls in {summary.seconds:.1f} s"
     )
+    if summary.failed or not summary.complete:
+        # a scheduler must not read this as success: exit 5, and `complete` is false
+        doc["complete"] = False
+        print(
+            f"Partial: {summary.failed} of {summary.customers} customers could not be read (their "
+            "rows in the snapshot carry the error). Run sync again.",
+            file=cli.err,
+        )
+        cli.emit(doc, text)
+        return EXIT_PARTIAL
     cli.emit(doc, text)
     return EXIT_OK
 
@@ -277,7 +489,7 @@ class ProgressLine:
 
 
 def cmd_emulator(cli: Cli) -> int:
-    from .emulator import Emulator, FaultConfig, serve
+    from .emulator import Emulator, FaultConfig, exposure_warning, serve
 
     a = cli.args
     data_dir = a.emulator_data_dir or str(cli.settings().emulator_dir)
@@ -301,6 +513,9 @@ def cmd_emulator(cli: Cli) -> int:
         file=cli.err,
         flush=True,
     )
+    warning = exposure_warning(a.host)  # /sandbox/* needs no token: loopback is the guard
+    if warning:
+        print(warning, file=cli.err, flush=True)
     serve(emulator, host=a.host, port=a.port)
     return EXIT_OK
 
@@ -323,11 +538,53 @@ def cmd_reset_sandbox(cli: Cli) -> int:
 # --- parsing and the error contract ----------------------------------------------------------
 
 
+class UsageExit(SystemExit):
+    """argparse refused the command line (exit 2); carries the message and usage for --json."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(EXIT_INVALID)
+        self.message = message
+        self.usage = usage
+
+
+class CliArgumentParser(argparse.ArgumentParser):
+    """argparse as usual (usage and message on stderr, exit 2), but the refusal is raised as a
+    `UsageExit` so that `main` can also print it as the one JSON document of `--json`.
+    Subcommand parsers are of this class too (argparse makes them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        text = f"{self.prog}: error: {message}"
+        print(text, file=sys.stderr)
+        raise UsageExit(text, self.format_usage().strip())
+
+    def print_help(self, file=None) -> None:
+        # argparse swallows a failed write (and exits 0); a closed pipe must reach main() (141)
+        (file or sys.stdout).write(self.format_help())
+
+
+def json_requested(argv: Sequence[str]) -> bool:
+    """`--json` (or an abbreviation argparse accepts) anywhere before a `--`."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg.startswith("--j") and "--json".startswith(arg):
+            return True
+    return False
+
+
+EXIT_CODES_EPILOG = (
+    "Exit codes: 0 done, 1 failure, 2 invalid input, 3 refused for your role or partner type, "
+    "4 finalise: not accepted yet, 5 sync: partial (some customers could not be read), "
+    "130 interrupted, 141 stdout closed by its reader."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliArgumentParser(
         prog="python -m mca_core",
         description="The MCA acceptance desk from the command line.",
-        epilog="Exit codes: 0 done, 1 failure, 2 invalid input, 3 refused for your role.",
+        epilog=EXIT_CODES_EPILOG,
     )
     parser.add_argument(
         "--backend",
@@ -402,7 +659,10 @@ def build_parser() -> argparse.ArgumentParser:
     attest.add_argument("--email", required=True)
     attest.add_argument("--phone", default=None)
     attest.add_argument(
-        "--date", default=None, help="YYYY-MM-DD, not later than today in UTC (default: today, UTC)"
+        "--date",
+        default=None,
+        help="classic channel (required there): the date the customer accepted, exactly "
+        "YYYY-MM-DD, not later than today in UTC; never defaulted",
     )
     attest.add_argument(
         "--channel",
@@ -487,8 +747,38 @@ def report_error(cli: Cli, exc: BaseException) -> int:
 
 
 def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
+    """Run one command; returns its exit code (usage errors raise SystemExit(2), as argparse)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = out or sys.stdout
+    err = err or sys.stderr
+    as_json = json_requested(argv)
+    try:
+        try:
+            code = _run(argv, out, err, as_json)
+        except KeyboardInterrupt:  # while parsing, signing in, or a command that did not catch it
+            code = report_interrupt(out, err, as_json)
+        flush(out, err)
+        return code
+    except BrokenPipeError:
+        # The reader left (`| head`): stop quietly, like a Unix tool stopped by SIGPIPE. See
+        # https://docs.python.org/3/library/signal.html#note-on-sigpipe
+        silence_closed_pipes(out, err)
+        return EXIT_CLOSED_PIPE
+
+
+def _run(argv: list[str], out, err, as_json: bool) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageExit as exc:
+        if as_json:
+            json.dump({"error": "usage", "message": exc.message, "usage": exc.usage}, out)
+            out.write("\n")
+        flush(out, sys.stdout)
+        raise
+    except SystemExit:  # --help: argparse printed it (and ignored a closed pipe)
+        flush(out, sys.stdout)
+        raise
     cli = Cli(args, out=out, err=err)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -506,9 +796,8 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
     func: Callable[[Cli], int] = args.func
     try:
         return func(cli)
-    except KeyboardInterrupt:
-        print("Interrupted.", file=cli.err)
-        return EXIT_FAILED
+    except BrokenPipeError:  # stdout's reader left: main() exits quietly
+        raise
     except Exception as exc:  # the contract: a message and an exit code, never a traceback
         if args.verbose and not isinstance(exc, McaError):
             logging.getLogger(__name__).exception("unexpected error")
@@ -516,3 +805,43 @@ def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
     finally:
         for handler in handlers:
             handler.removeFilter(redacting)
+
+
+def flush(*streams) -> None:
+    for stream in streams:
+        flush_stream = getattr(stream, "flush", None)
+        if flush_stream is not None:
+            flush_stream()
+
+
+def silence_closed_pipes(*streams) -> None:
+    """Point each std stream whose reader left at /dev/null: nothing more fails or speaks (not
+    even Python's own flush at exit). Where poll() is missing, stdout is taken as the one."""
+    targets = []
+    for stream in {id(s): s for s in (*streams, sys.stdout, sys.stderr)}.values():
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue
+        gone = _reader_gone(fd) if hasattr(select, "poll") else stream is sys.stdout
+        if gone:
+            targets.append(fd)
+    if not targets:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in targets:
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _reader_gone(fd: int) -> bool:
+    """A pipe (or socket) whose reading end is closed polls as POLLERR (Linux, BSD, macOS)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return False
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in events)

@@ -8,7 +8,10 @@
   included);
 * ``pipeline [--json] [--no-refresh]``: per customer, MCA required / link sent / expired /
   ready to finalise / done, after reading the open attestations' status;
-* ``sandbox-accept ATTESTATION_ID``: sandbox only, play the customer who clicks Accept.
+* ``sandbox-accept ATTESTATION_ID``: sandbox only, play the customer who clicks Accept (exit 2
+  for an unknown id, 1 for an expired link).
+
+Exit codes are the CLI's table (mca_core/cli.py); `EXIT_NOT_ACCEPTED` (4) is defined there.
 """
 
 from __future__ import annotations
@@ -18,11 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from . import channels, enhanced
-from .cli import EXIT_FAILED, EXIT_OK, Cli
+from .cli import EXIT_FAILED, EXIT_NOT_ACCEPTED, EXIT_OK, Cli
 from .enhanced_store import EnhancedAttestation
-
-#: `finalise`: the customer has not accepted yet (try again later).
-EXIT_NOT_ACCEPTED = 4
+from .errors import InvalidInput, Problem
+from .sync import finalised_changes
 
 
 def _when(value: datetime | None) -> str | None:
@@ -154,6 +156,11 @@ def cmd_finalise(cli: Cli) -> int:
                 "",
             )
         return EXIT_NOT_ACCEPTED if not_yet else EXIT_FAILED
+    desk.write_through(  # the dashboards agree at once, before the next sync
+        actor.identity,
+        outcome.customer_id,
+        lambda before: finalised_changes(before, outcome, actor.identity.user_id),
+    )
     record = outcome.attestation
     doc = {
         "outcome": outcome.outcome,
@@ -258,6 +265,15 @@ def cmd_sandbox_accept(cli: Cli) -> int:
         "expired": "The link has expired: the customer can no longer accept it.",
         "unknown": "No attestation with this id.",
     }
+    if outcome == "unknown":  # a wrong id is invalid input (exit 2), not a failure
+        raise InvalidInput(
+            Problem(
+                "ATTESTATION_ID",
+                f"No attestation with the id {cli.args.attestation_id}.",
+                "Copy the attestation id `attest --channel enhanced` printed (or see `pipeline`).",
+                code="unknown_attestation",
+            )
+        )
     cli.emit(
         {"attestation_id": cli.args.attestation_id, "outcome": outcome},
         f"{cli.args.attestation_id}: {texts[outcome]}",

@@ -4,14 +4,14 @@ The email goes to stdout or `--out` as text (To/Subject headers, a blank line, t
 an RFC 5322 `.eml` file a mail program opens as a draft. A new customer's temporary password is
 read from the environment variable MCA_CUSTOMER_TEMP_PASSWORD, never from a flag (flags land in
 the shell history); it appears in the email body only, never in the audit log or on stderr.
-Exit codes are the CLI's: 0 done, 2 invalid input, 3 refused for the role, 1 other failure.
+Exit codes are the CLI's (mca_core/cli.py): 0 done, 1 failure, 2 invalid input (an unusable
+`--out` included: a folder, a missing folder, the desk's database), 3 refused for the role.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput, Problem
@@ -45,7 +45,9 @@ kinds:
                     its relationship link (--ask link).
 
 The password goes into the email body only: never into the audit log or onto stderr.
-Exit codes: 0 done, 1 failure, 2 invalid input, 3 refused for your role.
+`--out FILE` is written atomically; `--out -` is stdout.
+Exit codes: 0 done, 1 failure, 2 invalid input (an unusable --out included),
+3 refused for your role, 130 interrupted, 141 stdout closed by its reader.
 """
 
 
@@ -70,7 +72,9 @@ def register(sub: Any) -> None:
         choices=FORMATS,
         help="text (To/Subject/body) or eml (a draft for a mail program)",
     )
-    parser.add_argument("--out", metavar="FILE", default=None, help="write to FILE, not stdout")
+    parser.add_argument(
+        "--out", metavar="FILE", default=None, help="write to FILE (atomically), not stdout"
+    )
     parser.add_argument(
         "--user-name",
         metavar="NAME",
@@ -114,9 +118,11 @@ def _require_customer(value: str | None) -> str:
 
 
 def cmd_invite(cli: Any) -> int:
-    from .cli import EXIT_OK
+    from .cli import EXIT_OK, out_target, write_out
 
     a = cli.args
+    # checked before the email is made (and audited): an unusable --out is exit 2 naming it
+    target = out_target(cli, a.out) if a.out else None
     desk, actor = cli.desk, cli.actor()
     identity = actor.identity
     if a.kind == "mca" and a.user_name:
@@ -180,8 +186,8 @@ def cmd_invite(cli: Any) -> int:
         data = eml_for(email, sender=identity.email or None)
     else:
         data = as_text(email).encode("utf-8")
-    if a.out:
-        Path(a.out).write_bytes(data)
+    if target is not None:
+        write_out(cli, target, data)  # atomically
         cli.emit(
             {**email_document(email), "written_to": a.out, "format": a.output_format},
             f"Wrote the {email.kind} email ({email.locale}, {a.output_format}) to {a.out}: "
@@ -194,8 +200,8 @@ def cmd_invite(cli: Any) -> int:
             else {"eml": data.decode("utf-8")}
         )
         cli.emit({**email_document(email), "format": a.output_format, **content}, "")
-    else:
-        write_out(cli.out, data)
+    else:  # no --out, or `--out -`
+        cli.write_bytes(data)
     return EXIT_OK
 
 
@@ -215,14 +221,3 @@ def email_document(email: Email) -> dict[str, Any]:
         "subject": email.subject,
         "required_link": email.required_link,
     }
-
-
-def write_out(stream: Any, data: bytes) -> None:
-    """Bytes to a real stdout's buffer, text to a text stream (tests pass a StringIO)."""
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        stream.flush()
-        buffer.write(data)
-        buffer.flush()
-    else:
-        stream.write(data.decode("utf-8"))

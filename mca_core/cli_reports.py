@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .errors import InvalidInput, Problem
 from .metrics import customers_frame, kpis
@@ -30,8 +29,9 @@ REPORT_COLUMNS = (
 
 
 def cmd_report(cli) -> int:
-    from .cli import EXIT_OK
+    from .cli import EXIT_OK, out_target, write_out
 
+    target = out_target(cli, cli.args.out)  # before anything is read: exit 2 naming --out
     desk, actor = cli.desk, cli.actor()
     scope = snapshot_scope(actor.identity, desk.settings.backend)
     snap = desk.store.latest_snapshot(scope)
@@ -49,38 +49,34 @@ def cmd_report(cli) -> int:
     frame["status"] = frame["status"].astype(str)
     frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")
     data = export_table(frame, cli.args.format, columns=REPORT_COLUMNS)
-    out = Path(cli.args.out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-    except OSError as exc:
-        raise InvalidInput(
-            Problem(
-                "--out",
-                f"Cannot write {out}: {exc.strerror}.",
-                "Choose a folder you can write to.",
-                code="bad_path",
-            )
-        ) from exc
+    write_out(cli, target, data)  # atomically; a failure is exit 2 naming --out
+    where = "stdout" if target is None else str(cli.args.out)
     doc = {
-        "out": str(out),
+        "out": where,
         "format": cli.args.format,
         "rows": len(frame),
         "snapshot_id": snap.id,
         "taken_at": snap.taken_at.isoformat(),
         **k.as_dict(),
     }
-    cli.emit(
-        doc,
-        f"{len(frame)} customers written to {out} ({cli.args.format}); snapshot of "
+    text = (
+        f"{len(frame)} customers written to {where} ({cli.args.format}); snapshot of "
         f"{snap.taken_at:%Y-%m-%d %H:%M} UTC: {k.accepted} accepted, "
-        f"{k.not_accepted} not accepted.",
+        f"{k.not_accepted} not accepted."
     )
+    if target is None:  # stdout carries the data: the summary goes beside it, on stderr
+        print(text, file=cli.err)
+    else:
+        cli.emit(doc, text)
     return EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="one row per customer from the latest snapshot")
     report.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
-    report.add_argument("--out", required=True, help="file to write")
+    report.add_argument(
+        "--out",
+        required=True,
+        help="file to write (atomically; - for stdout); never the desk's own database",
+    )
     report.set_defaults(func=cmd_report)

@@ -208,6 +208,40 @@ class Desk:
                 stats=stats,
             )
 
+    def write_through(
+        self,
+        identity: Identity,
+        customer_id: str,
+        changes: Callable[[dict[str, Any] | None], dict[str, Any]],
+    ) -> bool:
+        """Work done on the desk (an attestation, a finalise, a new customer) updates that
+        customer's row in the partner's latest snapshot at once, so every page agrees before
+        the next sync. `changes` maps the row as it was (or None) to the new values."""
+        from .sync import snapshot_scope
+
+        snap = self.store.latest_snapshot(snapshot_scope(identity, self.settings.backend))
+        if snap is None:
+            return False
+        before = self.store.snapshot_row(snap.id, customer_id)
+        return self.store.write_through(snap.id, customer_id, changes(before))
+
+    def write_through_bulk(self, identity: Identity, report: Any, rows: Any) -> int:
+        """`write_through` for every row a bulk run attested (or found attested)."""
+        from .bulk import accepted_rows
+        from .sync import accepted_changes
+
+        written = 0
+        for customer_id, contact, day, new in accepted_rows(report, rows):
+            written += self.write_through(
+                identity,
+                customer_id,
+                lambda before, c=contact, d=day, n=new: accepted_changes(
+                    before, contact=c, date_agreed=d, attested_by=identity.user_id,
+                    new_attestation=n,
+                ),
+            )  # fmt: skip
+        return written
+
     def run(
         self, work: Callable[[PartnerCenterClient], Awaitable[T]], actor: Actor, **kw: Any
     ) -> T:

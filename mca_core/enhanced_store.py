@@ -218,7 +218,7 @@ class EnhancedStore:
 
     def __init__(self, store: Store):
         self.store = store
-        enhanced_metadata.create_all(store.engine)
+        store.ensure_schema(enhanced_metadata)  # safe when several processes start at once
 
     def add(self, record: EnhancedAttestation) -> tuple[EnhancedAttestation, bool]:
         """Insert a new row (committed at once). Returns (row, True), or the row another process

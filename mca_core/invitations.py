@@ -30,7 +30,7 @@ UTF-8, 7-bit clean, `X-Unsent: 1` so Outlook opens it as a draft ready to send).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from email import policy
@@ -301,6 +301,37 @@ def check_recipient(value: object, field: str = "to") -> str:
     if isinstance(result, Problem):
         raise InvalidInput(result)
     return result
+
+
+def _organisation_labels(domain: str) -> set[str]:
+    """The labels of a domain that can name an organisation, hyphens folded: the prefix of a
+    `*.onmicrosoft.com` domain, else every label but the last (the top-level domain)."""
+    labels = domain.strip().strip(".").casefold().split(".")
+    if domain.casefold().endswith(".onmicrosoft.com"):
+        labels = labels[:1]
+    elif len(labels) > 1:
+        labels = labels[:-1]
+    return {label.replace("-", "") for label in labels if len(label) > 2}
+
+
+def recipient_outside_customer(to: str, customer_domains: Iterable[str]) -> bool:
+    """True when the recipient's domain matches none of the customer's domains: a warning
+    before a customer's data is sent to someone else (e.g. a recipient left over from the
+    previous customer). A match is the same domain or a subdomain of one, or the same
+    organisation name (`contoso.com` for `contoso.onmicrosoft.com`). An empty recipient, or a
+    customer with no known domain, is not judged."""
+    address = single_line(to).strip()
+    if "@" not in address:
+        return False
+    recipient = address.rsplit("@", 1)[1].casefold().strip(".")
+    domains = [d.casefold().strip(".") for d in customer_domains if d and d.strip(".")]
+    if not recipient or not domains:
+        return False
+    for domain in domains:
+        if recipient == domain or recipient.endswith("." + domain):
+            return False
+    names = set().union(*(_organisation_labels(d) for d in domains))
+    return not (names & _organisation_labels(recipient))
 
 
 # --- hand-off ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -99,16 +100,85 @@ class TemplateCache:
 _shared_templates = TemplateCache()
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
+def _parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110
+    section 10.2.3). Anything else (garbage, a negative or non-finite number, a date without a
+    time zone) is None: the retry policy then backs off exponentially. Never raises."""
+    text = (value or "").strip()
+    if not text:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(text)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        if parsed is None:
-            return None
-        return max(0.0, (parsed - datetime.now(UTC)).total_seconds())
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def path_segment(value: object, field: str) -> str:
+    """An id as one URL path segment: percent-encoded, so `/`, `?` and `#` stay inside it.
+    Empty, `.` and `..` cannot be encoded away (clients and servers resolve dot segments), and
+    no Partner Center id looks like that: refused before any request."""
+    text = str(value)
+    if text.strip() in ("", ".", ".."):
+        raise errors.InvalidInput(
+            errors.Problem(
+                field,
+                f"'{text}' cannot be an id.",
+                "Give the id exactly as Partner Center or the desk shows it.",
+                code="bad_id",
+                params={"value": text},
+            )
+        )
+    return quote(text, safe="")
+
+
+_NOT_IN_IDS = frozenset("/?#\\%")
+
+
+def check_id(value: object, field: str) -> str:
+    """An id typed by a person (attestation id, ...), before it goes anywhere near a URL: no
+    Partner Center id has `/`, `?`, `#`, `\\`, `%`, white space or a `..` in it."""
+    text = str(value if value is not None else "").strip()
+    if (
+        text in ("", ".")
+        or ".." in text
+        or any(ch in _NOT_IN_IDS or ch.isspace() or not ch.isprintable() for ch in text)
+    ):
+        raise errors.InvalidInput(
+            errors.Problem(
+                field,
+                f"'{text[:80]}' is not a valid id: it may not be empty or contain '/', '?', "
+                "'#', '\\', '%', '..' or spaces.",
+                "Copy the id exactly as the desk printed it.",
+                code="bad_id",
+                params={"value": text[:80]},
+            )
+        )
+    return text
+
+
+def _check_path(path: str) -> None:
+    """The last guard: a path with a dot segment would be resolved to another resource."""
+    if path.startswith(("http://", "https://")):
+        path = urlsplit(path).path
+    segments = path.split("?", 1)[0].split("#", 1)[0].split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise errors.InvalidInput(
+            errors.Problem(
+                "path",
+                f"The request path {path!r} has a '.' or '..' segment.",
+                "Ids go into a URL percent-encoded, one segment each; check the id.",
+                code="bad_path",
+            )
+        )
 
 
 def error_from_response(response: httpx.Response, method: str, path: str) -> errors.ServiceError:
@@ -154,6 +224,29 @@ def error_from_response(response: httpx.Response, method: str, path: str) -> err
         error.service_message = text  # type: ignore[attr-defined]
         return error
     return cls(text, **kwargs)
+
+
+def _throttled_beyond_budget(error: errors.Throttled, budget: float) -> errors.Throttled:
+    """A 429 whose Retry-After is longer than the call may still wait: it fails now."""
+    wait = error.retry_after or 0.0
+    shown = f"{wait:.0f}" if wait >= 1 else f"{wait:g}"
+    text = (
+        f"Partner Center asked to wait {shown} seconds before trying again, more than the "
+        f"retry budget of {budget:g} seconds allows; the call was not retried. Resubmit later."
+    )
+    if error.message and error.message != error.default_message:
+        text += f" (Partner Center said: {error.message})"
+    return errors.Throttled(
+        text,
+        retry_after=error.retry_after,
+        status=error.status,
+        code=error.code,
+        request_id=error.request_id,
+        correlation_id=error.correlation_id,
+        error_name=error.error_name,
+        method=error.method,
+        path=error.path,
+    )
 
 
 class PartnerCenterClient:
@@ -207,6 +300,7 @@ class PartnerCenterClient:
         headers: dict[str, str] | None = None,
         request_id: str | None = None,
     ) -> tuple[Any, CallIds]:
+        _check_path(path)
         request_id = request_id or str(uuid.uuid4())
         started = self._clock()
         attempt = 0
@@ -245,11 +339,15 @@ class PartnerCenterClient:
                 answered = True
             if isinstance(error, errors.Throttled):
                 self.stats.add(throttled=1)
-                self.limiter.throttled(error.retry_after)
+                # One 429 may pause every caller, but never longer than a call may wait in all:
+                # a Retry-After of an hour must not freeze a whole sync.
+                self.limiter.throttled(error.retry_after, max_pause=self.retry.budget_seconds)
             delay = self.retry.delay(attempt, error)
             spent = self._clock() - started
             if not self.retry.should_retry(attempt, error, spent, delay):
                 self.stats.add(failures=1)
+                if isinstance(error, errors.Throttled) and self.retry.beyond_budget(error, spent):
+                    raise _throttled_beyond_budget(error, self.retry.budget_seconds) from error
                 raise error
             self.stats.add(retries=1)
             log.info(
@@ -349,7 +447,7 @@ class PartnerCenterClient:
         """The customer's MCA attestations, newest `dateAgreed` first."""
         data, _ = await self._call(
             "GET",
-            f"/v1/customers/{customer_id}/agreements",
+            f"/v1/customers/{path_segment(customer_id, 'customer_id')}/agreements",
             params={"agreementType": MCA_AGREEMENT_TYPE},
         )
         items = [Attestation.from_wire(i) for i in (data or {}).get("items", [])]
@@ -365,6 +463,7 @@ class PartnerCenterClient:
         request_id: str | None = None,
     ) -> AttestationResult:
         """Confirm the customer accepted the MCA (App+User). Raises AlreadyAttested on 600061."""
+        path = f"/v1/customers/{path_segment(customer_id, 'customer_id')}/agreements"
         template = await self.get_mca_template()
         body = {
             "primaryContact": contact.to_wire(),
@@ -372,9 +471,7 @@ class PartnerCenterClient:
             "dateAgreed": format_wire_date(date_agreed),
             "type": MCA_AGREEMENT_TYPE,
         }
-        data, ids = await self._call(
-            "POST", f"/v1/customers/{customer_id}/agreements", body=body, request_id=request_id
-        )
+        data, ids = await self._call("POST", path, body=body, request_id=request_id)
         attestation = Attestation.from_wire(data) if data else None
         return AttestationResult(
             customer_id=customer_id,
@@ -386,8 +483,9 @@ class PartnerCenterClient:
 
     async def get_direct_signing_status(self, customer_id: str) -> bool:
         """True when the customer accepted the MCA itself in the Microsoft 365 admin center."""
+        segment = path_segment(customer_id, "customer_id")
         data, _ = await self._call(
-            "GET", f"/v1/customers/{customer_id}/directSignedMicrosoftCustomerAgreementStatus"
+            "GET", f"/v1/customers/{segment}/directSignedMicrosoftCustomerAgreementStatus"
         )
         return bool((data or {}).get("isSigned"))
 
@@ -441,7 +539,8 @@ class PartnerCenterClient:
         return [c for c in found if c.domain.lower() == domain.lower()]
 
     async def get_customer(self, customer_id: str) -> Customer:
-        data, _ = await self._call("GET", f"/v1/customers/{customer_id}")
+        segment = path_segment(customer_id, "customer_id")
+        data, _ = await self._call("GET", f"/v1/customers/{segment}")
         return Customer.from_wire(data)
 
     async def create_customer(

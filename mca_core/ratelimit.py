@@ -10,9 +10,12 @@ slows the whole schedule (adaptive), and successes earn the rate back slowly.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
+
+from .retry import BUDGET_SECONDS
 
 #: How much one 429 stretches the spacing between calls, and the most it may be stretched.
 SLOWDOWN_FACTOR = 1.25
@@ -21,6 +24,9 @@ MAX_SLOWDOWN = 4.0
 RECOVERY_FACTOR = 0.998
 #: How many calls may start back to back after an idle spell.
 DEFAULT_BURST = 1
+#: The longest one Retry-After may pause every caller (the default retry budget: no call waits
+#: longer than that anyway).
+MAX_PAUSE_SECONDS = BUDGET_SECONDS
 
 
 class RateLimiter:
@@ -31,6 +37,7 @@ class RateLimiter:
         rate_per_minute: float,
         *,
         burst: int = DEFAULT_BURST,
+        max_pause: float = MAX_PAUSE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
@@ -39,6 +46,7 @@ class RateLimiter:
         self.rate_per_minute = float(rate_per_minute)
         self.base_interval = 60.0 / self.rate_per_minute
         self.burst = max(1, burst)
+        self.max_pause = max_pause
         self.slowdown = 1.0
         self._clock = clock
         self._sleep = sleep
@@ -65,13 +73,21 @@ class RateLimiter:
         if delay > 0:
             await self._sleep(delay)
 
-    def throttled(self, retry_after: float | None) -> None:
-        """A 429 arrived: pause every caller for Retry-After and widen the spacing."""
+    def throttled(self, retry_after: float | None, *, max_pause: float | None = None) -> None:
+        """A 429 arrived: pause every caller for Retry-After and widen the spacing.
+
+        The pause is at most `max_pause` (default `self.max_pause`; the client passes its retry
+        budget): one 429 asking for an hour must not freeze every other call for an hour. A
+        non-finite or negative Retry-After pauses nobody."""
+        cap = self.max_pause if max_pause is None else max_pause
+        pause = 0.0
+        if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+            pause = min(retry_after, max(0.0, cap))
         with self._lock:
             self.throttle_events += 1
             now = self._clock()
-            if retry_after:
-                self._paused_until = max(self._paused_until, now + retry_after)
+            if pause > 0:
+                self._paused_until = max(self._paused_until, now + pause)
                 self._next_start = max(self._next_start, self._paused_until)
             self.slowdown = min(MAX_SLOWDOWN, self.slowdown * SLOWDOWN_FACTOR)
 

@@ -6,10 +6,15 @@ Excel or LibreOffice (CSV injection, OWASP): such text cells are prefixed with `
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import secrets
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -78,3 +83,38 @@ def export_table(
             safe.to_excel(writer, index=False, sheet_name=sheet_name[:31])
         return buffer.getvalue()
     raise ValueError(f"unknown export format {fmt!r}: use csv, json or xlsx")
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` so that a reader, or a crash, sees the old file or the new one and
+    never half of one: a temporary file in the same folder, then `os.replace`.
+
+    A symlink is followed (the link keeps pointing at the new file) and an existing file keeps
+    its permissions; a new one gets the usual ones (0666 less the umask). Something that is not
+    a regular file (/dev/null, a FIFO, a terminal) is written in place. Returns the file written.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        mode: int | None = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "wb") as stream:
+            stream.write(data)
+        return target
+    temporary = target.with_name(f".{target.name[:200]}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(temporary, flags, 0o666 if mode is None else 0o600)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if mode is not None:
+            os.chmod(temporary, stat.S_IMODE(mode))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return target

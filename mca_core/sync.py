@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from . import access, audit
 from .errors import McaError
-from .models import AcceptanceStatus, Customer, Identity
+from .models import AcceptanceStatus, Contact, Customer, Identity
 from .partner_center import PartnerCenterClient
 from .status import acceptance_status
 from .store import Store
@@ -53,6 +54,59 @@ class SyncSummary:
 def snapshot_scope(identity: Identity, backend: str) -> str:
     """Snapshots belong to one partner tenant on one backend (a reseller sees its own share)."""
     return f"{backend}:{identity.partner_tenant_id or identity.user_id}"
+
+
+def accepted_changes(
+    before: Mapping[str, Any] | None,
+    *,
+    contact: Contact,
+    date_agreed: date | datetime,
+    attested_by: str,
+    new_attestation: bool,
+) -> dict[str, Any]:
+    """A snapshot row after the desk recorded an acceptance for the customer (an attestation,
+    or an enhanced agreement created): what the next sync would read, written through now."""
+    before = before or {}
+    day = (
+        date_agreed
+        if isinstance(date_agreed, datetime)
+        else datetime(date_agreed.year, date_agreed.month, date_agreed.day, tzinfo=UTC)
+    )
+    changes: dict[str, Any] = {
+        "attested": True,
+        "accepted": True,
+        "error": None,
+        "attestation_count": int(before.get("attestation_count") or 0) + int(new_attestation),
+    }
+    latest = before.get("latest_date_agreed")
+    if latest is None or day >= latest:
+        changes.update(
+            latest_date_agreed=day,
+            latest_contact_name=contact.full_name,
+            latest_contact_email=contact.email,
+            latest_attested_by=attested_by,
+        )
+    return changes
+
+
+def finalised_changes(
+    before: Mapping[str, Any] | None, outcome: Any, attested_by: str
+) -> dict[str, Any]:
+    """`accepted_changes` for an enhanced attestation whose agreement was created (an
+    `enhanced.FinaliseOutcome`): the signer, on the agreement's date (else today, UTC)."""
+    agreement = outcome.agreement
+    return accepted_changes(
+        before,
+        contact=outcome.attestation.signer,
+        date_agreed=agreement.date_agreed if agreement is not None else datetime.now(UTC),
+        attested_by=attested_by,
+        new_attestation=outcome.outcome == "attested",
+    )
+
+
+def new_customer_changes(customer: Customer) -> dict[str, Any]:
+    """The row of a customer created on the desk, before any sync read it."""
+    return {**status_row(customer, None), "accepted": False, "attested": False}
 
 
 def status_row(

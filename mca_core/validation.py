@@ -234,6 +234,9 @@ def utc_today(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(UTC).date()
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def check_date_agreed(
     value: object,
     *,
@@ -241,7 +244,8 @@ def check_date_agreed(
     user_tz: tzinfo | None = None,
     field: str = "date_agreed",
 ) -> date | Problem:
-    """Required; a calendar date not later than today in UTC and not before 2018."""
+    """Required (an empty value is an error, never today); exactly YYYY-MM-DD; a calendar date
+    not later than today in UTC and not before 2018."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return Problem(
             field,
@@ -254,11 +258,13 @@ def check_date_agreed(
     elif isinstance(value, date):
         day = value
     else:
+        # Exactly YYYY-MM-DD: the date is the legal content of an attestation, so a value
+        # with a time, a week date or digits run together is refused, never guessed at.
         text = _plain_token(value)
         try:
-            day = date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
-            if len(text) > 10 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text):
+            if not _ISO_DAY.fullmatch(text):
                 raise ValueError(text)
+            day = date.fromisoformat(text)
         except ValueError:
             return Problem(
                 field,

@@ -42,13 +42,15 @@ top[0].markdown(
         calls=int(summary.get("api_calls") or 0),
     )
 )
+if latest.revision:
+    st.caption(t("overview_written_through", n=latest.revision))
 if not latest.complete:
     st.warning(t("sync_incomplete"))
-if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), use_container_width=True):
+if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), width="stretch"):
     blocks.run_sync_with_progress(desk, actor, incremental=True)
     st.rerun()
 
-frame = overview_blocks.load_frame(desk, latest.id)
+frame = overview_blocks.load_frame(desk, latest)
 previous = next((s for s in snapshots[1:] if s.complete), None)
 overview_blocks.kpi_cards(
     metrics.kpis(frame), metrics.kpis_from_summary(previous.summary) if previous else None

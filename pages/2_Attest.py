@@ -14,7 +14,7 @@ import streamlit as st
 
 import ui.text_attest  # noqa: F401  (registers this page's strings)
 from mca_core import access, bulk
-from mca_core.attestation import attest_customer
+from mca_core.attestation import attest_customer, prepare_attestation
 from mca_core.customers import (
     CULTURES,
     NewCustomerOutcome,
@@ -26,6 +26,7 @@ from mca_core.customers import (
 from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
 from mca_core.models import Address, Contact, Customer, NewCustomer, PartnerType
 from mca_core.reports import MEDIA_TYPES
+from mca_core.sync import accepted_changes, new_customer_changes
 from mca_core.validation import utc_today
 from mca_core.verify import verify_customer
 from ui import attest_blocks as ab
@@ -33,6 +34,7 @@ from ui import enhanced_blocks as eb
 from ui import i18n, session
 from ui.guard import page_setup
 from ui.i18n import problem_text, t
+from ui.markup import md
 
 page_setup("attest_title", icon="✍️")
 actor = ab.require_attester()
@@ -51,12 +53,14 @@ TAB_LABELS = {key: t(f"tab_{key}") for key in TAB_KEYS}
 
 
 def open_existing(customer_id: str) -> None:
-    """From the blocked list: the existing-customer form, preselected, dated today in UTC."""
+    """From the blocked list: the existing-customer form, preselected. The date is left empty:
+    only the agent can say when the customer accepted."""
     ss["ex_customer"] = customer_id
-    ss["ex_date"] = utc_today()
+    ss["ex_date"] = None
     ss["ex_came_from_blocked"] = customer_id
     ss["attest_tab"] = TAB_LABELS["existing"]
     ss.pop("ex_outcome", None)
+    ss.pop("ex_review", None)
 
 
 # --- the credentials of a new customer are shown once ------------------------------------------
@@ -84,7 +88,7 @@ for _key in ("ex_first", "ex_last", "ex_email", "ex_phone", "ex_date"):
         ss[_key] = ss[_key]
 if ab.preselect_from_query("ex_customer", "ex_query_customer"):
     ss["attest_tab"] = TAB_LABELS["existing"]
-    ss["ex_date"] = utc_today()
+    ss["ex_date"] = None
 
 
 # --- existing customer -------------------------------------------------------------------------
@@ -107,8 +111,56 @@ def current_status(reference: str, is_open: bool) -> Any:
     return value
 
 
-def submit_attestation(reference: str) -> None:
+def review_attestation(reference: str, company: str) -> None:
+    """Check the form; when it is sound, show the exact statement before anything is sent."""
+    ss.pop("ex_outcome", None)
+    try:
+        access.check_may_attest(identity)
+        contact, day = prepare_attestation(
+            ss.get("ex_first"),
+            ss.get("ex_last"),
+            ss.get("ex_email"),
+            ss.get("ex_phone"),
+            ss.get("ex_date"),
+            user_tz=ab.browser_timezone(),
+        )
+    except McaError as exc:
+        ss["ex_outcome"] = {"ref": reference, "error": exc}
+        return
+    ss["ex_review"] = {"ref": reference, "company": company, "contact": contact, "day": day}
+
+
+def review_step(reference: str) -> bool:
+    """The statement under review, with Confirm / Change; True while it is shown."""
+    review = ss.get("ex_review")
+    if not review or review["ref"] != reference:
+        return False
+    contact: Contact = review["contact"]
+    with st.container(border=True):
+        st.markdown(f"**{t('ex_review_title')}**")
+        st.markdown(
+            t(
+                "ex_review_statement",
+                name=contact.full_name,
+                email=contact.email,
+                company=review["company"],
+                date=review["day"].isoformat(),
+            )
+        )
+        st.caption(t("ex_review_note"))
+        change, confirm, _ = st.columns([1, 1, 3])
+        if change.button(t("ex_change"), key="exb_change", width="stretch"):
+            ss.pop("ex_review", None)
+            st.rerun()
+        if confirm.button(t("ex_confirm"), key="exb_confirm", type="primary", width="stretch"):
+            submit_attestation(reference, contact, review["day"])
+    return True
+
+
+def submit_attestation(reference: str, contact: Contact, day: date) -> None:
+    """Send exactly the statement the agent confirmed."""
     rid = ss.setdefault("ex_rid", new_request_id())
+    ss.pop("ex_review", None)
     try:
         result = ab.run_use_case(
             desk,
@@ -118,11 +170,11 @@ def submit_attestation(reference: str) -> None:
                 desk.store,
                 identity,
                 customer=reference,
-                first_name=ss.get("ex_first"),
-                last_name=ss.get("ex_last"),
-                email=ss.get("ex_email"),
-                phone=ss.get("ex_phone"),
-                date_agreed=ss.get("ex_date"),
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                email=contact.email,
+                phone=contact.phone_number,
+                date_agreed=day,
                 user_tz=ab.browser_timezone(),
                 request_id=rid,
             ),
@@ -131,8 +183,19 @@ def submit_attestation(reference: str) -> None:
         ss["ex_outcome"] = {"ref": reference, "error": exc}
         if isinstance(exc, PartnerCenterError):
             ss["ex_rid"] = request_id_after(exc, rid)
-        return
+        st.rerun()
     ss["ex_outcome"] = {"ref": reference, "result": result}
+    desk.write_through(  # every page agrees at once, before the next sync
+        identity,
+        result.customer_id,
+        lambda before: accepted_changes(
+            before,
+            contact=contact,
+            date_agreed=day,
+            attested_by=identity.user_id,
+            new_attestation=result.outcome == "attested",
+        ),
+    )
     ss["ex_rid"] = new_request_id()
     ss.pop("ex_status", None)  # the customer's status changed: read it again
     st.rerun()
@@ -183,7 +246,7 @@ def existing_tab(is_open: bool) -> None:
             return
     elif status is not None:
         with st.container(border=True):
-            st.markdown(f"**{status.customer.company_name}** · `{status.customer.domain}`")
+            st.markdown(f"**{md(status.customer.company_name)}** · {md(status.customer.domain)}")
             ab.verdict_block(status)
             if status.attestations:
                 with st.expander(t("ex_all_attestations", n=len(status.attestations))):
@@ -192,7 +255,10 @@ def existing_tab(is_open: bool) -> None:
         found = None if isinstance(status, McaError) else status
         eb.attest_path(desk, actor, found.customer.id if found is not None else None, found)
         return
-    ab.default_state({"ex_date": utc_today()})
+    if review_step(reference):
+        show_attest_outcome(reference)
+        return
+    ab.default_state({"ex_date": None})  # empty until the agent enters the date
     with st.form("ex_form"):
         st.markdown(f"**{t('ex_form_title')}**")
         left, right = st.columns(2)
@@ -202,9 +268,14 @@ def existing_tab(is_open: bool) -> None:
         right.text_input(t("at_phone_optional"), key="ex_phone", placeholder="+1 425 555 0100")
         left.date_input(t("at_date_agreed"), key="ex_date", format="YYYY-MM-DD")
         right.caption(t("utc_rule", today=utc_today().isoformat()))
-        submitted = st.form_submit_button(t("attest_submit"), type="primary")
+        submitted = st.form_submit_button(t("ex_review_submit"), type="primary")
     if submitted:
-        submit_attestation(reference)
+        company = reference
+        if status is not None and not isinstance(status, McaError):
+            company = status.customer.company_name or status.customer.domain
+        review_attestation(reference, company)
+        if ss.get("ex_review"):
+            st.rerun()
     show_attest_outcome(reference)
 
 
@@ -264,9 +335,7 @@ def follow_primary_contact() -> None:
 
 
 def new_customer_form() -> None:
-    ab.default_state(
-        {"nc_culture": "en-US", "nc_agreement": "attest_now", "nc_att_date": utc_today()}
-    )
+    ab.default_state({"nc_culture": "en-US", "nc_agreement": "attest_now", "nc_att_date": None})
     st.markdown(f"##### {t('nc_account')}")
     left, right = st.columns(2)
     left.text_input(t("at_company_name"), key="nc_company")
@@ -345,16 +414,19 @@ def new_customer_form() -> None:
 def review_lines(new: NewCustomer) -> str:
     a = new.address
     place = ", ".join(x for x in (a.address_line1, a.city, a.state, a.postal_code) if x)
+    contact = " · ".join(
+        x for x in (f"{a.first_name} {a.last_name}", new.email, a.phone_number) if x
+    )
     lines = [
-        f"- **{t('at_company_name')}**: {new.company_name}",
-        f"- **{t('at_domain')}**: `{new.domain}`",
-        f"- **{t('at_address_line1')}**: {place} — {ab.country_name(a.country)} ({a.country})",
-        f"- **{t('at_culture')}**: {new.culture}",
-        f"- **{t('nc_primary_contact')}**: {a.first_name} {a.last_name} · {new.email}"
-        + (f" · {a.phone_number}" if a.phone_number else ""),
+        f"- **{t('at_company_name')}**: {md(new.company_name)}",
+        f"- **{t('at_domain')}**: {md(new.domain)}",
+        f"- **{t('at_address_line1')}**: {md(place)} — {md(ab.country_name(a.country))} "
+        f"({md(a.country)})",
+        f"- **{t('at_culture')}**: {md(new.culture)}",
+        f"- **{t('nc_primary_contact')}**: {md(contact)}",
     ]
     if new.associated_partner_id:
-        lines.append(f"- **{t('reseller_optional')}**: `{new.associated_partner_id}`")
+        lines.append(f"- **{t('reseller_optional')}**: {md(new.associated_partner_id)}")
     return "\n".join(lines)
 
 
@@ -391,6 +463,22 @@ def create_new_customer() -> None:
         outcome = outcome.without_credentials()
     ss["ncx_outcome"] = outcome
     ss["ncx_step"] = "done"
+    desk.write_through(
+        identity, outcome.customer.id, lambda _: new_customer_changes(outcome.customer)
+    )
+    if outcome.attestation is not None and attestation is not None:
+        contact, day = attestation
+        desk.write_through(
+            identity,
+            outcome.customer.id,
+            lambda before: accepted_changes(
+                before,
+                contact=contact,
+                date_agreed=day,
+                attested_by=identity.user_id,
+                new_attestation=outcome.attestation.outcome == "attested",
+            ),
+        )
     st.rerun()
 
 
@@ -600,13 +688,14 @@ def annotated(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def load_file(name: str, data: bytes) -> None:
-    ss["bulk_file_fp"] = hashlib.sha256(data).hexdigest()
+def load_file(name: str, data: bytes, encoding: str = "auto") -> None:
+    # the file and the encoding it is read with: choosing another encoding reads it again
+    ss["bulk_file_fp"] = hashlib.sha256(encoding.encode() + b"\0" + data).hexdigest()
     ss["bulk_bytes"], ss["bulk_name"] = data, name
     for key in ("bulk_report", "bulk_dry_fp", "bulk_base", "bulk_file_error"):
-        ss.pop(key, None)  # a new file: the old grid and reports no longer apply
+        ss.pop(key, None)  # a new file (or encoding): the old grid and reports no longer apply
     try:
-        rows = bulk.read_csv(data)
+        rows = bulk.read_csv(data, encoding)
     except bulk.CsvUnusable as exc:
         ss["bulk_file_error"] = exc
         return
@@ -645,6 +734,7 @@ def run_bulk_now(rows: list[bulk.BulkRow], *, dry_run: bool) -> None:
         return
     bar.empty()
     ss["bulk_report"] = report
+    desk.write_through_bulk(identity, report, rows)  # every page agrees at once
     if dry_run:
         ss["bulk_dry_fp"] = rows_fingerprint(rows)
     st.rerun()
@@ -702,6 +792,15 @@ def bulk_tab() -> None:
         on_click="ignore",
         key="bulk_template",
     )
+    # Only UTF-8 and UTF-16 with a BOM are read unasked; GB18030 is the user's word (issue 11:
+    # a Korean file read as GB18030 gives plausible Chinese names), confirmed in the grid below.
+    encoding = st.selectbox(
+        t("bulk_encoding"),
+        bulk.ENCODINGS,
+        format_func=lambda key: t(f"bulk_encoding_{key}"),
+        key="bulk_encoding",
+        help=t("bulk_encoding_help"),
+    )
     upload = st.file_uploader(
         t("bulk_upload"),
         type=["csv", "txt"],
@@ -710,8 +809,8 @@ def bulk_tab() -> None:
     )
     if upload is not None:
         data = upload.getvalue()
-        if ss.get("bulk_file_fp") != hashlib.sha256(data).hexdigest():
-            load_file(upload.name, data)
+        if ss.get("bulk_file_fp") != hashlib.sha256(encoding.encode() + b"\0" + data).hexdigest():
+            load_file(upload.name, data, encoding)
     if ss.get("bulk_name"):
         st.caption(t("bulk_file", name=ss["bulk_name"], size=len(ss.get("bulk_bytes") or b"")))
     error = ss.get("bulk_file_error")
@@ -721,6 +820,8 @@ def bulk_tab() -> None:
     base = ss.get("bulk_base")
     if base is None:
         return
+    if encoding != "auto":
+        st.info(t("bulk_encoding_check", encoding=t(f"bulk_encoding_{encoding}")), icon="🔤")
     if snapshot is None:
         st.caption(t("bulk_no_snapshot"))
     key = f"bulk_grid_{ss.get('bulk_version', 0)}"
@@ -815,9 +916,9 @@ def blocked_tab() -> None:
     start = (page - 1) * BLOCKED_PAGE_SIZE
     for row in left[start : start + BLOCKED_PAGE_SIZE]:
         cols = st.columns([4, 4, 1, 2], vertical_alignment="center")
-        cols[0].write(row.get("company_name") or "—")
-        cols[1].write(f"`{row.get('domain') or ''}`")
-        cols[2].write(row.get("country") or "")
+        cols[0].markdown(md(row.get("company_name") or "—"))
+        cols[1].markdown(md(row.get("domain") or ""))
+        cols[2].markdown(md(row.get("country") or ""))
         cols[3].button(
             t("blocked_attest"),
             key=f"bl_attest_{row['customer_id']}",

@@ -13,6 +13,7 @@ from ui import attest_blocks as ab
 from ui import session
 from ui.guard import page_setup, require
 from ui.i18n import t
+from ui.markup import md
 
 page_setup("verify_title", icon="🔎")
 actor = require(access.check_may_verify)
@@ -53,7 +54,7 @@ if "error" in cached:
 
 found: Verification = cached["found"]
 customer = found.customer
-st.subheader(customer.company_name or customer.domain)
+st.subheader(md(customer.company_name or customer.domain))
 st.caption(t("vf_ids", domain=customer.domain, id=customer.id))
 ab.verdict_block(found)
 

@@ -8,9 +8,7 @@ page, which drops the widget's state) clears it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -21,9 +19,11 @@ from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenter
 from mca_core.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
 from mca_core.models import Identity, PartnerType
 from mca_core.sync import snapshot_scope
+from ui import attest_blocks as ab
 from ui import blocks, session
 from ui.guard import page_setup, require
 from ui.i18n import LANGUAGES, problem_text, refusal_text, t
+from ui.markup import md
 
 page_setup("invitations_title", icon="✉️")
 actor = require(access.check_signed_in)
@@ -59,34 +59,23 @@ def show_error(exc: McaError) -> None:
         st.error(t("inv_failed", error=str(exc)))
 
 
-def markdown_text(text: str) -> str:
-    """User text shown through st.markdown, with Markdown's special characters escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
-
-
 def clear(prefix: str) -> None:
     for key in [k for k in st.session_state if str(k).startswith(prefix)]:
         del st.session_state[key]
 
 
-def load_customers() -> tuple[dict[str, str], dict[str, str]]:
-    """(customer id -> "Company · domain", id -> country) from the latest snapshot, kept per
-    snapshot in the session (a type-ahead over the whole portfolio, no Partner Center call)."""
+def load_customers() -> dict[str, dict[str, Any]]:
+    """customer id -> its row in the latest snapshot, kept per snapshot in the session (a
+    type-ahead over the whole portfolio and the warnings below, no Partner Center call)."""
     snap = desk.store.latest_snapshot(snapshot_scope(identity, desk.settings.backend))
     if snap is None:
-        return {}, {}
+        return {}
     cached = st.session_state.get("inv_rows")
     if not cached or cached[0] != snap.id:
-        labels: dict[str, str] = {}
-        countries: dict[str, str] = {}
-        for row in desk.store.snapshot_rows(snap.id):
-            labels[row["customer_id"]] = " · ".join(
-                part for part in (row["company_name"], row["domain"]) if part
-            )
-            countries[row["customer_id"]] = row.get("country") or ""
-        cached = (snap.id, labels, countries)
+        rows = {row["customer_id"]: row for row in desk.store.snapshot_rows(snap.id)}
+        cached = (snap.id, rows, snap.taken_at)
         st.session_state["inv_rows"] = cached
-    return cached[1], cached[2]
+    return cached[1]
 
 
 def locale_for(country: str) -> str:
@@ -115,25 +104,105 @@ def known_resellers() -> dict[str, str]:
     }
 
 
-labels, countries = load_customers()
+rows = load_customers()
+labels = {
+    cid: " · ".join(part for part in (row["company_name"], row["domain"]) if part)
+    for cid, row in rows.items()
+}
+countries = {cid: row.get("country") or "" for cid, row in rows.items()}
 known: dict[str, str] = st.session_state.setdefault("inv_known", {})
+#: Domains of customers created on this desk since the last sync (from the new-customer flow).
+known_domains: dict[str, str] = st.session_state.setdefault("inv_known_domains", {})
+
+#: What belongs to one customer in a generator: reset whenever the customer changes or the
+#: partner presses Done, so one customer's recipient never carries over to the next.
+CUSTOMER_TEXT_FIELDS = ("to", "first_name", "last_name", "email", "phone", "user", "company")
+DRAFT_FIELDS = ("draft", "subject", "body", "reveal")
+
+
+def reset_customer_fields(prefix: str) -> None:
+    ss = st.session_state
+    for name in CUSTOMER_TEXT_FIELDS:
+        if f"{prefix}_{name}" in ss:
+            ss[f"{prefix}_{name}"] = ""
+    if f"{prefix}_date" in ss:
+        ss[f"{prefix}_date"] = None
+    if prefix == INVITE:  # the secret leaves the session altogether (as the guard does)
+        ss.pop(PASSWORD_KEY, None)
+        ss.pop("inv_prefilled", None)
+    for name in DRAFT_FIELDS:
+        ss.pop(f"{prefix}_{name}", None)
+
+
+def finish(prefix: str) -> None:
+    """Done: the email, its customer and everything typed for that customer leave the page."""
+    reset_customer_fields(prefix)
+    st.session_state[f"{prefix}_customer"] = None
+    st.session_state.pop(f"{prefix}_customer_was", None)
+
+
+def customer_domains(customer_id: str | None) -> list[str]:
+    """The domains the desk knows for a customer: its tenant domain, the domain of the email
+    it last accepted the MCA with, and a new customer's domain."""
+    row = rows.get(customer_id or "") or {}
+    contact = str(row.get("latest_contact_email") or "")
+    found = [str(row.get("domain") or ""), contact.rsplit("@", 1)[1] if "@" in contact else ""]
+    found.append(known_domains.get(customer_id or "", ""))
+    return [d for d in dict.fromkeys(found) if d]
+
+
+def already_accepted_warning(customer_id: str | None) -> None:
+    """Inviting a customer that has already accepted: say so, with its state."""
+    row = rows.get(customer_id or "")
+    if not row or row.get("accepted") is not True:
+        return
+    if row.get("attested") and row.get("latest_date_agreed") is not None:
+        how = t("inv_accepted_attested", date=row["latest_date_agreed"].date().isoformat())
+    else:
+        how = t("inv_accepted_direct")
+    when = st.session_state["inv_rows"][2].strftime("%Y-%m-%d %H:%M")
+    st.warning(
+        t("inv_already_accepted", company=row.get("company_name") or row["domain"], how=how,
+          when=when),
+        icon="✅",
+    )  # fmt: skip
+
+
+def recipient_warning(draft: Email) -> None:
+    """A recipient at none of the customer's domains: warn before the email leaves the page."""
+    if draft.kind == "provider_request" or not draft.customer_id:
+        return
+    domains = customer_domains(draft.customer_id)
+    if invitations.recipient_outside_customer(draft.to, domains):
+        row = rows.get(draft.customer_id) or {}
+        company = row.get("company_name") or known.get(draft.customer_id) or draft.customer_id
+        st.warning(
+            t("inv_recipient_outside", to=draft.to, company=company, domains=", ".join(domains)),
+            icon="⚠️",
+        )
 
 
 def customer_picker(prefix: str, label_key: str, locale_key: str | None = None) -> str | None:
-    """Type-ahead over the synced customers; a tenant id or domain not in the list is accepted
-    as typed (the use case resolves it through Partner Center)."""
+    """Type-ahead over the synced customers. Enter picks the best match; a tenant id or domain
+    not in the list is accepted as typed (the use case resolves it through Partner Center).
+    Choosing another customer resets what belonged to the previous one."""
     key = f"{prefix}_customer"
     options = list(dict.fromkeys([*known, *labels]))
+    option_labels = {cid: known.get(cid) or labels.get(cid) or cid for cid in options}
+    names = {cid: str((rows.get(cid) or {}).get("company_name") or "") for cid in options}
     current = st.session_state.get(key)
     if current and current not in options:
         options.insert(0, current)
 
     def on_change() -> None:
+        ab.resolve_typed_customer(key, option_labels, names)
         chosen = st.session_state.get(key)
+        if chosen != st.session_state.get(f"{key}_was"):
+            reset_customer_fields(prefix)
         if locale_key and chosen in countries:
             st.session_state[locale_key] = locale_for(countries[chosen])
 
-    return st.selectbox(
+    value = st.selectbox(
         t(label_key),
         options,
         index=None,
@@ -143,6 +212,11 @@ def customer_picker(prefix: str, label_key: str, locale_key: str | None = None) 
         key=key,
         on_change=on_change,
     )
+    st.session_state[f"{key}_was"] = value
+    unmatched = st.session_state.get(f"{key}_unmatched")
+    if unmatched and not value:
+        st.warning(t("customer_no_match", typed=unmatched), icon="🔎")
+    return value
 
 
 def locale_picker(key: str) -> str:
@@ -204,9 +278,7 @@ def editor(prefix: str) -> None:
     with right:
         st.markdown(f"**{t('inv_preview')}**")
         with st.container(border=True):
-            st.markdown(
-                f"**{t('inv_subject')}:** {markdown_text(invitations.single_line(subject))}"
-            )
+            st.markdown(f"**{t('inv_subject')}:** {md(invitations.single_line(subject))}")
             if edited is not None:
                 html = edited.revealed_html if reveal else edited.html_body
             else:
@@ -216,6 +288,7 @@ def editor(prefix: str) -> None:
     if edited is None:
         st.warning(t("inv_not_ready"))
         return
+    recipient_warning(draft)
     cols = st.columns([1, 1, 3])
     cols[0].download_button(
         t("inv_download"),
@@ -238,9 +311,10 @@ def editor(prefix: str) -> None:
     st.code(edited.revealed_text if reveal else edited.text_body, language=None, wrap_lines=True)
     if draft.kind == "mca_new" and not reveal:
         st.caption(t("inv_copy_masked"))
-    if st.button(t("inv_done"), key=f"{prefix}_done", help=t("inv_done_help")):
-        clear(prefix)
-        st.rerun()
+    st.button(
+        t("inv_done"), key=f"{prefix}_done", help=t("inv_done_help"), on_click=finish,
+        args=(prefix,),
+    )  # fmt: skip
 
 
 # --- the generators --------------------------------------------------------------------------
@@ -265,8 +339,10 @@ def provider_tab() -> None:
         cols[1].text_input(t("inv_last_name"), key=f"{p}_last_name")
         cols[0].text_input(t("inv_contact_email"), key=f"{p}_email")
         cols[1].text_input(t("inv_contact_phone"), key=f"{p}_phone")
-        today = datetime.now(UTC).date()
-        cols[0].date_input(t("inv_date"), value=today, max_value=today, key=f"{p}_date")
+        # empty until the reseller enters when the customer accepted: never claimed for them
+        if f"{p}_date" not in st.session_state:
+            st.session_state[f"{p}_date"] = None
+        cols[0].date_input(t("inv_date"), key=f"{p}_date", format="YYYY-MM-DD")
     cols = st.columns(2)
     to = cols[0].text_input(t("inv_to_provider"), key=f"{p}_to", help=t("inv_to_help"))
     with cols[1]:
@@ -300,7 +376,7 @@ def invite_tab() -> None:
     if company and not st.session_state.get(PASSWORD_KEY):
         st.session_state.pop("inv_prefilled")  # the prefilled password has left the page
     elif company:
-        st.info(t("inv_prefilled", company=markdown_text(company)), icon="🆕")
+        st.info(t("inv_prefilled", company=company), icon="🆕")
     mode = st.radio(
         t("inv_mode"),
         ("existing", "new"),
@@ -309,6 +385,7 @@ def invite_tab() -> None:
         horizontal=True,
     )
     customer = customer_picker(p, "inv_customer", locale_key=f"{p}_locale")
+    already_accepted_warning(customer)
     if mode == "new":
         cols = st.columns(2)
         cols[0].text_input(t("inv_user_name"), key=f"{p}_user", help=t("inv_user_name_help"))
@@ -377,6 +454,7 @@ def reseller_tab() -> None:
     cols = st.columns(2)
     with cols[0]:
         customer = customer_picker(p, "inv_customer_optional", locale_key=f"{p}_locale")
+    already_accepted_warning(customer)
     company = cols[1].text_input(t("inv_company"), key=f"{p}_company")
     cols = st.columns(2)
     to = cols[0].text_input(t("inv_to"), key=f"{p}_to", help=t("inv_to_help"))
@@ -424,6 +502,7 @@ if isinstance(prefill, dict) and INVITE in prefixes:
     customer_id = str(prefill.get("customer_id") or "")
     name = str(prefill.get("company_name") or "")
     known[customer_id] = " · ".join(x for x in (name, str(prefill.get("domain") or "")) if x)
+    known_domains[customer_id] = str(prefill.get("domain") or "")
     st.session_state[f"{INVITE}_mode"] = "new"
     st.session_state[f"{INVITE}_customer"] = customer_id
     st.session_state[f"{INVITE}_user"] = str(prefill.get("user_name") or "")
@@ -439,6 +518,8 @@ wanted = st.query_params.get("customer")
 if wanted and st.session_state.get("inv_query_customer") != wanted:
     st.session_state["inv_query_customer"] = wanted
     for prefix in prefixes:
+        if st.session_state.get(f"{prefix}_customer") != wanted:
+            reset_customer_fields(prefix)  # nothing of another customer comes along
         st.session_state[f"{prefix}_customer"] = wanted
         if wanted in countries:
             st.session_state[f"{prefix}_locale"] = locale_for(countries[wanted])

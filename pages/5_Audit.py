@@ -15,9 +15,27 @@ from mca_core import access
 from mca_core.models import AuditEvent, Role
 from mca_core.reports import MEDIA_TYPES, export_table
 from ui import attest_blocks as ab
-from ui import session
+from ui import i18n, session
 from ui.guard import page_setup, require
 from ui.i18n import t
+
+i18n.register(
+    {
+        "audit_legacy": {
+            "en": "[recorded before the desk kept partners] ",
+            "zh-CN": "[记录于工作台区分合作伙伴之前] ",
+        },
+        "audit_legacy_note": {
+            "en": "{n} of these attempts were recorded by an earlier version of the desk, "
+            "which did not record the partner: they are shown because the person who made them "
+            "works for your partner (or no other partner uses this store). Their detail starts "
+            "with [recorded before the desk kept partners].",
+            "zh-CN": "其中 {n} 条记录来自早期版本的工作台，当时未记录合作伙伴：因为操作人属于您的"
+            "合作伙伴（或此存储没有其他合作伙伴使用）而显示。其详情以"
+            "[记录于工作台区分合作伙伴之前]开头。",
+        },
+    }
+)
 
 #: Most events shown (and exported) at once; narrow the dates for older ones.
 MAX_EVENTS = 20_000
@@ -43,6 +61,7 @@ span = top[0].date_input(
 start, end = (span[0], span[-1]) if isinstance(span, tuple) and span else (None, None)
 events = desk.store.audit(
     partner_tenant_id=identity.partner_tenant_id,
+    viewer_id=identity.user_id,  # the viewer's own events from before partners were recorded
     since=datetime.combine(start, time.min, UTC) if start else None,
     until=datetime.combine(end, time.max, UTC) if end else None,
     limit=MAX_EVENTS,
@@ -103,6 +122,11 @@ def matches(event: AuditEvent) -> bool:
 shown = [e for e in events if matches(e)]
 
 
+def legacy(event: AuditEvent) -> bool:
+    """Recorded by an early version, without a partner (the store attributes it by its user)."""
+    return not event.partner_tenant_id and bool(identity.partner_tenant_id)
+
+
 def role_label(value: str) -> str:
     try:
         return Role(value).label
@@ -121,8 +145,9 @@ records = [
         "outcome": e.outcome,
         "request_id": e.request_id or "",
         "correlation_id": e.correlation_id or "",
-        "detail": e.detail,
+        "detail": (t("audit_legacy") if legacy(e) else "") + e.detail,
         "inputs": json.dumps(e.inputs, ensure_ascii=False, sort_keys=True) if e.inputs else "",
+        "legacy": "yes" if legacy(e) else "",
     }
     for e in shown
 ]
@@ -134,6 +159,8 @@ counts[2].metric(t("audit_people"), f"{len({e.user_id for e in shown}):,}")
 counts[3].metric(t("audit_customers"), f"{len({e.customer_id for e in shown if e.customer_id}):,}")
 if len(events) >= MAX_EVENTS:
     st.warning(t("audit_capped", n=MAX_EVENTS), icon="✂️")
+if any(legacy(e) for e in shown):
+    st.caption(t("audit_legacy_note", n=sum(legacy(e) for e in shown)))
 
 if not shown:
     st.info(t("audit_none"), icon="ℹ️")

@@ -108,4 +108,7 @@ def postgres_url() -> Iterator[str]:
 def pytest_collection_modifyitems(config, items):
     """Browser tests run last: their session-wide Playwright loop would otherwise sit under the
     async tests that follow them in the same run."""
+    for item in items:  # a browser test is one by where it lives, whatever it declares
+        if "e2e" in item.path.parts and item.get_closest_marker("e2e") is None:
+            item.add_marker(pytest.mark.e2e)
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui.text_attest  # noqa: F401  (the Attest page's problem wording, as the page loads it)
 from mca_core import bulk
 from mca_core.attestation import prepare_attestation
 from mca_core.cli import main
@@ -33,6 +34,7 @@ from mca_core.store import Store
 from mca_core.validation import classify_customer_ref, utc_today
 from ui.i18n import PROBLEM_ZH
 
+from .apptest import visible
 from .conftest import ROOT
 
 #: The clock of the pure cases: noon UTC, so "today" is the same date in UTC-11 .. UTC+11.
@@ -292,15 +294,24 @@ VALIDATION: list[tuple[str, Callable[[], Any], Expect]] = [
         contact(date_agreed=NOW.date() + timedelta(days=1)),
         Refused("date_agreed", "date_in_future", (f"Use {TODAY} or an earlier date",)),
     ),
-    ("date-empty-means-utc-today", day_of(date_agreed=""), Result(NOW.date())),
-    ("date-basic-iso", day_of(date_agreed="20261120"), Result(NOW.date())),
+    # the date is the legal content of an attestation: never defaulted, never guessed at
+    ("date-empty-is-required", contact(date_agreed=""), Refused("date_agreed", "required")),
+    ("date-blank-is-required", contact(date_agreed="   "), Refused("date_agreed", "required")),
+    ("date-basic-iso", contact(date_agreed="20261120"), Refused("date_agreed", "bad_date")),
+    ("date-week-date", contact(date_agreed="2025-W47-4"), Refused("date_agreed", "bad_date")),
+    (
+        "date-trailing-garbage",
+        contact(date_agreed="2025-11-20 garbage"),
+        Refused("date_agreed", "bad_date"),
+    ),
+    ("date-one-digit-month", contact(date_agreed="2025-1-20"), Refused("date_agreed", "bad_date")),
     ("date-fullwidth-digits", day_of(date_agreed="２０２６－１１－２０"), Result(NOW.date())),
     ("date-zero-width-pasted", day_of(date_agreed="2026-11-20\u200b"), Result(NOW.date())),
     ("date-rtl-mark-pasted", day_of(date_agreed="\u200f2026-11-19"), Result(date(2026, 11, 19))),
     (
         "date-with-time-and-zone",
-        day_of(date_agreed="2026-11-20T23:59:59-12:00"),
-        Result(NOW.date()),
+        contact(date_agreed="2026-11-20T23:59:59-12:00"),
+        Refused("date_agreed", "bad_date"),
     ),
     # customers: ids, domains instead of ids, and neither
     ("customer-guid-braces-upper", ref("{" + GUID.upper() + "}"), Result(("id", GUID))),
@@ -452,14 +463,24 @@ CSV: list[tuple[str, bytes | Callable[[], bytes], Unusable | Rows]] = [
     ("csv-tab-delimited", (HEADER + ROW).replace(",", "\t").encode(), Rows([JANE])),
     ("csv-crlf", (HEADER + ROW).replace("\n", "\r\n").encode(), Rows([JANE])),
     ("csv-cr-only", (HEADER + ROW).replace("\n", "\r").encode(), Rows([JANE])),
-    ("csv-gb18030", CHINESE_CSV.encode("gb18030"), Rows([WEI], [[]])),
+    # GB18030 only when the user chooses it (issue 11: Korean files read as plausible Chinese)
+    (
+        "csv-gb18030-unasked",
+        CHINESE_CSV.encode("gb18030"),
+        Unusable("file_encoding", ("not UTF-8", "GB18030")),
+    ),
+    (
+        "csv-korean-cp949",
+        CHINESE_CSV.replace("伟,李", "민준,김").encode("cp949"),
+        Unusable("file_encoding"),
+    ),
     ("csv-utf8-chinese", CHINESE_CSV.encode("utf-8"), Rows([WEI], [[]])),
     (
         "csv-gb18030-chinese-header",
         "客户,名,姓,邮箱\n".encode("gb18030"),
-        Unusable("file_missing_columns", ("customer", "客户")),
+        Unusable("file_encoding", ("not UTF-8",)),
     ),
-    ("csv-utf16-bom", (HEADER + ROW).encode("utf-16"), Unusable("file_encoding", ("UTF-16",))),
+    ("csv-utf16-bom", (HEADER + ROW).encode("utf-16"), Rows([JANE], [[]])),
     ("csv-utf16-be", (HEADER + ROW).encode("utf-16-be"), Unusable("file_encoding", ("UTF-16",))),
     (
         "csv-utf16-no-bom",
@@ -519,7 +540,7 @@ CSV: list[tuple[str, bytes | Callable[[], bytes], Unusable | Rows]] = [
     (
         "csv-cell-over-csv-limit",
         (HEADER + "x," * 5 + "1" * 200_000 + "\n").encode(),
-        Unusable("file_malformed", ("line 2",)),
+        Unusable("file_line_too_long", ("line 2",)),
     ),
     (
         "csv-formula-cells",
@@ -696,6 +717,8 @@ def attest(
         last,
         "--email",
         email,
+        # the classic channel never defaults the date: today in UTC unless the case sets one
+        *(() if "--date" in extra else ("--date", datetime.now(UTC).date().isoformat())),
         *extra,
     ]
 
@@ -850,7 +873,7 @@ CLI: list[tuple[str, list[str], tuple[str, FileContent] | None, Exit]] = [
     (
         "cli-bulk-utf16",
         ["bulk-attest", "{file}"],
-        bulk_file("u.csv", (HEADER + ROW).encode("utf-16")),
+        bulk_file("u.csv", (HEADER + ROW).encode("utf-16-le")),  # no BOM (with one it is read)
         Exit(2, ("file", "UTF-16")),
     ),
     (
@@ -867,7 +890,7 @@ CLI: list[tuple[str, list[str], tuple[str, FileContent] | None, Exit]] = [
     ),
     (
         "cli-bulk-gb18030",
-        ["--json", "bulk-attest", "--dry-run", "{file}"],
+        ["--json", "bulk-attest", "--dry-run", "--encoding", "gb18030", "{file}"],
         bulk_file("zh.csv", in_gb18030("{DOMAIN},伟,李,li.wei@contoso.cn,,2025-11-20")),
         Exit(0, check=bulk_rows(("would_attest", "{id}"))),
     ),
@@ -1011,7 +1034,7 @@ def ran(target: Any) -> AppTest:
 
 
 def errors(at: AppTest) -> str:
-    return "\n".join(e.value for e in at.error)
+    return "\n".join(visible(e.value) for e in at.error)
 
 
 def first_customer() -> dict[str, str]:
@@ -1021,12 +1044,14 @@ def first_customer() -> dict[str, str]:
 
 
 def attest_form(customer: str, **fields: str) -> AppTest:
-    """The existing-customer form with a customer chosen (typed) and the contact filled in."""
+    """The existing-customer form with a customer chosen (typed), the contact and today's UTC
+    date filled in, and *Review attestation* pressed."""
     at = open_page(ATTEST, ex_customer=customer)
     values = {"ex_first": "Jane", "ex_last": "Doe", "ex_email": "jane@contoso.com", **fields}
     for key, value in values.items():
         at.text_input(key=key).set_value(value)
-    return ran(next(b for b in at.button if b.label == "Attest acceptance").click())
+    at.date_input(key="ex_date").set_value(utc_today())
+    return ran(next(b for b in at.button if b.label == "Review attestation").click())
 
 
 def type_new_option(at: AppTest, key: str, text: str) -> AppTest:
@@ -1073,7 +1098,7 @@ def page_attest_future_date_in_utc(tmp: Path) -> None:
     at.text_input(key="ex_last").set_value("Doe")
     at.text_input(key="ex_email").set_value("jane@contoso.com")
     at.date_input(key="ex_date").set_value(utc_today() + timedelta(days=1))
-    ran(next(b for b in at.button if b.label == "Attest acceptance").click())
+    ran(next(b for b in at.button if b.label == "Review attestation").click())
     assert "Acceptance date" in errors(at) and "later than today in UTC" in errors(at)
     assert at.date_input(key="ex_date").value == utc_today() + timedelta(days=1)
     kept(at, {"ex_first": "Jane", "ex_email": "jane@contoso.com"})
@@ -1099,6 +1124,7 @@ def page_attest_domain_instead_of_id(tmp: Path) -> None:
     at = attest_form(
         customer["domain"].upper(), ex_first="伟", ex_last="李", ex_email="用户@例子.广告"
     )
+    ran(next(b for b in at.button if b.label == "Confirm and attest").click())
     assert any("Attested." in s.value for s in at.success), errors(at)
     [event] = Store(load_settings().resolved_store_url).audit(action="attest")
     assert event.customer_id == customer["id"] and event.outcome == "attested"
@@ -1112,7 +1138,7 @@ def bulk_upload(data: bytes) -> AppTest:
 
 
 def page_bulk_utf16(tmp: Path) -> None:
-    data = (HEADER + ROW).encode("utf-16")
+    data = (HEADER + ROW).encode("utf-16-le")  # no BOM (with one it is read)
     at = bulk_upload(data)
     assert "File" in errors(at) and "UTF-16" in errors(at) and "CSV UTF-8" in errors(at)
     assert at.session_state["bulk_bytes"] == data  # the file is kept
@@ -1147,7 +1173,10 @@ def page_bulk_gb18030_semicolons(tmp: Path) -> None:
         f"{customer['domain']};王;小明;wang@contoso.cn;+86 10 1234 5678;2025-11-20",
         header=HEADER.replace(",", ";"),
     )
-    at = bulk_upload(text.encode("gb18030"))
+    at = open_page(ATTEST, attest_tab="Bulk (CSV)")
+    at.selectbox(key="bulk_encoding").set_value("gb18030")  # never read as GB18030 unasked
+    at.file_uploader[0].set_value(("rows.csv", text.encode("gb18030"), "text/csv"))
+    at = ran(at)
     grid = at.data_editor[0].value
     assert list(grid[["first_name", "last_name", "phone"]].iloc[0]) == [
         "王",

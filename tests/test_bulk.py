@@ -78,8 +78,10 @@ def test_gb18030_file_with_chinese_names_is_read():
         encoding="gb18030",
         newline="\r\n",
     )
-    assert decode_csv(data)[1] == "gb18030"
-    rows = read_csv(data)
+    # read as GB18030 only when the user says so (issue 11): unasked it is refused
+    assert unusable(data).code == "file_encoding"
+    assert decode_csv(data, "gb18030")[1] == "gb18030"
+    rows = read_csv(data, "gb18030")
     assert [(r.first_name, r.last_name) for r in rows] == [("伟", "张"), ("芳", "王")]
     checks = check_rows(rows, now=NOW)
     assert [c.problems for c in checks] == [[], []]
@@ -92,7 +94,7 @@ def test_gb18030_file_with_chinese_names_is_read():
     assert [c.day for c in checks] == [date(2025, 11, 20), date(2025, 11, 3)]
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])  # no BOM: the order is a guess
 def test_utf16_is_refused_naming_the_encoding_and_the_fix(encoding):
     error = unusable(
         csv_bytes(HEADER, f"{GUID},Jane,Doe,jane@contoso.com,,2025-11-20", encoding=encoding)
@@ -786,8 +788,8 @@ def test_cli_exit_codes_and_json(sandbox_env, tmp_path):
     code, out, err = run_cli("bulk-attest", str(bad))
     assert code == 1 and "line 3" in out and "invalid" in out
 
-    utf16 = tmp_path / "utf16.csv"
-    utf16.write_bytes(csv_bytes(HEADER, f"{ids[0]},J,D,j@c.com,,2025-11-20", encoding="utf-16"))
+    utf16 = tmp_path / "utf16.csv"  # without a BOM (with one, UTF-16 is read)
+    utf16.write_bytes(csv_bytes(HEADER, f"{ids[0]},J,D,j@c.com,,2025-11-20", encoding="utf-16-le"))
     code, out, err = run_cli("bulk-attest", str(utf16))
     assert code == 2 and "UTF-16" in err and "CSV UTF-8" in err and out == ""
     code, out, err = run_cli("--json", "bulk-attest", str(utf16))

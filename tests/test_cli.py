@@ -88,6 +88,8 @@ def test_attest_then_again_is_done_and_says_so(sandbox_env):
         "jane@contoso.com",
         "--phone",
         "+1 425 555 0100",
+        "--date",
+        datetime.now(UTC).date().isoformat(),
     )
     code, doc, err = run_json(*args)
     assert code == 0, err
@@ -122,6 +124,28 @@ def test_future_date_is_invalid_input_naming_the_field(sandbox_env):
     assert "date_agreed" in err and "UTC" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("date_args", [(), ("--date", ""), ("--date", "2025-11-20 garbage")])
+def test_classic_attest_never_defaults_or_guesses_the_date(sandbox_env, date_args):
+    """Issue 10.1 / 11.9: `--date` missing, empty or loose is invalid input; nothing is sent."""
+    cid = unaccepted_customer_id()
+    code, doc, err = run_json(
+        "attest",
+        cid,
+        "--first-name",
+        "Jane",
+        "--last-name",
+        "Doe",
+        "--email",
+        "j@contoso.com",
+        *date_args,
+    )
+    assert code == 2 and doc["error"] == "invalid_input", err
+    assert doc["problems"][0]["field"] in ("--date", "date_agreed")
+    assert "YYYY-MM-DD" in err
+    _, status, _ = run_json("status", cid)
+    assert not status["attested"]
+
+
 def test_bad_email_and_unknown_customer_are_invalid_input(sandbox_env):
     cid = unaccepted_customer_id()
     code, _, err = run(
@@ -137,6 +161,8 @@ def test_bad_email_and_unknown_customer_are_invalid_input(sandbox_env):
         "Doe",
         "--email",
         "jane@contoso.com",
+        "--date",
+        "2025-11-20",
     )
     assert code == 2 and doc["error"] == "invalid_input"
     assert doc["problems"][0]["field"] == "customer"
@@ -220,6 +246,8 @@ def test_live_mode_against_the_standalone_emulator(tmp_path, monkeypatch, sandbo
             "Doe",
             "--email",
             "jane@contoso.com",
+            "--date",
+            "2025-11-20",
         )
         assert code == 3 and doc["status"] == 403 and doc["request_id"]
         assert "MS-RequestId" in err

@@ -63,6 +63,7 @@ def test_standalone_sandbox_serves_the_desk_over_http(tmp_path, standalone):
             first_name="Ada",
             last_name="Lovelace",
             email="ada@example.com",
+            date_agreed="2025-11-20",
         ),
         actor,
     )

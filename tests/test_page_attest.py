@@ -18,7 +18,7 @@ from mca_core.partner_center import PartnerCenterClient
 from mca_core.store import Store
 from mca_core.validation import utc_today
 
-from .apptest import open_page, run, texts
+from .apptest import open_page, run, texts, visible
 from .conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "2_Attest.py")
@@ -87,14 +87,29 @@ def test_indirect_reseller_is_pointed_to_the_provider_request(sandbox_env):
 # --- existing customer -----------------------------------------------------------------------
 
 
+def review_and_confirm(at: AppTest) -> AppTest:
+    """Review attestation, then Confirm: the only way the existing-customer form sends."""
+    run(button(at, "Review attestation").click())
+    return run(button(at, "Confirm and attest").click())
+
+
 def test_attest_an_existing_customer_shows_the_stored_attestation(blocked_id):
     at = run(page(customer=blocked_id))
     assert at.selectbox(key="ex_customer").value == blocked_id
     assert "Not accepted" in at.error[0].value  # its current status, read live
-    assert at.date_input(key="ex_date").value == utc_today()
+    assert at.date_input(key="ex_date").value is None  # never claimed for the agent
     fill_contact(at)
     at.text_input(key="ex_phone").set_value("+86 10 1234 5678")
-    run(button(at, "Attest acceptance").click())
+    at.date_input(key="ex_date").set_value(utc_today())
+    run(button(at, "Review attestation").click())
+    statement = texts(at)
+    assert (
+        "**Wei Li** (li.wei@example.com) accepted the Microsoft Customer Agreement for"
+        in (statement)
+        and f"on **{utc_today().isoformat()}** (UTC)" in statement
+    )
+    assert not store().audit(action="attest")  # nothing is sent before the confirmation
+    run(button(at, "Confirm and attest").click())
     success = " ".join(s.value for s in at.success)
     assert "Attested." in success and "MS-RequestId" in success
     assert "Wei Li" in texts(at) and utc_today().isoformat() in texts(at)
@@ -104,42 +119,66 @@ def test_attest_an_existing_customer_shows_the_stored_attestation(blocked_id):
     assert event.request_id and event.request_id in success
 
 
+def test_an_empty_date_is_an_error_naming_the_field_never_today(blocked_id):
+    """Issue 10.1: a cleared date field used to attest with today's date and say Attested."""
+    at = run(page(customer=blocked_id))
+    fill_contact(at)
+    at.date_input(key="ex_date").set_value(utc_today())
+    run(at)
+    at.date_input(key="ex_date").set_value(None)  # the field cleared
+    run(button(at, "Review attestation").click())
+    message = texts(at)
+    assert "Acceptance date" in message and "YYYY-MM-DD" in message
+    assert not [b for b in at.button if b.label == "Confirm and attest"]
+    assert not [e for e in store().audit(action="attest") if e.outcome == "attested"]
+
+
+def test_change_goes_back_to_the_form_with_what_was_typed(blocked_id):
+    at = run(page(customer=blocked_id))
+    fill_contact(at)
+    at.date_input(key="ex_date").set_value(utc_today() - timedelta(days=3))
+    run(button(at, "Review attestation").click())
+    run(button(at, "← Change").click())
+    assert at.text_input(key="ex_email").value == "li.wei@example.com"
+    assert at.date_input(key="ex_date").value == utc_today() - timedelta(days=3)
+    assert not store().audit(action="attest")
+
+
 def test_a_future_date_in_utc_is_refused_before_any_call(blocked_id):
     at = run(page(customer=blocked_id))
     fill_contact(at)
     tomorrow = utc_today() + timedelta(days=1)
     at.date_input(key="ex_date").set_value(tomorrow)
-    run(button(at, "Attest acceptance").click())
-    message = at.error[-1].value
-    assert "Not attested." in message
+    run(button(at, "Review attestation").click())
+    message = visible(at.error[-1].value)
     assert f"later than today in UTC ({utc_today().isoformat()})" in message
-    [event] = store().audit(action="attest")
-    assert event.outcome == "invalid" and event.request_id is None  # nothing was sent
+    assert not store().audit(action="attest")  # nothing was sent
     assert at.text_input(key="ex_email").value == "li.wei@example.com"  # what was typed stays
 
 
 def test_an_identical_attestation_is_already_attested_not_a_failure(blocked_id):
     at = run(page(customer=blocked_id))
     fill_contact(at)
-    run(button(at, "Attest acceptance").click())
-    run(button(at, "Attest acceptance").click())
+    at.date_input(key="ex_date").set_value(utc_today())
+    review_and_confirm(at)
+    review_and_confirm(at)
     assert any("Already attested with these details" in i.value for i in at.info)
     assert not [e for e in at.error if "Not attested" in e.value]
     outcomes = [e.outcome for e in store().audit(action="attest")]
     assert outcomes == ["already_attested", "attested"]
 
 
-def test_a_blocked_customer_opens_the_form_with_todays_utc_date(synced):
+def test_a_blocked_customer_opens_the_form_without_claiming_a_date(synced):
     at = run(page())
     at.session_state["attest_tab"] = "Blocked customers"
     run(at)
     assert any("403, code 13605" in w.value for w in at.warning)
-    first = next(b for b in at.button if b.label == "Attest today")
+    first = next(b for b in at.button if b.label == "Attest…")
     customer_id = first.key.removeprefix("bl_attest_")
     run(first.click())
     assert at.session_state["attest_tab"] == "Existing customer"
     assert at.selectbox(key="ex_customer").value == customer_id
-    assert at.date_input(key="ex_date").value == utc_today()
+    assert at.date_input(key="ex_date").value is None  # the agent enters when it was accepted
     assert any("Preselected from the blocked list" in i.value for i in at.info)
     assert at.text_input(key="ex_first").value == ""  # the agent still enters the contact
 
@@ -169,6 +208,8 @@ def fill_new_customer(at: AppTest, prefix: str = "wingtip") -> None:
     for key, value in values.items():
         at.text_input(key=key).set_value(value)
     at.selectbox(key="nc_country").set_value("US")
+    if at.date_input(key="nc_att_date").value is None:  # never defaulted: the agent enters it
+        at.date_input(key="nc_att_date").set_value(utc_today())
 
 
 def new_customer_page(user: str = "admin-agent") -> AppTest:
@@ -367,7 +408,9 @@ def test_bulk_gb18030_file_keeps_chinese_names(synced):
     blocked = [r for r in snapshot_rows() if r["accepted"] is False]
     today = utc_today().isoformat()
     text = "客户,名,姓,电子邮件,电话,日期\n"  # unknown headers: refused with the columns named
-    at = upload(bulk_page(), text.encode("gb18030"))
+    at = bulk_page()
+    at.selectbox(key="bulk_encoding").set_value("gb18030")  # never read as GB18030 unasked
+    at = upload(at, text.encode("gb18030"))
     assert "cannot be used" in at.error[0].value and "customer" in at.error[0].value
     text = "customer,first_name,last_name,email,phone,date_agreed\n" + "".join(
         f"{r['customer_id']},{first},{last},{mail}@example.cn,,{today}\n"
@@ -454,7 +497,8 @@ def test_bulk_run_that_failed_part_way_resumes(synced, monkeypatch):
 
 
 def test_bulk_unusable_file_says_what_to_do(synced):
-    data = "customer,first_name,last_name,email,date_agreed\n".encode("utf-16")
+    # UTF-16 without a BOM (with one it is read)
+    data = "customer,first_name,last_name,email,date_agreed\n".encode("utf-16-le")
     at = upload(bulk_page(), data)
     assert "UTF-16" in at.error[0].value and "CSV UTF-8" in at.error[0].value
     assert not at.data_editor

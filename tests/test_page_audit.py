@@ -48,6 +48,8 @@ def history(sandbox_env) -> dict[str, str]:
             "Doe",
             "--email",
             "jane@example.com",
+            "--date",
+            "2025-11-20",
         )
         == 0
     )
@@ -61,6 +63,8 @@ def history(sandbox_env) -> dict[str, str]:
             "Doe",
             "--email",
             "jane@example.com",
+            "--date",
+            "2025-11-20",
         )
         == 2
     )
@@ -76,6 +80,8 @@ def history(sandbox_env) -> dict[str, str]:
             "Gu",
             "--email",
             "lee@example.com",
+            "--date",
+            "2025-11-20",
         )
         == 3
     )

@@ -14,6 +14,9 @@ from mca_core.emulator import SANDBOX_USERS
 from mca_core.emulator.directory import FABRIKAM_TENANT_ID, NORTHWIND_TENANT_ID
 from mca_core.invitations import PASSWORD_MASK
 from mca_core.models import MCA_ACCEPTANCE_URL
+from mca_core.validation import utc_today
+
+from .apptest import visible
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages/4_Invitations.py")
@@ -52,7 +55,7 @@ def synced(user: str) -> AppTest:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [visible(e.value) for e in at.error]
 
 
 def data_files(folder: Path) -> bytes:
@@ -120,6 +123,11 @@ def test_generate_edit_and_hand_off(sandbox_env):
     assert event.inputs["recipient_domain"] == "customer.example"
 
 
+def label_of(row: dict) -> str:
+    """A customer as the picker names it."""
+    return " · ".join(part for part in (row["company_name"], row["domain"]) if part)
+
+
 def sandbox_audit(sandbox_env, action: str):
     from mca_core.store import Store
 
@@ -141,9 +149,9 @@ def test_a_long_email_offers_the_download_instead_of_the_link(sandbox_env):
 
 def test_new_customer_prefill_keeps_the_password_on_the_page_only(sandbox_env):
     at = synced("admin-agent")
-    customer_id = at.selectbox(key="inv1_customer").options[0]  # label; find its id below
+    shown = at.selectbox(key="inv1_customer").options[0]  # label; find its id below
     rows = at.session_state["inv_rows"][1]
-    customer_id = next(cid for cid, label in rows.items() if label == customer_id)
+    customer_id = next(cid for cid, row in rows.items() if label_of(row) == shown)
     prefill = {
         "kind": "mca_new",
         "customer_id": customer_id,
@@ -209,7 +217,8 @@ def test_a_draft_whose_password_left_the_page_is_dropped(sandbox_env):
 def test_customer_query_parameter_preselects_it(sandbox_env):
     at = synced("admin-agent")
     rows = at.session_state["inv_rows"][1]
-    customer_id, label = next(iter(rows.items()))
+    customer_id, row = next(iter(rows.items()))
+    label = label_of(row)
     at2 = AppTest.from_file(PAGE, default_timeout=60)
     at2.session_state["sandbox_user_key"] = "admin-agent"
     at2.query_params["customer"] = customer_id
@@ -232,6 +241,7 @@ def test_reseller_writes_to_its_provider_first(sandbox_env):
     at.text_input(key="inv3_last_name").input("Doe").run()
     at.text_input(key="inv3_email").input("jane@customer.example").run()
     at.text_input(key="inv3_to").input("mca@fabrikamdistribution.com").run()
+    at.date_input(key="inv3_date").set_value(utc_today()).run()  # never defaulted
     at.button(key="inv3_generate").click().run()
     assert not errors(at), errors(at)
     body = at.code[1].value

@@ -75,6 +75,8 @@ def test_an_attestation_made_here_names_the_agent(synced):
             "Doe",
             "--email",
             "jane@example.com",
+            "--date",
+            "2025-11-20",
         )
         == 0
     )

@@ -290,8 +290,8 @@ async def test_a_kill_between_journal_and_audit_loses_no_audit_entry(
     else:
         real_record = store.record
 
-        def record_then_die(event: AuditEvent) -> AuditEvent:
-            recorded = real_record(event)
+        def record_then_die(event: AuditEvent, **kw: Any) -> AuditEvent:
+            recorded = real_record(event, **kw)
             if event.customer_id:
                 raise Killed()
             return recorded

@@ -24,6 +24,7 @@ from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenter
 from mca_core.models import Role
 from mca_core.store import Store
 from mca_core.sync import snapshot_scope
+from mca_core.validation import classify_customer_ref
 from mca_core.verify import Verification, VerifiedAttestation
 
 from . import (
@@ -33,6 +34,7 @@ from . import (
 )
 from .guard import require
 from .i18n import t
+from .markup import md
 
 ROOT = Path(__file__).resolve().parent.parent
 INVITATIONS_PAGE = "pages/4_Invitations.py"
@@ -100,13 +102,13 @@ def show_error(error: McaError, *, lead: str | None = None) -> None:
     elif isinstance(error, PartnerCenterError):
         st.error(f"{head}{partner_center_text(error)}")
     else:
-        st.error(f"{head}{error}")
+        st.error(f"{head}{md(error)}")
 
 
 def partner_center_text(error: PartnerCenterError) -> str:
     facts = []
     if error.status is not None:
-        facts.append(f"HTTP {error.status}")
+        facts.append(f"HTTP {md(error.status)}")
     if error.code not in (None, ""):
         facts.append(t("code_is", code=error.code))
     text = t("pc_failed", message=error.message)
@@ -118,7 +120,8 @@ def partner_center_text(error: PartnerCenterError) -> str:
 
 
 def problem_list(problems: Iterable[Any]) -> str:
-    return "; ".join(i18n.problem_text(p) for p in problems)
+    """For table cells (plain text)."""
+    return "; ".join(i18n.problem_plain(p) for p in problems)
 
 
 # --- time ------------------------------------------------------------------------------------
@@ -143,7 +146,10 @@ def utc_time(value: Any) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _snapshot_rows(_store: Store, store_url: str, snapshot_id: int) -> list[dict[str, Any]]:
+def _snapshot_rows(
+    _store: Store, store_url: str, snapshot_id: int, revision: int
+) -> list[dict[str, Any]]:
+    """Keyed by the snapshot's revision too: work written through since the sync shows."""
     return _store.snapshot_rows(snapshot_id)
 
 
@@ -152,7 +158,7 @@ def synced_customers(desk: Desk, actor: Actor) -> tuple[Any, dict[str, dict[str,
     snap = desk.store.latest_snapshot(snapshot_scope(actor.identity, desk.settings.backend))
     if snap is None:
         return None, {}
-    rows = _snapshot_rows(desk.store, desk.store.url, snap.id)
+    rows = _snapshot_rows(desk.store, desk.store.url, snap.id, snap.revision)
     return snap, {r["customer_id"]: r for r in rows}
 
 
@@ -169,20 +175,68 @@ def customer_label(row: dict[str, Any]) -> str:
     return f"{name} — {row.get('domain') or ''} · {row['customer_id']}"
 
 
+def best_match(typed: str, labels: dict[str, str], names: dict[str, str]) -> str | None:
+    """The customer a person means by `typed` (what Enter picks): an exact tenant id, domain or
+    name first, then a name that starts with it, a word of the name that starts with it, and
+    last any label that contains it; ties go to the list's order (`labels` is in that order)."""
+    needle = " ".join(typed.split()).casefold()
+    if not needle:
+        return None
+    best: tuple[int, int] | None = None
+    chosen: str | None = None
+    for position, (cid, label) in enumerate(labels.items()):
+        name = names.get(cid, "").casefold()
+        if needle == cid.casefold() or needle == name or f"— {needle} ·" in label.casefold():
+            rank = 0
+        elif name.startswith(needle):
+            rank = 1
+        elif any(word.startswith(needle) for word in name.split()):
+            rank = 2
+        elif needle in label.casefold():
+            rank = 3
+        else:
+            continue
+        if best is None or (rank, position) < best:
+            best, chosen = (rank, position), cid
+    return chosen
+
+
+def resolve_typed_customer(key: str, labels: dict[str, str], names: dict[str, str]) -> None:
+    """on_change of a customer picker that accepts typed text: Enter on "Add: <text>" picks the
+    best match in the list when there is one; other text stays only when it is a tenant id or
+    a domain (Partner Center is asked); anything else is cleared with a message."""
+    ss = st.session_state
+    value = ss.get(key)
+    ss.pop(f"{key}_unmatched", None)
+    if not value or value in labels:
+        return
+    typed = str(value).strip()
+    match = best_match(typed, labels, names)
+    if match is not None:
+        ss[key] = match
+        return
+    try:
+        classify_customer_ref(typed)
+    except InvalidInput:
+        ss[key] = None
+        ss[f"{key}_unmatched"] = typed
+
+
 def customer_picker(
     rows: dict[str, dict[str, Any]], *, key: str, label: str | None = None
 ) -> str | None:
-    """Type-ahead over the synced customers by name, domain or tenant id. Anything typed that
-    is not in the list (a tenant id or a domain) is returned as typed: the use case resolves it.
-    """
+    """Type-ahead over the synced customers by name, domain or tenant id. Enter picks the best
+    match; a tenant id or domain that is not in the list is returned as typed (the use case
+    resolves it); other text is refused with a message."""
     options = sorted(rows, key=lambda cid: str(rows[cid].get("company_name") or "").lower())
+    labels = {cid: customer_label(rows[cid]) for cid in options}
+    names = {cid: str(rows[cid].get("company_name") or "") for cid in options}
     chosen = st.session_state.get(key)
     if chosen and chosen not in rows:
         options.insert(0, chosen)
 
     def describe(value: str) -> str:
-        row = rows.get(value)
-        return customer_label(row) if row else value
+        return labels.get(value, value)
 
     value = st.selectbox(
         label or t("customer_pick"),
@@ -193,7 +247,12 @@ def customer_picker(
         placeholder=t("customer_placeholder"),
         accept_new_options=True,
         help=t("customer_pick_help"),
+        on_change=resolve_typed_customer,
+        args=(key, labels, names),
     )
+    unmatched = st.session_state.get(f"{key}_unmatched")
+    if unmatched and not value:
+        st.warning(t("customer_no_match", typed=unmatched), icon="🔎")
     return str(value).strip() if value else None
 
 
@@ -288,7 +347,7 @@ def attested_by_text(item: VerifiedAttestation) -> str:
         role = Role(item.attested_by_role).label if item.attested_by_role in ROLE_VALUES else ""
         return f"{item.attested_by} ({role})" if role else str(item.attested_by)
     if item.attested_by_source == "partner_center":
-        return t("pc_user", user=item.attested_by)
+        return i18n.t_plain("pc_user", user=item.attested_by)  # a table cell: plain text
     return "—"
 
 

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from mca_core import access
 from mca_core.desk import Actor, Desk
@@ -29,15 +30,26 @@ def may_sync(identity: Identity) -> bool:
 
 
 def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True) -> None:
+    """A sync with a progress bar. Leaving the page (or any rerun) mid-way stops the sync at
+    once but keeps what it fetched: the snapshot is saved marked incomplete, and the pages say
+    so the next time (before, the work was dropped silently)."""
     bar = st.progress(0.0, text=t("sync_starting"))
+    cancel = threading.Event()
+    left: list[ScriptControlException] = []
 
     def progress(done: int, total: int, phase: str) -> None:
-        if phase == "listing":
-            bar.progress(0.0, text=t("sync_listing", total=total))
-        else:
-            bar.progress(
-                done / total if total else 1.0, text=t("sync_progress", done=done, total=total)
-            )
+        if left:
+            return
+        try:
+            if phase == "listing":
+                bar.progress(0.0, text=t("sync_listing", total=total))
+            else:
+                bar.progress(
+                    done / total if total else 1.0, text=t("sync_progress", done=done, total=total)
+                )
+        except ScriptControlException as exc:  # the user left or reran the page
+            left.append(exc)
+            cancel.set()
 
     try:
         summary = desk.run(
@@ -48,14 +60,18 @@ def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True
                 backend=desk.settings.backend,
                 incremental=incremental,
                 progress=progress,
-                cancel=threading.Event(),
+                cancel=cancel,
             ),
             actor,
         )
     except McaError as exc:
+        if left:
+            raise left[0] from None
         bar.empty()
         st.error(t("sync_failed", error=str(exc)))
         return
+    if left:
+        raise left[0]
     bar.empty()
     st.success(
         t(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import phonenumbers
@@ -25,11 +26,13 @@ from mca_core.access import check_may_verify
 from mca_core.desk import Actor, Desk
 from mca_core.enhanced_store import AttestationState, EnhancedAttestation
 from mca_core.errors import AccessRefused, McaError
+from mca_core.sync import finalised_changes
 from mca_core.validation import may_attest
 
 from . import attest_blocks as ab
 from . import i18n
 from .i18n import t
+from .markup import md
 
 ss = st.session_state
 #: The work list shows this many rows; the cards count every customer.
@@ -344,6 +347,11 @@ def _finalise(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
     except McaError as exc:
         _say(customer_id, "error", error=exc)
     else:
+        desk.write_through(  # every page agrees at once, before the next sync
+            actor.identity,
+            outcome.customer_id,
+            lambda before: finalised_changes(before, outcome, actor.identity.user_id),
+        )
         if outcome.outcome == "attested":
             _say(customer_id, "success", "enh_finalised", rid=outcome.request_id or "—")
         else:
@@ -397,7 +405,7 @@ def _invitation(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
         if not ready or ready["request"] != record.request_id:
             return
         mail = ready["email"]
-        st.markdown(f"**{mail.subject}**")
+        st.markdown(f"**{md(mail.subject)}**")
         st.code(mail.text_body, language=None, wrap_lines=True)
         cols = st.columns(2)
         link = invitations.mailto_for(mail)
@@ -494,7 +502,7 @@ def pipeline_section(desk: Desk, actor: Actor) -> None:
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     if rows:
         item = shown[rows[0]]
-        st.markdown(f"**{item.company_name}** · {t(f'pipe_stage_{item.stage.value}')}")
+        st.markdown(f"**{md(item.company_name)}** · {t(f'pipe_stage_{item.stage.value}')}")
         if st.button(t("pipe_open_label"), key="pipeb_open", icon="✍️", type="primary"):
             open_attest(item.customer_id)
 
@@ -504,7 +512,7 @@ def open_attest(customer_id: str) -> None:
     try:
         st.switch_page("pages/2_Attest.py", query_params={"customer": customer_id})
     except StreamlitAPIException:
-        st.markdown(f"[{t('pipe_open_label')}](/Attest?customer={customer_id})")
+        st.markdown(f"[{t('pipe_open_label')}](/Attest?customer={quote(customer_id, safe='')})")
 
 
 def work_list_frame(items: list[enhanced.PipelineItem]) -> pd.DataFrame:

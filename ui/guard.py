@@ -42,6 +42,7 @@ def forget_secrets_of_other_pages(title_key: str) -> None:
 def page_setup(title_key: str, icon: str = "📄") -> None:
     """Page config and the shared sidebar (language, backend) for every page."""
     forget_secrets_of_other_pages(title_key)
+    session.keep_sandbox_sign_in()  # a reload starts a new session: the sandbox user survives
     if "ui_language" in st.session_state:
         # Streamlit drops a widget's state when another page runs; writing the key back keeps
         # the chosen language across pages (Streamlit's documented multipage workaround).

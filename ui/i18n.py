@@ -8,6 +8,7 @@ import streamlit as st
 
 from mca_core.errors import AccessRefused, Problem
 from mca_core.models import PartnerType, Role
+from ui.markup import Markdown, format_markdown, md
 
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
 DEFAULT_LANGUAGE = "en"
@@ -185,12 +186,24 @@ def language() -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def t(key: str, **params: Any) -> str:
-    """The UI string `key` in the current language (English when a translation is missing)."""
+def _template(key: str) -> str:
     entry = STRINGS.get(key)
     if entry is None:
         return key
-    text = entry.get(language()) or entry["en"]
+    return entry.get(language()) or entry["en"]
+
+
+def t(key: str, **params: Any) -> Markdown:
+    """The UI string `key` in the current language (English when a translation is missing),
+    for Markdown: every parameter is data and is escaped (see `ui.markup`), unless it is
+    Markdown already (another `t`, or `md`)."""
+    text = _template(key)
+    return format_markdown(text, params) if params else Markdown(text)
+
+
+def t_plain(key: str, **params: Any) -> str:
+    """`t` for places that show plain text (table cells, file names, code blocks)."""
+    text = _template(key)
     return text.format(**params) if params else text
 
 
@@ -200,8 +213,8 @@ def field_label(field: str) -> str:
     return (labels.get(language()) or labels["en"]) if labels else field
 
 
-def problem_text(problem: Problem) -> str:
-    """A core Problem in the UI language, always naming the field and the fix."""
+def problem_plain(problem: Problem) -> str:
+    """A core Problem in the UI language, always naming the field and the fix (plain text)."""
     if language() == "zh-CN" and problem.code in PROBLEM_ZH:
         try:
             return PROBLEM_ZH[problem.code].format(
@@ -210,6 +223,11 @@ def problem_text(problem: Problem) -> str:
         except KeyError:
             pass
     return f"{field_label(problem.field)}: {problem.reason} {problem.fix}"
+
+
+def problem_text(problem: Problem) -> str:
+    """`problem_plain` for Markdown: the user's own value, repeated in the reason, is data."""
+    return md(problem_plain(problem))
 
 
 #: Chinese wording of access refusals, by AccessRefused.code.
@@ -224,10 +242,17 @@ REFUSAL_ZH: dict[str, str] = {
 }
 
 
-ROLE_ZH = {"admin_agent": "管理员代理", "sales_agent": "销售代理", "helpdesk_agent": "支持代理",
-           "none": "无代理角色"}
-PARTNER_TYPE_ZH = {"direct_bill": "直接账单合作伙伴", "indirect_provider": "间接提供商",
-                   "indirect_reseller": "间接经销商"}
+ROLE_ZH = {
+    "admin_agent": "管理员代理",
+    "sales_agent": "销售代理",
+    "helpdesk_agent": "支持代理",
+    "none": "无代理角色",
+}
+PARTNER_TYPE_ZH = {
+    "direct_bill": "直接账单合作伙伴",
+    "indirect_provider": "间接提供商",
+    "indirect_reseller": "间接经销商",
+}
 
 
 def role_label(role: Role) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import date
 
@@ -15,6 +16,7 @@ from mca_core.models import AuditEvent
 from mca_core.store import SnapshotInfo
 
 from .i18n import t
+from .markup import md
 
 #: Colours that keep their meaning on every chart (Fluent palette).
 STATUS_COLOURS = {
@@ -42,14 +44,15 @@ def reseller_names(desk: Desk) -> dict[str, str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _frame(store_url: str, snapshot_id: int, _desk: Desk) -> pd.DataFrame:
+def _frame(store_url: str, snapshot_id: int, revision: int, _desk: Desk) -> pd.DataFrame:
     rows = _desk.store.snapshot_rows(snapshot_id)
     return metrics.customers_frame(rows, reseller_names(_desk))
 
 
-def load_frame(desk: Desk, snapshot_id: int) -> pd.DataFrame:
-    """The snapshot as a frame, read once per snapshot (snapshots never change)."""
-    return _frame(desk.store.url, snapshot_id, desk)
+def load_frame(desk: Desk, snapshot: SnapshotInfo) -> pd.DataFrame:
+    """The snapshot as a frame, read once per snapshot and revision (a sync never changes;
+    the desk's own work is written through and bumps the revision)."""
+    return _frame(desk.store.url, snapshot.id, snapshot.revision, desk)
 
 
 def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None) -> None:
@@ -156,6 +159,10 @@ def _bar(
         st.markdown(f"**{title}**")
         st.caption(t("chart_empty"))
         return
+    # Plotly renders a little HTML in labels (<a href>, <b>): names from Partner Center and
+    # the store are data, so the category axis gets them escaped.
+    category = y if horizontal else x
+    data = data.assign(**{category: data[category].astype(str).map(html.escape)})
     fig = px.bar(
         data,
         x=x,
@@ -168,7 +175,7 @@ def _bar(
     if horizontal:
         fig.update_yaxes(autorange="reversed")
     fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    st.plotly_chart(fig, use_container_width=True)
+    st.plotly_chart(fig, width="stretch")
 
 
 def charts(
@@ -195,7 +202,7 @@ def charts(
             # automargin: a small slice's outside label is not clipped at the chart's edge
             fig.update_traces(textinfo="value+percent", sort=False, automargin=True)
             fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-            st.plotly_chart(fig, use_container_width=True)
+            st.plotly_chart(fig, width="stretch")
     with right:
         per_month = metrics.attestations_per_month(filtered)
         _bar(
@@ -222,7 +229,7 @@ def charts(
             )
             fig.update_yaxes(tickformat=".0%", rangemode="tozero")
             fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-            st.plotly_chart(fig, use_container_width=True)
+            st.plotly_chart(fig, width="stretch")
     with right:
         per_agent = metrics.attestations_per_agent(attestations)
         _bar(
@@ -289,7 +296,7 @@ def customer_table(filtered: pd.DataFrame) -> None:
     event = st.dataframe(
         view,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="ov_table",
         on_select="rerun",
         selection_mode="single-row",
@@ -308,7 +315,7 @@ def customer_table(filtered: pd.DataFrame) -> None:
         return
     customer = shown.iloc[rows[0]]
     st.markdown(
-        f"**{customer['company_name']}** · `{customer['domain']}` · "
+        f"**{md(customer['company_name'])}** · {md(customer['domain'])} · "
         f"{status_label(str(customer['status']))}"
     )
     params = {"customer": str(customer["customer_id"])}

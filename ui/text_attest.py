@@ -39,6 +39,12 @@ i18n.register(
             "en": "Type a name, domain or tenant id…",
             "zh-CN": "输入名称、域名或租户 ID…",
         },
+        "customer_no_match": {
+            "en": "No synced customer matches “{typed}”, and it is neither a tenant id nor a "
+            "domain. Pick a customer from the list, or type its tenant id or domain.",
+            "zh-CN": "没有与“{typed}”匹配的已同步客户，且它既不是租户 ID 也不是域名。请从列表中选择客户，"
+            "或输入其租户 ID 或域名。",
+        },
         "customer_pick_help": {
             "en": "Searches the synced list. A tenant id or domain that is not in the list can be "
             "typed as well: Partner Center is asked.",
@@ -108,9 +114,9 @@ i18n.register(
             "zh-CN": "请先选择客户：随后会在此显示其当前状态和证明表单。",
         },
         "ex_from_blocked": {
-            "en": "Preselected from the blocked list, dated today in UTC. Enter the contact of the "
-            "person at the customer who accepted the MCA.",
-            "zh-CN": "已从受阻列表预选，日期为 UTC 时间的今天。请填写客户方接受 MCA 的人员的联系信息。",
+            "en": "Preselected from the blocked list. Enter the person at the customer who "
+            "accepted the MCA and the date they accepted it.",
+            "zh-CN": "已从受阻列表预选。请填写客户方接受 MCA 的人员及其接受日期。",
         },
         "ex_all_attestations": {
             "en": "All attestations ({n}), newest first",
@@ -122,6 +128,24 @@ i18n.register(
         },
         "attest_submit": {"en": "Attest acceptance", "zh-CN": "提交证明"},
         "ex_not_attested": {"en": "Not attested.", "zh-CN": "未完成证明。"},
+        "ex_review_submit": {"en": "Review attestation", "zh-CN": "检查证明内容"},
+        "ex_review_title": {
+            "en": "Check the statement you are about to attest",
+            "zh-CN": "请核对您将要证明的内容",
+        },
+        "ex_review_statement": {
+            "en": "**{name}** ({email}) accepted the Microsoft Customer Agreement for "
+            "**{company}** on **{date}** (UTC).",
+            "zh-CN": "**{name}**（{email}）已于 **{date}**（UTC）代表 **{company}** "
+            "接受 Microsoft 客户协议。",
+        },
+        "ex_review_note": {
+            "en": "Partner Center keeps this statement and emails the customer's primary contact "
+            "about it. An attestation cannot be withdrawn.",
+            "zh-CN": "合作伙伴中心会保存此声明，并就此向客户的主要联系人发送电子邮件。证明一经提交无法撤回。",
+        },
+        "ex_confirm": {"en": "Confirm and attest", "zh-CN": "确认并提交证明"},
+        "ex_change": {"en": "← Change", "zh-CN": "← 修改"},
         "ex_already": {
             "en": "**Already attested with these details** — an identical attestation exists, "
             "nothing new was stored. This is not a failure. (MS-RequestId `{rid}`)",
@@ -268,8 +292,10 @@ i18n.register(
         "bulk_template": {"en": "Download the CSV template", "zh-CN": "下载 CSV 模板"},
         "bulk_upload": {"en": "Upload the filled-in CSV", "zh-CN": "上传已填写的 CSV"},
         "bulk_upload_help": {
-            "en": "UTF-8 (Excel's 'CSV UTF-8') or GB18030/GBK; commas, semicolons or tabs.",
-            "zh-CN": "UTF-8（Excel 的“CSV UTF-8”）或 GB18030/GBK；以逗号、分号或制表符分隔。",
+            "en": "UTF-8 (Excel's 'CSV UTF-8'), or GB18030/GBK when chosen as the file encoding; "
+            "commas, semicolons or tabs.",
+            "zh-CN": "UTF-8（Excel 的“CSV UTF-8”），或在“文件编码”中选择 GB18030 后的 GB18030/GBK 文件；"
+            "以逗号、分号或制表符分隔。",
         },
         "bulk_file": {
             "en": "File: **{name}** ({size:,} bytes)",
@@ -367,7 +393,7 @@ i18n.register(
         },
         "blocked_no_match": {"en": "No blocked customer matches.", "zh-CN": "没有匹配的受阻客户。"},
         "blocked_page": {"en": "Page (of {pages})", "zh-CN": "页码（共 {pages} 页）"},
-        "blocked_attest": {"en": "Attest today", "zh-CN": "今日证明"},
+        "blocked_attest": {"en": "Attest…", "zh-CN": "去证明…"},
         # --- Verify ---------------------------------------------------------------------------
         "verify_intro": {
             "en": "Look a customer up in Partner Center: every MCA attestation, direct acceptance, "
@@ -474,6 +500,31 @@ i18n.register(
         "action_create_customer": {"en": "create customer", "zh-CN": "创建客户"},
         "action_verify": {"en": "verify", "zh-CN": "核验"},
         "action_sync": {"en": "sync", "zh-CN": "同步"},
+        # --- Attest: bulk file encoding (issue 11: only what can be proven is read unasked) ---
+        "bulk_encoding": {"en": "File encoding", "zh-CN": "文件编码"},
+        "bulk_encoding_auto": {
+            "en": "Automatic (UTF-8/UTF-16)",
+            "zh-CN": "自动（UTF-8/UTF-16）",
+        },
+        "bulk_encoding_gb18030": {
+            "en": "GB18030 (Simplified Chinese)",
+            "zh-CN": "GB18030（简体中文）",
+        },
+        "bulk_encoding_help": {
+            "en": "Automatic reads UTF-8 (Excel's 'CSV UTF-8') and UTF-16 with a byte-order mark; "
+            "any other file is refused rather than guessed. Choose GB18030 only for a Simplified "
+            "Chinese file saved by Excel as plain 'CSV' (GB18030/GBK), then check the names.",
+            "zh-CN": "“自动”读取 UTF-8（Excel 的“CSV UTF-8”）和带字节顺序标记（BOM）的 UTF-16；"
+            "其他编码的文件会被拒绝，而不会被猜测。仅当文件是 Excel 以普通“CSV”保存的简体中文文件"
+            "（GB18030/GBK）时才选择 GB18030，然后核对姓名。",
+        },
+        "bulk_encoding_check": {
+            "en": "The file was read as {encoding}, as you chose. Check that the names in the grid "
+            "read correctly before you run and submit: if they look wrong, the file is in another "
+            "encoding; save it as 'CSV UTF-8' in Excel and upload that file.",
+            "zh-CN": "已按您选择的 {encoding} 读取文件。运行和提交前，请核对表格中的姓名是否显示正确："
+            "如显示异常，说明文件是其他编码，请在 Excel 中另存为“CSV UTF-8”后上传。",
+        },
     }
 )
 
@@ -518,5 +569,17 @@ for _code, _text in {
     "file_duplicate_columns": "{field_label}：表头中有重复的列：{columns}。每类列只保留一个后重新上传。",
     "file_malformed": "{field_label}：第 {line} 行附近的 CSV 格式不正确。请检查该行的引号，或在 Excel "
     "中重新另存为 CSV UTF-8。",
+    "file_not_gb18030": "{field_label}：已选择 GB18030，但此文件不是有效的 GB18030 简体中文文本，"
+    "可能是其他编码。如果文件是 UTF-8，请选择“自动”；否则请在 Excel 中另存为“CSV UTF-8”后上传。",
+    "file_line_too_long": "{field_label}：第 {line} 行中有一个值超过 {max_chars} 个字符"
+    "（或该行开始的引号始终未闭合）。请检查并修正或删除该单元格，或在 Excel 中重新另存为 CSV UTF-8。",
 }.items():
     i18n.PROBLEM_ZH.setdefault(_code, _text)
+
+#: Replaces ui.i18n's generic text, which offered GBK as if it were read unasked (issue 11): a
+#: file that is not UTF-8 is refused, and GB18030 must be chosen as the file encoding.
+i18n.PROBLEM_ZH["file_encoding"] = (
+    "{field_label}：文件编码（{encoding}）无法可靠识别：只接受 UTF-8 和带字节顺序标记（BOM）的 "
+    "UTF-16，不猜测其他编码。请在 Excel 中选择“文件 → 另存为 → CSV UTF-8（逗号分隔）”后上传；"
+    "如果是简体中文 GB18030/GBK 文件，请将“文件编码”选为 GB18030。"
+)

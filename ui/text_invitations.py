@@ -173,6 +173,25 @@ register(
             "zh-CN": "请先修正上方的正文，然后再发送。",
         },
         "inv_done": {"en": "Done", "zh-CN": "完成"},
+        "inv_recipient_outside": {
+            "en": "**Check the recipient.** {to} is not at a domain of **{company}** "
+            "({domains}). Make sure this customer's data goes to the right person before you "
+            "download or open the email.",
+            "zh-CN": "**请核对收件人。** {to} 不属于 **{company}** 的任何域名（{domains}）。"
+            "下载或打开邮件前，请确认该客户的信息会发送给正确的人。",
+        },
+        "inv_already_accepted": {
+            "en": "**{company} has already accepted the MCA** ({how}, as of the last sync "
+            "{when} UTC): orders are not blocked. An invitation is only needed if this is out "
+            "of date.",
+            "zh-CN": "**{company} 已接受 MCA**（{how}，以 UTC {when} 的最近一次同步为准）：下单不会受阻。"
+            "只有在该信息已过时的情况下才需要发送邀请。",
+        },
+        "inv_accepted_attested": {"en": "attested on {date}", "zh-CN": "已于 {date} 证明"},
+        "inv_accepted_direct": {
+            "en": "accepted directly in the Microsoft 365 admin center",
+            "zh-CN": "已在 Microsoft 365 管理中心直接接受",
+        },
         "inv_done_help": {
             "en": "Clears this email and the password from the page.",
             "zh-CN": "从本页面清除此邮件和密码。",

@@ -14,6 +14,13 @@ register(
             "en": "Data synced **{when} UTC** by **{who}** ({mode}, {calls:,} API calls).",
             "zh-CN": "数据由 **{who}** 于 **{when}（UTC）** 同步（{mode}，{calls:,} 次 API 调用）。",
         },
+        "overview_written_through": {
+            "en": "Includes work done on this desk since the sync ({n:,} change(s): attestations, "
+            "finalised agreements, new customers), applied at once. The next sync reads them "
+            "from Partner Center again.",
+            "zh-CN": "已包含同步后在本工作台完成的操作（{n:,} 项变更：证明、已完成的协议、新客户），"
+            "这些变更已立即生效。下次同步时会重新从合作伙伴中心读取。",
+        },
         "kpi_by_attestation": {"en": "By partner attestation", "zh-CN": "经合作伙伴证明"},
         "kpi_directly": {"en": "Accepted directly", "zh-CN": "客户直接接受"},
         "kpi_both": {"en": "Both", "zh-CN": "两者皆有"},

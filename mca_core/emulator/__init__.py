@@ -59,13 +59,19 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
   * Faults (`FaultConfig`, /v1 only, never /sandbox): latency, a token bucket per partner tenant
     (429 + Retry-After), random 429, 500/502/503/504 (502 as HTML), timeouts (POSTs applied before
     the hang half of the time), connection resets (request applied, body cut short ->
-    httpx.RemoteProtocolError in process and over TCP), reproducible with `fault_seed`. In process,
+    httpx.RemoteProtocolError in process and over TCP), reproducible with `fault_seed`; and
+    `throttle_path`: every /v1 path containing that text answers 429 with the verbatim
+    `throttle_path_retry_after` ("3600", "inf", an HTTP-date, garbage). In process,
     `EmulatorTransport` honours the httpx read timeout (httpx.ReadTimeout), as a socket would.
+  * Hostile input: a path with a `.` or `..` segment, percent-encoded or not, answers 400 before
+    routing; a body that is not a JSON object (a list, garbage, NaN, nesting too deep to parse)
+    answers 400 / 400056, never 500.
   * /sandbox controls (no auth, no faults): POST /sandbox/token, GET /sandbox/health,
     GET|PUT /sandbox/faults, POST /sandbox/customers/{id}/direct-signing, POST /sandbox/reset,
     GET|PUT /sandbox/enhanced (link lifetime), GET|POST /sandbox/clock (a test clock),
     POST /sandbox/attestations/{id}/accept (play the customer).
-    They mint tokens for anyone who can reach them: `serve()` binds loopback by default; keep it so.
+    They mint tokens for anyone who can reach them: `serve()` binds loopback by default; keep it so
+    (both command lines warn on stderr when told to bind any other host).
   * Standalone: `python -m mca_core.emulator [--data-dir D --customers N --seed S --port 8765]`.
 
 What it DOES NOT do:
@@ -97,7 +103,7 @@ from .directory import (
     SandboxUser,
 )
 from .faults import FaultConfig
-from .server import run_in_thread, serve
+from .server import exposure_warning, run_in_thread, serve
 from .transport import EmulatorTransport
 
 __all__ = [
@@ -112,6 +118,7 @@ __all__ = [
     "Partner",
     "SandboxUser",
     "TokenKind",
+    "exposure_warning",
     "run_in_thread",
     "serve",
 ]

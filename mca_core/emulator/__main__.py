@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .core import DEFAULT_CUSTOMERS, DEFAULT_SEED, Emulator
-from .server import DEFAULT_HOST, DEFAULT_PORT, serve
+from .server import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.reset:
         emulator.reset()
     print(f"MCA sandbox Partner Center on http://{args.host}:{args.port} (data: {args.data_dir})")
+    warning = exposure_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     try:
         serve(emulator, host=args.host, port=args.port)
     finally:

@@ -663,10 +663,10 @@ class SandboxApi:
     async def token(self, request: Request) -> Response:
         body = await json_body(request)
         user = body.get("user")
-        if user not in SANDBOX_USERS:
+        if not isinstance(user, str) or user not in SANDBOX_USERS:
             valid = ", ".join(SANDBOX_USERS)
             raise invalid(
-                f"Unknown sandbox user {user!r}. Valid users: {valid}.",
+                f"Unknown sandbox user {repr(user)[:80]}. Valid users: {valid}.",
                 field="user",
                 name="UnknownSandboxUser",
             )
@@ -692,7 +692,7 @@ class SandboxApi:
         body = await json_body(request)
         try:
             config = FaultConfig.from_dict(body, base=self.emulator.faults)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise invalid(f"Invalid fault settings: {exc}", name="InvalidFaults") from None
         self.emulator.faults = config
         return JSONResponse(config.to_dict())

@@ -57,6 +57,7 @@ from .wire import (
     invalid,
     json_body,
     not_found,
+    parse_json,
     request_id,
     wire_datetime,
 )
@@ -294,9 +295,9 @@ class EnhancedApi:
     async def create_agreement(self, request: Request) -> Response:
         """Finalise when the body names an attestation; otherwise the classic attestation."""
         try:
-            data = json.loads(await request.body() or b"null")
+            data = parse_json(await request.body())
         except ValueError:
-            data = None
+            data = None  # the classic path answers 400 for it
         if not isinstance(data, dict) or WIRE.finalise_attestation_id not in data:
             return await self.api.attest(request)
         return await self.finalise(request, data)

@@ -42,6 +42,11 @@ class FaultConfig:
     fault_reset: float = 0.0
     #: Seed of the fault RNG (None: a random one).
     fault_seed: int | None = None
+    #: Every /v1 request whose path contains this text answers 429 with the Retry-After below,
+    #: verbatim (any text: "3600", "inf", "soon", an HTTP-date): one customer throttled for an
+    #: hour, or with a header no client expects. None: off. Drawn before the random faults.
+    throttle_path: str | None = None
+    throttle_path_retry_after: str = "3600"
 
     def __post_init__(self) -> None:
         # Settings arrive as JSON too (PUT /sandbox/faults): coerce, so "0.5" fails or works now,
@@ -54,6 +59,19 @@ class FaultConfig:
             object.__setattr__(self, "rate_limit_per_minute", float(self.rate_limit_per_minute))
         if self.fault_seed is not None:
             object.__setattr__(self, "fault_seed", int(self.fault_seed))
+        for name in ("throttle_path", "throttle_path_retry_after"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be a string")
+            if value is not None and not (value.isascii() and value.isprintable()):
+                raise ValueError(f"{name} must be printable ASCII (it goes into a header)")
+        if self.throttle_path == "":
+            object.__setattr__(self, "throttle_path", None)
+        numbers = ("latency_ms", "timeout_hang_seconds", "rate_limit_per_minute")
+        for name in (*numbers, "fault_429", "fault_5xx", "fault_timeout", "fault_reset"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
         for name in ("fault_429", "fault_5xx", "fault_timeout", "fault_reset"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -79,6 +97,7 @@ class FaultConfig:
 
 class FaultKind(StrEnum):
     THROTTLED = "throttled"  # over the token bucket
+    PATH_429 = "path_429"  # throttle_path: a 429 with a verbatim Retry-After
     RANDOM_429 = "random_429"
     SERVER_ERROR = "server_error"
     TIMEOUT = "timeout"
@@ -93,6 +112,8 @@ class Fault:
     status: int = 0
     #: Timeout: apply the request first, then hang (POST only).
     apply_before_hang: bool = False
+    #: PATH_429: the Retry-After header as configured, verbatim.
+    retry_after_header: str = ""
 
 
 class TokenBucket:
@@ -129,9 +150,11 @@ class FaultInjector:
     def config(self) -> FaultConfig:
         return self._config
 
-    def decide(self, tenant_id: str, method: str) -> Fault | None:
+    def decide(self, tenant_id: str, method: str, path: str = "") -> Fault | None:
         """At most one fault for this request; throttling is judged first."""
         cfg = self._config
+        if cfg.throttle_path and cfg.throttle_path in path:
+            return Fault(FaultKind.PATH_429, retry_after_header=cfg.throttle_path_retry_after)
         with self._lock:
             if cfg.rate_limit_per_minute:
                 now = self._monotonic()

@@ -1,7 +1,8 @@
 """The outermost ASGI layer: request ids on every answer, and fault injection on /v1.
 
 It wraps the Starlette routes. Every answer, errors and injected faults included, echoes the
-caller's MS-RequestId / MS-CorrelationId (minted when absent). /v1 requests then meet the faults
+caller's MS-RequestId / MS-CorrelationId (minted when absent). A path with a `.` or `..` segment
+(also percent-encoded) is refused with 400 before routing. /v1 requests then meet the faults
 that `FaultInjector` decides; /sandbox requests never do.
 """
 
@@ -18,10 +19,16 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .faults import Fault, FaultKind
 from .tokens import peek_tenant
-from .wire import SCOPE_REQUEST_ID, SCOPE_REQUEST_ID_GIVEN, error_body
+from .wire import CODE_INVALID_INPUT, SCOPE_REQUEST_ID, SCOPE_REQUEST_ID_GIVEN, error_body
 
 if TYPE_CHECKING:
     from .core import Emulator
+
+
+def _has_dot_segment(path: str) -> bool:
+    """`scope["path"]` is percent-decoded: `..%2F` and `%2E%2E` arrive here as `..`. Routing
+    never resolves them, but no emulator resource has such a segment: refuse them outright."""
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 class InjectedConnectionReset(Exception):
@@ -60,7 +67,9 @@ class Gateway:
                 message = {**message, "headers": kept + echo}
             await send(message)
 
-        if scope["path"].startswith("/v1"):
+        if _has_dot_segment(scope["path"]):
+            await self._bad_path(send_with_ids)
+        elif scope["path"].startswith("/v1"):
             await self._v1(scope, receive, send_with_ids, headers)
         else:
             await self.inner(scope, receive, send_with_ids)
@@ -75,11 +84,13 @@ class Gateway:
             if scheme.lower() == "bearer" and token.strip():
                 key = self.emulator.store.signing_key()
                 tenant = peek_tenant(key, token.strip()) or tenant
-        fault = self.emulator.fault_injector.decide(tenant, scope["method"])
+        fault = self.emulator.fault_injector.decide(tenant, scope["method"], scope["path"])
         if fault is None:
             await self.inner(scope, receive, send)
         elif fault.kind in (FaultKind.THROTTLED, FaultKind.RANDOM_429):
             await self._throttled(send, fault.retry_after)
+        elif fault.kind is FaultKind.PATH_429:
+            await self._throttled(send, fault.retry_after_header)
         elif fault.kind is FaultKind.SERVER_ERROR:
             await self._server_error(send, fault.status)
         elif fault.kind is FaultKind.TIMEOUT:
@@ -96,7 +107,18 @@ class Gateway:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
-    async def _throttled(self, send: Send, seconds: int) -> None:
+    async def _bad_path(self, send: Send) -> None:
+        body = error_body(
+            CODE_INVALID_INPUT,
+            "The path has a '.' or '..' segment (perhaps percent-encoded): ids go into a path "
+            "as one segment and are never resolved against it.",
+            error_name="InvalidPath",
+        )
+        await self._send(
+            send, 400, json.dumps(body).encode(), [(b"content-type", b"application/json")]
+        )
+
+    async def _throttled(self, send: Send, seconds: int | str) -> None:
         body = json.dumps(
             {
                 "statusCode": 429,

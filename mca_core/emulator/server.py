@@ -6,6 +6,7 @@ position to log an Authorization header. Injected connection resets are not logg
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -43,6 +44,30 @@ def _config(emulator: Emulator, host: str, port: int) -> uvicorn.Config:
         log_level="warning",
         lifespan="off",
         timeout_graceful_shutdown=1,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` ("localhost", 127.0.0.0/8, ::1)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name or "": it may well resolve to a reachable address
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to print before binding `host` beyond loopback; None for loopback."""
+    if is_loopback(host):
+        return None
+    return (
+        f"WARNING: the emulator listens on {host or 'every interface'}, beyond loopback. Its "
+        "/sandbox/* endpoints need no token: anyone who can reach this address can reset it "
+        "(POST /sandbox/reset wipes its data), change its faults and clock, and mint bearer "
+        "tokens (POST /sandbox/token) for every sandbox user. Bind 127.0.0.1 unless the network "
+        "is yours alone."
     )
 
 

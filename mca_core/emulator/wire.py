@@ -260,10 +260,23 @@ def stored_agreement_types(value: str | None, *, default_all: bool) -> list[str]
     return []
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON; ValueError for anything that is not strict JSON (NaN and
+    Infinity included) or nests too deep to parse (RecursionError), so callers answer 400."""
+    try:
+        return json.loads(raw or b"null", parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("the JSON nests too deep") from None
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        data = json.loads(raw or b"null")
+        data = parse_json(raw)
     except ValueError:
         raise invalid("The request body is not valid JSON.") from None
     if not isinstance(data, dict):

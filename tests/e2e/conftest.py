@@ -14,7 +14,7 @@ Reusable fixtures and helpers (another e2e module imports them from `tests.e2e.c
         panel = visible_panel(page)             # the open tab (hidden tabs repeat the labels)
         fill_in(page, panel, text("at_first_name"), "Mei")
         choose(page, panel, text("customer_pick"), "contoso", typed="contoso")
-        panel.get_by_role("button", name=text("attest_submit")).click()
+        panel.get_by_role("button", name=text("ex_review_submit")).click()
         wait_for_app(page)                      # the rerun finished (Streamlit's own test wait)
         expect(alert(page, "ex_attested")).to_be_visible()
         screenshot(page, "attest-done")         # artifacts/screenshots/attest-done.png, full height
@@ -379,6 +379,22 @@ def choose(page: Any, scope: Any, label: str, option: str, *, typed: str | None 
     # Not the "Add: <typed>" entry a selectbox accepting new options puts first.
     options = page.get_by_role("option").filter(has_text=option)
     options.filter(has_not_text=re.compile(r"^Add: ")).first.click()
+    wait_for_app(page)
+
+
+def enter_date(page: Any, scope: Any, label: str, value: str) -> None:
+    """Type a date into the date field labelled `label` as a person does: the field is a group
+    of year / month / day segments (react-aria), typed as digits; a partial value ("2025-03")
+    leaves the later segments empty. Then leave the field."""
+    group = scope.get_by_role("group", name=label).first
+    segments = group.get_by_role("spinbutton")
+    segments.first.click()
+    for index, part in enumerate(value.split("-")):
+        if index and part:
+            segments.nth(index).click()
+        if part:
+            page.keyboard.type(part)
+    page.keyboard.press("Escape")  # the calendar the field opened closes; the value stays
     wait_for_app(page)
 
 
