@@ -503,6 +503,19 @@ def _header_line_number(text: str) -> int:
     return len(re.findall(r"\r\n|\r|\n", before)) + 1
 
 
+def _csv_unusable(exc: csv.Error, line: int, check: str) -> CsvUnusable:
+    """The csv module's refusal as the file problem: a value over its field limit, or a
+    malformed record, naming the line."""
+    if _FIELD_LIMIT_MESSAGE in str(exc):
+        return _line_too_long(line)
+    return CsvUnusable(
+        f"The file is not a well-formed CSV at line {line}: {exc}.",
+        f"{check}, or save the sheet again as CSV UTF-8 from Excel.",
+        code="file_malformed",
+        line=line,
+    )
+
+
 def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
     """The rows of an uploaded CSV, or CsvUnusable saying what is wrong with the file and what
     to do. Blank rows are left out; line numbers are the file's. `encoding`: one of
@@ -511,15 +524,7 @@ def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
     try:
         delimiter = _choose_delimiter(text)
     except csv.Error as exc:  # a header cell over the csv module's field limit
-        line = _header_line_number(text)
-        if _FIELD_LIMIT_MESSAGE in str(exc):
-            raise _line_too_long(line) from exc
-        raise CsvUnusable(
-            f"The file is not a well-formed CSV at line {line}: {exc}.",
-            "Check that line, or save the sheet again as CSV UTF-8 from Excel.",
-            code="file_malformed",
-            line=line,
-        ) from exc
+        raise _csv_unusable(exc, _header_line_number(text), "Check that line") from exc
     # strict: a quote left open swallows every later line into one cell; refuse that file
     # (naming the line the broken record starts on) instead of attesting garbled rows.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -577,15 +582,7 @@ def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
                 )
             rows.append(_row_from_cells(line, cells, positions, width))
     except csv.Error as exc:
-        line = previous_end + 1
-        if _FIELD_LIMIT_MESSAGE in str(exc):
-            raise _line_too_long(line) from exc
-        raise CsvUnusable(
-            f"The file is not a well-formed CSV at line {line}: {exc}.",
-            "Check the quotes on that line, or save the sheet again as CSV UTF-8 from Excel.",
-            code="file_malformed",
-            line=line,
-        ) from exc
+        raise _csv_unusable(exc, previous_end + 1, "Check the quotes on that line") from exc
     if not rows:
         raise CsvUnusable(
             "The file has a header but no rows.",

@@ -49,3 +49,35 @@ def texts(at: AppTest) -> str:
 def cli(*args: str) -> int:
     """The command line, quietly (for setting up a sandbox before a page runs)."""
     return main(list(args), out=io.StringIO(), err=io.StringIO())
+
+
+def create_named_customers(names: dict[str, str]) -> dict[str, str]:
+    """Customers with these company names (domain prefix -> name), created through the desk as
+    Partner Center may hold them, then synced: domain prefix -> customer id."""
+    import uuid
+
+    from mca_core.config import load_settings
+    from mca_core.customers import create_customer
+    from mca_core.desk import Desk
+    from mca_core.models import Address, NewCustomer
+
+    desk = Desk(load_settings())
+    actor = desk.sandbox_actor("admin-agent")
+    address = Address(
+        first_name="Jane", last_name="Doe", address_line1="1 Main St", city="Redmond", country="US"
+    )
+    ids = {}
+    for prefix, name in names.items():
+        new = NewCustomer(
+            company_name=name, domain_prefix=prefix, email=f"it@{prefix}.example", address=address
+        )
+        created = desk.run(
+            lambda pc, new=new: create_customer(
+                pc, desk.store, actor.identity, new, request_id=str(uuid.uuid4())
+            ),
+            actor,
+        )
+        assert created.customer.company_name == name
+        ids[prefix] = created.customer.id
+    assert cli("sync") == 0
+    return ids

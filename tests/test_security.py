@@ -52,7 +52,7 @@ from mca_core.store import Store
 from mca_core.sync import sync_acceptance
 from mca_core.verify import verify_customer
 
-from .apptest import visible
+from .apptest import create_named_customers, visible
 from .conftest import ROOT, Sleeper
 
 CLIENT_SECRET = "s3cr3t-Client-Value~42-do-not-log"
@@ -731,32 +731,7 @@ HOSTILE_COMPANIES = {
 def hostile(sandbox_env: Path) -> dict[str, str]:
     """Customers whose company names are markup or formulas (as Partner Center may hold them),
     created through the desk and synced: domain prefix -> customer id."""
-    desk = Desk(load_settings())
-    actor = desk.sandbox_actor("admin-agent")
-    ids = {}
-    for prefix, name in HOSTILE_COMPANIES.items():
-        new = NewCustomer(
-            company_name=name,
-            domain_prefix=prefix,
-            email=f"it@{prefix}.example",
-            address=Address(
-                first_name="Jane",
-                last_name="Doe",
-                address_line1="1 Main St",
-                city="Redmond",
-                country="US",
-            ),
-        )
-        created = desk.run(
-            lambda pc, new=new: create_customer(
-                pc, desk.store, actor.identity, new, request_id=str(uuid.uuid4())
-            ),
-            actor,
-        )
-        assert created.customer.company_name == name
-        ids[prefix] = created.customer.id
-    assert cli("sync")[0] == 0
-    return ids
+    return create_named_customers(HOSTILE_COMPANIES)
 
 
 def test_overview_downloads_and_the_report_command_are_inert(

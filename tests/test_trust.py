@@ -6,7 +6,6 @@ are warned about, and Enter in the customer picker picks the best match."""
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mca_core.config import load_settings
-from mca_core.customers import create_customer
 from mca_core.desk import Desk
 from mca_core.invitations import recipient_outside_customer
-from mca_core.models import Address, NewCustomer
 from mca_core.store import Store
 from ui.markup import format_markdown, md
 
-from .apptest import cli, open_page, run, texts, visible
+from .apptest import cli, create_named_customers, open_page, run, texts, visible
 from .conftest import ROOT
 
 PAGES = {name: str(ROOT / "pages" / f"{name}.py") for name in ("2_Attest", "3_Verify")}
@@ -83,32 +80,7 @@ def assert_text_only(at: AppTest, names: dict[str, str], *, must_show: bool = Tr
 @pytest.fixture
 def markdown_customers(sandbox_env: Path) -> dict[str, str]:
     """Customers with those names, created through the desk and synced: prefix -> id."""
-    desk = Desk(load_settings())
-    actor = desk.sandbox_actor("admin-agent")
-    ids = {}
-    for prefix, name in MARKDOWN_NAMES.items():
-        new = NewCustomer(
-            company_name=name,
-            domain_prefix=prefix,
-            email=f"it@{prefix}.example",
-            address=Address(
-                first_name="Jane",
-                last_name="Doe",
-                address_line1="1 Main St",
-                city="Redmond",
-                country="US",
-            ),
-        )
-        created = desk.run(
-            lambda pc, new=new: create_customer(
-                pc, desk.store, actor.identity, new, request_id=str(uuid.uuid4())
-            ),
-            actor,
-        )
-        assert created.customer.company_name == name
-        ids[prefix] = created.customer.id
-    assert cli("sync") == 0
-    return ids
+    return create_named_customers(MARKDOWN_NAMES)
 
 
 def page(name: str, user: str = "admin-agent", language: str = "en", **state: Any) -> AppTest:
