@@ -9,7 +9,7 @@ from mca_core.models import Identity
 from mca_core.validation import check_may_attest
 from ui import blocks, enhanced_blocks, session
 from ui.guard import page_setup
-from ui.i18n import partner_type_label, refusal_text, role_label, t
+from ui.i18n import partner_type_label, refusal_text, role_label, t, t_plain
 from ui.markup import md
 
 page_setup("app_title", icon="🤝")
@@ -53,13 +53,7 @@ def live_sign_in() -> None:
     st.subheader(t("sign_in_title"))
     st.write(t("sign_in_live_help"))
     if not session.live_login_configured():
-        st.error(
-            t(
-                "config_error",
-                error="the [auth] section is missing from "
-                ".streamlit/secrets.toml (see secrets.toml.example).",
-            )
-        )
+        st.error(t("config_error", error=t_plain("config_auth_missing")))
         return
     if st.button(t("sign_in_microsoft"), type="primary"):
         st.login()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui.text_overview  # noqa: F401  (registers this page's strings)
 from mca_core import access, metrics
 from mca_core.reports import MEDIA_TYPES, export_table
 from mca_core.sync import snapshot_scope
 from ui import blocks, enhanced_blocks, overview_blocks, session
 from ui.guard import page_setup, require
-from ui.i18n import t
+from ui.i18n import t, tn
 
 page_setup("overview_title", icon="📊")
 actor = require(access.check_signed_in)
@@ -34,16 +33,16 @@ summary = latest.summary
 mode = t("mode_full") if str(latest.mode).startswith("full") else t("mode_default")
 top = st.columns([3, 1])
 top[0].markdown(
-    t(
+    tn(
         "overview_synced",
+        int(summary.get("api_calls") or 0),
         when=latest.taken_at.strftime("%Y-%m-%d %H:%M"),
         who=latest.taken_by,
         mode=mode,
-        calls=int(summary.get("api_calls") or 0),
     )
 )
 if latest.revision:
-    st.caption(t("overview_written_through", n=latest.revision))
+    st.caption(tn("overview_written_through", latest.revision))
 if not latest.complete:
     st.warning(t("sync_incomplete"))
 if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), width="stretch"):

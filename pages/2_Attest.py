@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-import ui.text_attest  # noqa: F401  (registers this page's strings)
 from mca_core import access, bulk
 from mca_core.attestation import attest_customer, prepare_attestation
 from mca_core.customers import (
@@ -33,7 +32,7 @@ from ui import attest_blocks as ab
 from ui import enhanced_blocks as eb
 from ui import i18n, session
 from ui.guard import page_setup
-from ui.i18n import problem_text, t
+from ui.i18n import person_name, problem_text, t, tn
 from ui.markup import md
 
 page_setup("attest_title", icon="✍️")
@@ -141,7 +140,7 @@ def review_step(reference: str) -> bool:
         st.markdown(
             t(
                 "ex_review_statement",
-                name=contact.full_name,
+                name=person_name(contact.first_name, contact.last_name),
                 email=contact.email,
                 company=review["company"],
                 date=review["day"].isoformat(),
@@ -219,7 +218,7 @@ def show_attest_outcome(reference: str) -> None:
         st.markdown(
             t(
                 "ex_stored",
-                name=c.full_name,
+                name=person_name(c.first_name, c.last_name),
                 email=c.email,
                 phone=c.phone_number or "—",
                 date=stored.date_agreed.date().isoformat(),
@@ -232,7 +231,7 @@ def existing_tab(is_open: bool) -> None:
     if snapshot is None:
         ab.offer_sync(desk, actor, key="ex_sync")
     else:
-        st.caption(t("list_synced", count=len(synced), when=ab.utc_time(snapshot.taken_at)))
+        st.caption(tn("list_synced", len(synced), when=ab.utc_time(snapshot.taken_at)))
     reference = ab.customer_picker(synced, key="ex_customer")
     if not reference:
         st.caption(t("ex_pick_first"))
@@ -415,7 +414,7 @@ def review_lines(new: NewCustomer) -> str:
     a = new.address
     place = ", ".join(x for x in (a.address_line1, a.city, a.state, a.postal_code) if x)
     contact = " · ".join(
-        x for x in (f"{a.first_name} {a.last_name}", new.email, a.phone_number) if x
+        x for x in (person_name(a.first_name, a.last_name), new.email, a.phone_number) if x
     )
     lines = [
         f"- **{t('at_company_name')}**: {md(new.company_name)}",
@@ -505,7 +504,7 @@ def new_customer_review() -> None:
             st.markdown(
                 t(
                     "nc_review_attest",
-                    name=contact.full_name,
+                    name=person_name(contact.first_name, contact.last_name),
                     email=contact.email,
                     date=day.isoformat(),
                 )
@@ -714,12 +713,10 @@ def rows_fingerprint(rows: list[bulk.BulkRow]) -> str:
 
 
 def run_bulk_now(rows: list[bulk.BulkRow], *, dry_run: bool) -> None:
-    bar = st.progress(0.0, text=t("bulk_progress", done=0, total=len(rows)))
+    bar = st.progress(0.0, text=tn("bulk_progress", len(rows), done=0))
 
     def progress(done: int, total: int) -> None:
-        bar.progress(
-            done / total if total else 1.0, text=t("bulk_progress", done=done, total=total)
-        )
+        bar.progress(done / total if total else 1.0, text=tn("bulk_progress", total, done=done))
 
     try:
         report = desk.run(
@@ -748,7 +745,7 @@ def show_report(report: bulk.BulkReport) -> None:
     for col, key in zip(cols, shown, strict=False):
         col.metric(t(f"outcome_{key}"), counts[key])
     if report.resumed:
-        st.info(t("bulk_resumed", n=report.resumed), icon="↩️")
+        st.info(tn("bulk_resumed", report.resumed), icon="↩️")
     if report.dry_run:
         st.caption(t("bulk_dry_note"))
     elif report.ok:
@@ -812,7 +809,7 @@ def bulk_tab() -> None:
         if ss.get("bulk_file_fp") != hashlib.sha256(encoding.encode() + b"\0" + data).hexdigest():
             load_file(upload.name, data, encoding)
     if ss.get("bulk_name"):
-        st.caption(t("bulk_file", name=ss["bulk_name"], size=len(ss.get("bulk_bytes") or b"")))
+        st.caption(tn("bulk_file", len(ss.get("bulk_bytes") or b""), name=ss["bulk_name"]))
     error = ss.get("bulk_file_error")
     if error is not None:
         st.error(f"{t('bulk_file_unusable')}\n\n{problem_text(error.problem)}", icon="📄")
@@ -841,7 +838,7 @@ def bulk_tab() -> None:
         st.rerun()
     rows = grid_rows()
     invalid = int((base["problems"] != "").sum())
-    st.caption(t("bulk_counts", rows=len(rows), invalid=invalid))
+    st.caption(tn("bulk_counts", len(rows), invalid=invalid))
     dry_done = ss.get("bulk_dry_fp") == rows_fingerprint(rows)
     dry, submit, reset, _ = st.columns([1, 1, 1, 2])
     if dry.button(t("bulk_dry_run"), key="bulkb_dry", width="stretch", disabled=not rows):
@@ -884,9 +881,9 @@ def blocked_tab() -> None:
     done = {e.customer_id for e in since}
     left = [r for r in blocked if r["customer_id"] not in done]
     st.warning(t("blocked_why"), icon="⛔")
-    notes = [t("list_synced", count=len(synced), when=ab.utc_time(snapshot.taken_at))]
+    notes = [tn("list_synced", len(synced), when=ab.utc_time(snapshot.taken_at))]
     if len(left) < len(blocked):
-        notes.append(t("blocked_done_since", n=len(blocked) - len(left)))
+        notes.append(tn("blocked_done_since", len(blocked) - len(left)))
     st.caption(" ".join(notes))
     if not left:
         st.success(t("blocked_none"), icon="✅")

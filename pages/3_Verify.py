@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui.text_attest  # noqa: F401  (registers this page's strings)
 from mca_core import access
 from mca_core.errors import InvalidInput, McaError
 from mca_core.verify import Verification, verify_customer

@@ -13,7 +13,6 @@ from typing import Any
 
 import streamlit as st
 
-import ui.text_invitations  # noqa: F401  (registers this page's strings)
 from mca_core import access, invitations
 from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
 from mca_core.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
@@ -22,7 +21,7 @@ from mca_core.sync import snapshot_scope
 from ui import attest_blocks as ab
 from ui import blocks, session
 from ui.guard import page_setup, require
-from ui.i18n import LANGUAGES, problem_text, refusal_text, t
+from ui.i18n import LANGUAGES, problem_text, refusal_text, t, tn
 from ui.markup import md
 
 page_setup("invitations_title", icon="✉️")
@@ -305,7 +304,7 @@ def editor(prefix: str) -> None:
     if mailto:
         cols[1].link_button(t("inv_open_in_email"), mailto, icon="✉️")
     else:
-        cols[2].info(t("inv_mailto_too_long", max=MAILTO_MAX_LENGTH))
+        cols[2].info(tn("inv_mailto_too_long", MAILTO_MAX_LENGTH))
     st.caption(t("inv_copy"))
     st.code(edited.subject, language=None, wrap_lines=True)
     st.code(edited.revealed_text if reveal else edited.text_body, language=None, wrap_lines=True)

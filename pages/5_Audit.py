@@ -10,32 +10,13 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-import ui.text_attest  # noqa: F401  (registers this page's strings)
 from mca_core import access
-from mca_core.models import AuditEvent, Role
+from mca_core.models import AuditEvent
 from mca_core.reports import MEDIA_TYPES, export_table
 from ui import attest_blocks as ab
 from ui import i18n, session
 from ui.guard import page_setup, require
-from ui.i18n import t
-
-i18n.register(
-    {
-        "audit_legacy": {
-            "en": "[recorded before the desk kept partners] ",
-            "zh-CN": "[记录于工作台区分合作伙伴之前] ",
-        },
-        "audit_legacy_note": {
-            "en": "{n} of these attempts were recorded by an earlier version of the desk, "
-            "which did not record the partner: they are shown because the person who made them "
-            "works for your partner (or no other partner uses this store). Their detail starts "
-            "with [recorded before the desk kept partners].",
-            "zh-CN": "其中 {n} 条记录来自早期版本的工作台，当时未记录合作伙伴：因为操作人属于您的"
-            "合作伙伴（或此存储没有其他合作伙伴使用）而显示。其详情以"
-            "[记录于工作台区分合作伙伴之前]开头。",
-        },
-    }
-)
+from ui.i18n import t, tn
 
 #: Most events shown (and exported) at once; narrow the dates for older ones.
 MAX_EVENTS = 20_000
@@ -127,18 +108,11 @@ def legacy(event: AuditEvent) -> bool:
     return not event.partner_tenant_id and bool(identity.partner_tenant_id)
 
 
-def role_label(value: str) -> str:
-    try:
-        return Role(value).label
-    except ValueError:
-        return value
-
-
 records = [
     {
         "at_utc": e.at.strftime("%Y-%m-%d %H:%M:%S"),
         "user": e.user_name or e.user_id,
-        "role": role_label(e.role),
+        "role": i18n.role_label(e.role, "en"),  # the export stays in English
         "action": e.action,
         "customer_id": e.customer_id or "",
         "company_name": company(e.customer_id),
@@ -158,9 +132,9 @@ counts[1].metric(t("audit_failures"), f"{sum(e.outcome in FAILED for e in shown)
 counts[2].metric(t("audit_people"), f"{len({e.user_id for e in shown}):,}")
 counts[3].metric(t("audit_customers"), f"{len({e.customer_id for e in shown if e.customer_id}):,}")
 if len(events) >= MAX_EVENTS:
-    st.warning(t("audit_capped", n=MAX_EVENTS), icon="✂️")
+    st.warning(tn("audit_capped", MAX_EVENTS), icon="✂️")
 if any(legacy(e) for e in shown):
-    st.caption(t("audit_legacy_note", n=sum(legacy(e) for e in shown)))
+    st.caption(tn("audit_legacy_note", sum(legacy(e) for e in shown)))
 
 if not shown:
     st.info(t("audit_none"), icon="ℹ️")
@@ -171,11 +145,12 @@ view = pd.DataFrame(
         {
             **r,
             "mark": "⛔" if r["outcome"] in FAILED else "✅",
+            "role": i18n.role_label(e.role),
             "action": ab.action_label(r["action"]),
             "outcome": ab.outcome_label(r["outcome"]),
             "customer": " · ".join(x for x in (r["company_name"], r["customer_id"]) if x),
         }
-        for r in records
+        for r, e in zip(records, shown, strict=True)
     ]
 )
 column = st.column_config.TextColumn

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui.text_attest  # noqa: F401  (the Attest page's problem wording, as the page loads it)
 from mca_core import bulk
 from mca_core.attestation import prepare_attestation
 from mca_core.cli import main
@@ -32,7 +31,7 @@ from mca_core.errors import InvalidInput, Problem
 from mca_core.models import Contact
 from mca_core.store import Store
 from mca_core.validation import classify_customer_ref, utc_today
-from ui.i18n import PROBLEM_ZH
+from ui.i18n import problem_plain, translated_keys
 
 from .apptest import visible
 from .conftest import ROOT
@@ -88,7 +87,9 @@ def assert_clear(problems: list[Problem], expected: Refused) -> None:
     assert "Traceback" not in message
     for text in expected.says:
         assert text in message, message
-    assert problem.code in PROBLEM_ZH, f"no Chinese wording for {problem.code}"
+    assert f"problem.{problem.code}" in translated_keys("zh-CN"), f"no Chinese for {problem.code}"
+    chinese = problem_plain(problem, "zh-CN")  # worded by code, with the problem's parameters
+    assert chinese != problem_plain(problem, "en") and problem.reason not in chinese
 
 
 # --- door 1: the core rules ------------------------------------------------------------------

@@ -141,11 +141,11 @@ def test_an_unknown_encoding_choice_is_a_programming_error():
 
 
 def test_chinese_wording_of_the_new_file_problems():
-    from ui import i18n, text_attest  # noqa: F401  (registers the page's problem texts)
+    from ui import i18n
 
     def zh(error: bulk.CsvUnusable) -> str:
         p = error.problem
-        return i18n.PROBLEM_ZH[p.code].format(field_label="文件", **p.params)
+        return i18n.message(f"problem.{p.code}", "zh-CN").format(field_label="文件", **p.params)
 
     legacy = zh(refused(text_of(LEGACY["cp949"]).encode("cp949")))
     assert "CSV UTF-8" in legacy and "GB18030" in legacy and "文件编码" in legacy

@@ -15,7 +15,6 @@ import streamlit as st
 from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
-import ui.text_attest  # noqa: F401  (registers the strings used here)
 from mca_core import access
 from mca_core.bulk import COLUMNS as BULK_COLUMNS
 from mca_core.bulk import BulkRow
@@ -27,11 +26,7 @@ from mca_core.sync import snapshot_scope
 from mca_core.validation import classify_customer_ref
 from mca_core.verify import Verification, VerifiedAttestation
 
-from . import (
-    blocks,
-    i18n,
-    text_enhanced,  # noqa: F401  (audit labels of the enhanced channel's actions)
-)
+from . import blocks, i18n
 from .guard import require
 from .i18n import t
 from .markup import md
@@ -344,7 +339,8 @@ def verdict_block(found: Verification) -> None:
 
 def attested_by_text(item: VerifiedAttestation) -> str:
     if item.attested_by_source == "audit":
-        role = Role(item.attested_by_role).label if item.attested_by_role in ROLE_VALUES else ""
+        known = item.attested_by_role in ROLE_VALUES
+        role = i18n.role_label(item.attested_by_role) if known else ""
         return f"{item.attested_by} ({role})" if role else str(item.attested_by)
     if item.attested_by_source == "partner_center":
         return i18n.t_plain("pc_user", user=item.attested_by)  # a table cell: plain text
@@ -359,7 +355,9 @@ def attestation_frame(found: Verification) -> pd.DataFrame:
         rows.append(
             {
                 t("col_date_agreed"): a.date_agreed.date().isoformat(),
-                t("col_contact"): a.primary_contact.full_name,
+                t("col_contact"): i18n.person_name(
+                    a.primary_contact.first_name, a.primary_contact.last_name
+                ),
                 t("col_email"): a.primary_contact.email,
                 t("col_phone"): a.primary_contact.phone_number or "",
                 t("col_attested_by"): attested_by_text(item),
@@ -427,9 +425,9 @@ def grid_columns() -> dict[str, Any]:
 def action_label(action: str) -> str:
     """An audit action in the UI language (unknown actions as they are stored)."""
     key = f"action_{action}"
-    return t(key) if key in i18n.STRINGS else action
+    return t(key) if i18n.has_message(key) else action
 
 
 def outcome_label(outcome: str) -> str:
     key = f"outcome_{outcome}"
-    return t(key) if key in i18n.STRINGS else outcome
+    return t(key) if i18n.has_message(key) else outcome

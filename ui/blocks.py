@@ -15,7 +15,7 @@ from mca_core.models import Identity
 from mca_core.sync import snapshot_scope, sync_acceptance
 
 from . import nav
-from .i18n import t
+from .i18n import t, tn
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
@@ -45,7 +45,7 @@ def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True
                 bar.progress(0.0, text=t("sync_listing", total=total))
             else:
                 bar.progress(
-                    done / total if total else 1.0, text=t("sync_progress", done=done, total=total)
+                    done / total if total else 1.0, text=tn("sync_progress", total, done=done)
                 )
         except ScriptControlException as exc:  # the user left or reran the page
             left.append(exc)
@@ -74,9 +74,9 @@ def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True
         raise left[0]
     bar.empty()
     st.success(
-        t(
+        tn(
             "sync_done",
-            customers=summary.customers,
+            summary.customers,
             accepted=summary.accepted,
             failed=summary.failed,
             calls=summary.api_calls,

@@ -20,18 +20,18 @@ import streamlit as st
 from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
-import ui.text_enhanced  # noqa: F401  (registers the strings used here)
 from mca_core import channels, enhanced, invitations
 from mca_core.access import check_may_verify
 from mca_core.desk import Actor, Desk
 from mca_core.enhanced_store import AttestationState, EnhancedAttestation
 from mca_core.errors import AccessRefused, McaError
+from mca_core.models import Contact
 from mca_core.sync import finalised_changes
 from mca_core.validation import may_attest
 
 from . import attest_blocks as ab
 from . import i18n
-from .i18n import t
+from .i18n import t, tn
 from .markup import md
 
 ss = st.session_state
@@ -62,6 +62,11 @@ def _utc(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
+def _name(signer: Contact) -> str:
+    """The signer's name as people write it (family name first for a CJK name)."""
+    return i18n.person_name(signer.first_name, signer.last_name)
+
+
 def _options(desk: Desk) -> channels.EnhancedOptions:
     return channels.EnhancedOptions.from_settings(desk.settings)
 
@@ -71,8 +76,12 @@ def _run(desk: Desk, actor: Actor, work: Callable[[Any], Any]) -> Any:
     return ab.run_use_case(desk, channels.channel_actor(desk, actor, channels.ENHANCED), work)
 
 
-def _say(customer_id: str, kind: str, key: str | None = None, **params: Any) -> None:
-    ss["enh_msg"] = {"customer": customer_id, "kind": kind, "key": key, "params": params}
+def _say(
+    customer_id: str, kind: str, key: str | None = None, *, n: int | None = None, **params: Any
+) -> None:
+    """A message for the next run, kept as its key (shown in the language of that run); `n` is
+    the count of a plural message."""
+    ss["enh_msg"] = {"customer": customer_id, "kind": kind, "key": key, "n": n, "params": params}
 
 
 def _show_message(customer_id: str) -> None:
@@ -82,7 +91,8 @@ def _show_message(customer_id: str) -> None:
     if message["kind"] == "error":
         ab.show_error(message["params"]["error"])
         return
-    text = t(message["key"], **message["params"])
+    key, n, params = message["key"], message.get("n"), message["params"]
+    text = t(key, **params) if n is None else tn(key, n, **params)
     getattr(st, message["kind"])(text, icon={"success": "✅", "info": "ℹ️"}.get(
         message["kind"], "⚠️"))  # fmt: skip
 
@@ -187,8 +197,8 @@ def _signer_form(desk: Desk, actor: Actor, customer_id: str, *, submit_key: str)
 
 def language_name(code: str, lang: str = "en") -> str:
     """An agreement language by its name in the UI language `lang`, with its tag."""
-    entry = i18n.STRINGS.get(f"lang_{code}")
-    return f"{entry.get(lang) or entry['en']} ({code})" if entry else code
+    key = f"lang_{code}"
+    return f"{i18n.message(key, lang)} ({code})" if i18n.has_message(key) else code
 
 
 @lru_cache(maxsize=1024)
@@ -240,7 +250,7 @@ def _attestation_card(desk: Desk, actor: Actor, record: EnhancedAttestation, now
             t(
                 "enh_facts",
                 id=record.attestation_id or "—",
-                signer=record.signer.full_name,
+                signer=_name(record.signer),
                 email=record.signer.email,
                 created=_utc(record.created_at),
                 who=record.created_by_name or record.created_by,
@@ -317,7 +327,7 @@ def _refresh(desk: Desk, actor: Actor, customer_id: str) -> None:
         _say(customer_id, "error", error=exc)
     else:
         if summary.status_read:
-            _say(customer_id, "info", "enh_refreshed", checked=summary.checked,
+            _say(customer_id, "info", "enh_refreshed", n=summary.checked,
                  changed=summary.changed)  # fmt: skip
         else:
             _say(customer_id, "info", "enh_no_status_read")
@@ -434,7 +444,7 @@ def _history_frame(records: list[EnhancedAttestation], now: datetime) -> pd.Data
         [
             {
                 t("pipe_col_stage"): t("enh_state_" + r.current_state(now).value),
-                t("pipe_col_signer"): f"{r.signer.full_name} <{r.signer.email}>",
+                t("pipe_col_signer"): f"{_name(r.signer)} <{r.signer.email}>",
                 t("pipe_col_expires"): _utc(r.expires_at),
                 "id": r.attestation_id or "—",
             }
@@ -470,7 +480,8 @@ def pipeline_section(desk: Desk, actor: Actor) -> None:
         if isinstance(message, McaError):
             ab.show_error(message)
         else:
-            st.info(t(message[0], **message[1]), icon="ℹ️")
+            key, params = message
+            st.info(tn(key, **params) if i18n.is_plural(key) else t(key, **params), icon="ℹ️")
     counts = pipeline.counts
     cards = st.columns(4)
     cards[0].metric(t("pipe_required"), f"{counts[enhanced.Stage.REQUIRED]:,}",
@@ -498,7 +509,7 @@ def pipeline_section(desk: Desk, actor: Actor) -> None:
         selection_mode="single-row",
     )
     if len(work) > len(shown):
-        st.caption(t("pipe_shown", shown=len(shown), total=len(work)))
+        st.caption(tn("pipe_shown", len(work), shown=len(shown)))
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     if rows:
         item = shown[rows[0]]
@@ -525,7 +536,7 @@ def work_list_frame(items: list[enhanced.PipelineItem]) -> pd.DataFrame:
                 t("pipe_col_stage"): t(f"pipe_stage_{item.stage.value}"),
                 t("pipe_col_company"): item.company_name or "—",
                 t("pipe_col_domain"): item.domain or "—",
-                t("pipe_col_signer"): record.signer.full_name if record else "—",
+                t("pipe_col_signer"): _name(record.signer) if record else "—",
                 t("pipe_col_expires"): _utc(record.expires_at)
                 if record and item.stage is enhanced.Stage.PENDING
                 else "—",
@@ -560,7 +571,7 @@ def _refresh_all(desk: Desk, actor: Actor) -> None:
         ss["pipe_msg"] = exc
     else:
         ss["pipe_msg"] = (
-            ("enh_refreshed", {"checked": summary.checked, "changed": summary.changed})
+            ("enh_refreshed", {"n": summary.checked, "changed": summary.changed})
             if summary.status_read
             else ("enh_no_status_read", {})
         )

@@ -15,7 +15,7 @@ from mca_core.desk import Desk
 from mca_core.models import AuditEvent
 from mca_core.store import SnapshotInfo
 
-from .i18n import t
+from .i18n import t, t_plain, tn
 from .markup import md
 
 #: Colours that keep their meaning on every chart (Fluent palette).
@@ -71,7 +71,7 @@ def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None) -> None:
     row1[2].metric(
         t("kpi_rate"),
         f"{now.rate:.1%}",
-        delta=None if rate_delta is None else f"{rate_delta * 100:+.1f} pt",
+        delta=None if rate_delta is None else t_plain("kpi_rate_delta", delta=rate_delta * 100),
     )
     row1[3].metric(
         t("kpi_at_risk"),
@@ -129,7 +129,7 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
         attested_to=end,
         text=text,
     )
-    st.caption(t("filter_showing", shown=len(filtered), total=len(frame)))
+    st.caption(tn("filter_showing", len(frame), shown=len(filtered)))
     return filtered
 
 
@@ -196,6 +196,7 @@ def charts(
                 values="customers",
                 hole=0.55,
                 title=t("chart_breakdown"),
+                labels={"label": t("col_status"), "customers": t("axis_customers")},
                 color="status",
                 color_discrete_map=STATUS_COLOURS,
             )
@@ -281,7 +282,7 @@ def customer_table(filtered: pd.DataFrame) -> None:
     """The filtered customers; selecting a row offers verify / attest / invite for it."""
     shown = filtered.head(TABLE_ROWS)
     if len(filtered) > TABLE_ROWS:
-        st.caption(t("table_truncated", shown=TABLE_ROWS, total=len(filtered)))
+        st.caption(tn("table_truncated", len(filtered), shown=TABLE_ROWS))
     view = pd.DataFrame(
         {
             "company": shown["company_name"],

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import email
-import importlib
 import io
 import os
 import re
@@ -83,9 +82,6 @@ CHROMIUM_FLAGS = [
 #: Partners whose customer list is synced before the journeys (one seeded user of each).
 SYNCED_USERS = ("admin-agent", "provider-admin", "indirect-reseller")
 
-#: The pages' string modules, ui/text_*.py (ui.i18n holds the shared strings).
-STRING_MODULES = tuple(f"ui.{path.stem}" for path in sorted((ROOT / "ui").glob("text_*.py")))
-
 APP_RUN_DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 APP_CONNECTED = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
 
@@ -106,15 +102,12 @@ def missing_browser(reason: str) -> None:
 
 
 def text(key: str, lang: str = "en", **params: Any) -> str:
-    """A UI string as the pages show it, from the pages' own string tables."""
-    from ui.i18n import STRINGS
+    """A UI string as the pages show it, from the catalogs (locale/); a plural message takes
+    its count from `n`."""
+    from ui.i18n import has_message, plain_text
 
-    for module in STRING_MODULES:  # each registers its page's strings on import
-        importlib.import_module(module)
-
-    entry = STRINGS[key]
-    value = entry.get(lang) or entry["en"]
-    return value.format(**params) if params else value
+    assert has_message(key), f"no message {key!r} in the catalogs"
+    return plain_text(key, lang, **params)
 
 
 # --- processes -------------------------------------------------------------------------------

@@ -92,12 +92,12 @@ def test_overview_charts_and_table_filters(new_page):
     at_risk = int(metric_value(page, text("kpi_at_risk")))
     assert 0 < at_risk < total
     main = page.get_by_test_id("stMain")
-    expect(main).to_contain_text(text("filter_showing", shown=total, total=total))
+    expect(main).to_contain_text(text("filter_showing", shown=total, n=total))
     screenshot(page, "overview")
 
     choose(page, main, text("filter_status"), text("status_not_accepted"))
     page.keyboard.press("Escape")
-    expect(main).to_contain_text(text("filter_showing", shown=at_risk, total=total))
+    expect(main).to_contain_text(text("filter_showing", shown=at_risk, n=total))
     name, data = download(page, page.get_by_role("button", name=text("download_csv")))
     assert name.endswith(".csv")
     rows = csv_rows(data)
@@ -107,7 +107,7 @@ def test_overview_charts_and_table_filters(new_page):
 
     domain = rows[0]["domain"]
     fill_in(page, main, text("filter_text"), domain)
-    expect(main).to_contain_text(text("filter_showing", shown=1, total=total))
+    expect(main).to_contain_text(text("filter_showing", shown=1, n=total))
     _, data = download(page, page.get_by_role("button", name=text("download_csv")))
     assert [row["domain"] for row in csv_rows(data)] == [domain]
 
@@ -258,7 +258,7 @@ def test_bulk_upload_with_bad_rows(new_page, app: App):
     upload = {"name": "bulk.csv", "mimeType": "text/csv", "buffer": "\n".join(lines).encode()}
     panel.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files=[upload])
     wait_for_app(page)
-    expect(panel).to_contain_text(text("bulk_counts", rows=6, invalid=2))
+    expect(panel).to_contain_text(text("bulk_counts", n=6, invalid=2))
     submit = panel.get_by_role("button", name=text("bulk_submit"))
     expect(submit).to_be_disabled()  # a dry run comes first
     screenshot(page, "attest-bulk-checked")
