@@ -29,6 +29,7 @@ test: $(VENV)/.dev
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_browser.sh
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

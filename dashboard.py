@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.errors import AccessRefused, ConfigurationError
-from mca_core.models import Identity
-from mca_core.validation import check_may_attest
+from mca_core.domain.errors import AccessRefused, ConfigurationError
+from mca_core.domain.models import Identity
+from mca_core.domain.validation import check_may_attest
 from ui import blocks, enhanced_blocks, session
 from ui.guard import page_setup
 from ui.i18n import partner_type_label, refusal_text, role_label, t, t_plain

@@ -71,8 +71,8 @@ def child(size: int, runs: int) -> dict:
 
     from mca_core.config import load_settings
     from mca_core.emulator import SANDBOX_USERS
-    from mca_core.store import Store
-    from mca_core.sync import snapshot_scope
+    from mca_core.store.database import Store
+    from mca_core.usecases.sync import snapshot_scope
 
     settings = load_settings()
     store = Store(settings.resolved_store_url)

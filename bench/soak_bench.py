@@ -42,10 +42,10 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mca_core.bulk_journal import bulk_journal  # noqa: E402
+from mca_core.domain.models import MCA_AGREEMENT_TYPE  # noqa: E402
 from mca_core.emulator import SANDBOX_USERS  # noqa: E402
-from mca_core.models import MCA_AGREEMENT_TYPE  # noqa: E402
-from mca_core.store import Store  # noqa: E402
+from mca_core.store.bulk_journal import bulk_journal  # noqa: E402
+from mca_core.store.database import Store  # noqa: E402
 
 PARTNER = SANDBOX_USERS["admin-agent"].identity().partner_tenant_id
 COLUMNS = ("customer", "first_name", "last_name", "email", "phone", "date_agreed")

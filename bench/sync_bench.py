@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from mca_core.config import load_settings  # noqa: E402
 from mca_core.desk import Desk  # noqa: E402
-from mca_core.partner_center import CallStats  # noqa: E402
-from mca_core.sync import sync_acceptance  # noqa: E402
+from mca_core.partner_center.client import CallStats  # noqa: E402
+from mca_core.usecases.sync import sync_acceptance  # noqa: E402
 
 
 def free_port() -> int:

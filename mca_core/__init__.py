@@ -3,9 +3,9 @@
 The public surface is re-exported here; the rest lives in focused modules (see README, Layout).
 """
 
-from .config import Settings, load_settings
-from .desk import Actor, Desk, run_sync
-from .errors import (
+from mca_core.config import Settings, load_settings
+from mca_core.desk import Actor, Desk, run_sync
+from mca_core.domain.errors import (
     AccessRefused,
     AlreadyAttested,
     ConfigurationError,
@@ -17,7 +17,7 @@ from .errors import (
     PermissionDenied,
     Problem,
 )
-from .models import (
+from mca_core.domain.models import (
     AcceptanceStatus,
     Attestation,
     Contact,
@@ -26,7 +26,7 @@ from .models import (
     PartnerType,
     Role,
 )
-from .partner_center import PartnerCenterClient
+from mca_core.partner_center.client import PartnerCenterClient
 
 __all__ = [
     "AcceptanceStatus",

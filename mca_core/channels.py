@@ -22,15 +22,15 @@ from typing import Any, Literal
 
 import httpx
 
-from . import enhanced
-from .attestation import attest_customer
-from .config import Settings
-from .desk import Actor, Desk
-from .enhanced_wire import EnhancedWire
-from .errors import ConfigurationError
-from .models import AttestationResult, Identity, TokenKind
-from .partner_center import PartnerCenterClient, check_id, path_segment
-from .store import Store
+from mca_core.config import Settings
+from mca_core.desk import Actor, Desk
+from mca_core.domain.errors import ConfigurationError
+from mca_core.domain.models import AttestationResult, Identity, TokenKind
+from mca_core.partner_center.client import PartnerCenterClient, check_id, path_segment
+from mca_core.partner_center.enhanced_wire import EnhancedWire
+from mca_core.store.database import Store
+from mca_core.usecases import enhanced
+from mca_core.usecases.attestation import attest_customer
 
 ChannelName = Literal["classic", "enhanced"]
 CHANNELS: tuple[ChannelName, ...] = ("classic", "enhanced")
@@ -235,7 +235,7 @@ def sandbox_accept(desk: Desk, attestation_id: str) -> str:
         if response.is_error:
             raise ConfigurationError(f"The emulator refused: HTTP {response.status_code}.")
         return str(response.json().get("outcome") or "unknown")
-    from .emulator.enhanced import accept
+    from mca_core.emulator.enhanced import accept
 
     return accept(desk.emulator, attestation_id)
 

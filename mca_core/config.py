@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .errors import ConfigurationError
-from .models import PartnerType, Role
+from mca_core.domain.errors import ConfigurationError
+from mca_core.domain.models import PartnerType, Role
 
 PRODUCTION_BASE_URL = "https://api.partnercenter.microsoft.com"
 DEFAULT_SECRETS_FILE = Path(".streamlit") / "secrets.toml"

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .auth import (
+from mca_core.auth.providers import (
     MsalAppOnlyProvider,
     MsalAppUserProvider,
     SandboxTokenProvider,
@@ -25,13 +25,13 @@ from .auth import (
     identity_from_claims,
     read_claims,
 )
-from .config import Settings
-from .errors import ConfigurationError
-from .models import Identity, Role, TokenKind
-from .partner_center import CallStats, PartnerCenterClient, TemplateCache
-from .ratelimit import RateLimiter
-from .retry import RetryPolicy
-from .store import Store
+from mca_core.config import Settings
+from mca_core.domain.errors import ConfigurationError
+from mca_core.domain.models import Identity, Role, TokenKind
+from mca_core.partner_center.client import CallStats, PartnerCenterClient, TemplateCache
+from mca_core.partner_center.ratelimit import RateLimiter
+from mca_core.partner_center.retry import RetryPolicy
+from mca_core.store.database import Store
 
 T = TypeVar("T")
 SANDBOX_BASE_URL = "https://partnercenter.sandbox.local"
@@ -82,7 +82,7 @@ class Desk:
             )
         with self._lock:
             if self._emulator is None:
-                from .emulator import Emulator
+                from mca_core.emulator import Emulator
 
                 self._emulator = Emulator(
                     self.settings.emulator_dir,
@@ -96,7 +96,7 @@ class Desk:
     def sandbox_actor(
         self, user_key: str | None = None, kind: TokenKind = TokenKind.APP_USER
     ) -> Actor:
-        from .emulator import SANDBOX_USERS
+        from mca_core.emulator import SANDBOX_USERS
 
         key = user_key or self.settings.sandbox_user
         if key not in SANDBOX_USERS:
@@ -217,7 +217,7 @@ class Desk:
         """Work done on the desk (an attestation, a finalise, a new customer) updates that
         customer's row in the partner's latest snapshot at once, so every page agrees before
         the next sync. `changes` maps the row as it was (or None) to the new values."""
-        from .sync import snapshot_scope
+        from mca_core.usecases.sync import snapshot_scope
 
         snap = self.store.latest_snapshot(snapshot_scope(identity, self.settings.backend))
         if snap is None:
@@ -227,8 +227,8 @@ class Desk:
 
     def write_through_bulk(self, identity: Identity, report: Any, rows: Any) -> int:
         """`write_through` for every row a bulk run attested (or found attested)."""
-        from .bulk import accepted_rows
-        from .sync import accepted_changes
+        from mca_core.usecases.bulk import accepted_rows
+        from mca_core.usecases.sync import accepted_changes
 
         written = 0
         for customer_id, contact, day, new in accepted_rows(report, rows):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core import access, metrics
-from mca_core.reports import MEDIA_TYPES, export_table
-from mca_core.sync import snapshot_scope
+from mca_core.domain import access
+from mca_core.usecases import metrics
+from mca_core.usecases.reports import MEDIA_TYPES, export_table
+from mca_core.usecases.sync import snapshot_scope
 from ui import blocks, enhanced_blocks, overview_blocks, session
 from ui.guard import page_setup, require
 from ui.i18n import t, tn

@@ -12,9 +12,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from mca_core import access, bulk
-from mca_core.attestation import attest_customer, prepare_attestation
-from mca_core.customers import (
+from mca_core.domain import access
+from mca_core.domain.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
+from mca_core.domain.models import Address, Contact, Customer, NewCustomer, PartnerType
+from mca_core.domain.validation import utc_today
+from mca_core.usecases import bulk
+from mca_core.usecases.attestation import attest_customer, prepare_attestation
+from mca_core.usecases.customers import (
     CULTURES,
     NewCustomerOutcome,
     check_new_customer_request,
@@ -22,12 +26,9 @@ from mca_core.customers import (
     new_request_id,
     request_id_after,
 )
-from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
-from mca_core.models import Address, Contact, Customer, NewCustomer, PartnerType
-from mca_core.reports import MEDIA_TYPES
-from mca_core.sync import accepted_changes, new_customer_changes
-from mca_core.validation import utc_today
-from mca_core.verify import verify_customer
+from mca_core.usecases.reports import MEDIA_TYPES
+from mca_core.usecases.sync import accepted_changes, new_customer_changes
+from mca_core.usecases.verify import verify_customer
 from ui import attest_blocks as ab
 from ui import enhanced_blocks as eb
 from ui import i18n, session

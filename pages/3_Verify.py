@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core import access
-from mca_core.errors import InvalidInput, McaError
-from mca_core.verify import Verification, verify_customer
+from mca_core.domain import access
+from mca_core.domain.errors import InvalidInput, McaError
+from mca_core.usecases.verify import Verification, verify_customer
 from ui import attest_blocks as ab
 from ui import session
 from ui.guard import page_setup, require

@@ -13,11 +13,12 @@ from typing import Any
 
 import streamlit as st
 
-from mca_core import access, invitations
-from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
-from mca_core.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
-from mca_core.models import Identity, PartnerType
-from mca_core.sync import snapshot_scope
+from mca_core.domain import access
+from mca_core.domain.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
+from mca_core.domain.models import Identity, PartnerType
+from mca_core.usecases import invitations
+from mca_core.usecases.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
+from mca_core.usecases.sync import snapshot_scope
 from ui import attest_blocks as ab
 from ui import blocks, session
 from ui.guard import page_setup, require

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from mca_core import access
-from mca_core.models import AuditEvent
-from mca_core.reports import MEDIA_TYPES, export_table
+from mca_core.domain import access
+from mca_core.domain.models import AuditEvent
+from mca_core.usecases.reports import MEDIA_TYPES, export_table
 from ui import attest_blocks as ab
 from ui import i18n, session
 from ui.guard import page_setup, require

@@ -7,7 +7,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from mca_core.cli import main
+from mca_core.cli.main import main
 
 
 def open_page(path: str, user: str = "admin-agent", **query: str) -> AppTest:
@@ -57,9 +57,9 @@ def create_named_customers(names: dict[str, str]) -> dict[str, str]:
     import uuid
 
     from mca_core.config import load_settings
-    from mca_core.customers import create_customer
     from mca_core.desk import Desk
-    from mca_core.models import Address, NewCustomer
+    from mca_core.domain.models import Address, NewCustomer
+    from mca_core.usecases.customers import create_customer
 
     desk = Desk(load_settings())
     actor = desk.sandbox_actor("admin-agent")

@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mca_core.auth import SandboxTokenProvider
+from mca_core.auth.providers import SandboxTokenProvider
+from mca_core.domain.models import TokenKind
 from mca_core.emulator import Emulator
-from mca_core.models import TokenKind
-from mca_core.partner_center import PartnerCenterClient, TemplateCache
-from mca_core.ratelimit import RateLimiter
-from mca_core.retry import RetryPolicy
+from mca_core.partner_center.client import PartnerCenterClient, TemplateCache
+from mca_core.partner_center.ratelimit import RateLimiter
+from mca_core.partner_center.retry import RetryPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://partnercenter.test"

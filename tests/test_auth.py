@@ -22,8 +22,8 @@ import httpx
 import jwt
 import pytest
 
-from mca_core import auth
-from mca_core.auth import (
+from mca_core.auth import providers as auth
+from mca_core.auth.providers import (
     PC_SCOPE_APP,
     PC_SCOPE_USER,
     MsalAppOnlyProvider,
@@ -38,8 +38,8 @@ from mca_core.auth import (
     require_mfa,
     token_kind,
 )
-from mca_core.errors import AuthenticationError, ConfigurationError, MfaRequired
-from mca_core.models import PartnerType, Role, TokenKind
+from mca_core.domain.errors import AuthenticationError, ConfigurationError, MfaRequired
+from mca_core.domain.models import PartnerType, Role, TokenKind
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"

@@ -1,8 +1,8 @@
 """The bad-input corpus: hostile or broken inputs through the desk's four doors.
 
-Doors: the core rules (`mca_core.validation`, `attestation.prepare_attestation`), the CSV import
-(`bulk.read_csv` / `check_rows`), the command line (`mca_core.cli.main`) and the pages (AppTest:
-the Attest form, the bulk upload, the Verify lookup, the Invitations form).
+Doors: the core rules (`mca_core.domain.validation`, `attestation.prepare_attestation`), the
+CSV import (`bulk.read_csv` / `check_rows`), the command line (`mca_core.cli.main`) and the pages
+(AppTest: the Attest form, the bulk upload, the Verify lookup, the Invitations form).
 
 Every case ends with a clear message (it names the field, says what to do, is short, carries no
 traceback) or with a correct result, asserted exactly. On the pages, what the user typed is still
@@ -23,14 +23,14 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mca_core import bulk
-from mca_core.attestation import prepare_attestation
-from mca_core.cli import main
+from mca_core.cli.main import main
 from mca_core.config import load_settings
-from mca_core.errors import InvalidInput, Problem
-from mca_core.models import Contact
-from mca_core.store import Store
-from mca_core.validation import classify_customer_ref, utc_today
+from mca_core.domain.errors import InvalidInput, Problem
+from mca_core.domain.models import Contact
+from mca_core.domain.validation import classify_customer_ref, utc_today
+from mca_core.store.database import Store
+from mca_core.usecases import bulk
+from mca_core.usecases.attestation import prepare_attestation
 from ui.i18n import problem_plain, translated_keys
 
 from .apptest import visible

@@ -13,8 +13,15 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from mca_core import bulk
-from mca_core.bulk import (
+from mca_core.cli.main import main
+from mca_core.domain.errors import AccessRefused
+from mca_core.domain.models import Contact, Customer
+from mca_core.emulator import SANDBOX_USERS, Emulator, FaultConfig
+from mca_core.partner_center.retry import RetryPolicy
+from mca_core.store.bulk_journal import BulkJournal
+from mca_core.store.database import Store
+from mca_core.usecases import bulk
+from mca_core.usecases.bulk import (
     MAX_FILE_BYTES,
     MAX_ROWS,
     BulkReport,
@@ -30,14 +37,7 @@ from mca_core.bulk import (
     run_bulk,
     template_csv,
 )
-from mca_core.bulk_journal import BulkJournal
-from mca_core.cli import main
-from mca_core.emulator import SANDBOX_USERS, Emulator, FaultConfig
-from mca_core.errors import AccessRefused
-from mca_core.models import Contact, Customer
-from mca_core.retry import RetryPolicy
-from mca_core.status import acceptance_status
-from mca_core.store import Store
+from mca_core.usecases.status import acceptance_status
 
 from .conftest import Sleeper
 
@@ -651,7 +651,7 @@ async def test_a_row_failed_after_a_lost_answer_is_confirmed_not_skipped(
 async def test_faults_end_every_row_definite_with_one_attestation_each(
     tmp_path, make_client, store, caplog
 ):
-    caplog.set_level(logging.INFO, logger="mca_core.partner_center")
+    caplog.set_level(logging.INFO, logger="mca_core.partner_center.client")
     big = Emulator(tmp_path / "big", customers=150, seed=7)
     clean = make_client(emu=big)
     fresh = await customers_by_acceptance(clean, False, 40)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mca_core.cli import main
+from mca_core.cli.main import main
 from mca_core.emulator import Emulator, run_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,7 +273,7 @@ def test_module_entry_point_prints_no_traceback(sandbox_env):
 
 
 def test_an_unexpected_error_is_a_message_and_exit_1(sandbox_env, monkeypatch):
-    import mca_core.cli as cli_module
+    import mca_core.cli.main as cli_module
 
     def boom(cli):
         raise RuntimeError("disk on fire")

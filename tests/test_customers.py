@@ -9,8 +9,13 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from mca_core import errors
-from mca_core.customers import (
+from mca_core.domain import errors
+from mca_core.domain.models import Address, Contact, NewCustomer
+from mca_core.emulator import SANDBOX_USERS
+from mca_core.emulator.directory import NORTHWIND_TENANT_ID
+from mca_core.partner_center.retry import RetryPolicy
+from mca_core.store.database import Store
+from mca_core.usecases.customers import (
     check_culture,
     check_new_customer,
     create_customer,
@@ -19,11 +24,6 @@ from mca_core.customers import (
     new_request_id,
     request_id_after,
 )
-from mca_core.emulator import SANDBOX_USERS
-from mca_core.emulator.directory import NORTHWIND_TENANT_ID
-from mca_core.models import Address, Contact, NewCustomer
-from mca_core.retry import RetryPolicy
-from mca_core.store import Store
 
 ADMIN = SANDBOX_USERS["admin-agent"].identity()
 HELPDESK = SANDBOX_USERS["helpdesk-agent"].identity()

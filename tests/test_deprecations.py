@@ -24,7 +24,7 @@ import streamlit.logger as st_logger
 from streamlit import deprecation_util
 from streamlit.testing.v1 import AppTest
 
-from mca_core.cli import main
+from mca_core.cli.main import main
 from mca_core.emulator import SANDBOX_USERS
 
 from .conftest import ROOT

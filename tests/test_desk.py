@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mca_core.attestation import attest_customer
-from mca_core.auth import SandboxTokenProvider
+from mca_core.auth.providers import SandboxTokenProvider
 from mca_core.config import Settings, load_settings
 from mca_core.desk import SANDBOX_BASE_URL, Desk
+from mca_core.domain.errors import ConfigurationError
 from mca_core.emulator import Emulator, run_in_thread
-from mca_core.errors import ConfigurationError
+from mca_core.usecases.attestation import attest_customer
 
 STANDALONE_CUSTOMERS = 23  # not the embedded default, so a wrong wiring shows in the count
 

@@ -20,6 +20,7 @@ import httpx
 import jwt
 import pytest
 
+from mca_core.domain.models import PartnerType, Role, TokenKind
 from mca_core.emulator import (
     CLOUD_AGREEMENT_TEMPLATE_ID,
     MCA_TEMPLATE_ID,
@@ -37,7 +38,6 @@ from mca_core.emulator.directory import (
     TAILSPIN_TENANT_ID,
 )
 from mca_core.emulator.seed import build_portfolio
-from mca_core.models import PartnerType, Role, TokenKind
 
 BASE = "https://api.partnercenter.test"
 MCA = "MicrosoftCustomerAgreement"
@@ -535,7 +535,7 @@ async def test_customer_agreements_trap_and_order(tmp_path: Path) -> None:
         item = mca_only["items"][0]
         assert set(item) >= {"primaryContact", "templateId", "dateAgreed", "type", "userId"}
         assert set(item["primaryContact"]) >= {"firstName", "lastName", "email"}
-        from mca_core.models import parse_wire_datetime
+        from mca_core.domain.models import parse_wire_datetime
 
         dates = [parse_wire_datetime(a["dateAgreed"]) for a in multi]
         assert dates == sorted(dates)  # oldest first: clients must sort

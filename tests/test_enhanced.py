@@ -14,25 +14,27 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mca_core import channels, enhanced, errors
-from mca_core.auth import MsalAppOnlyProvider
-from mca_core.cli import main
+from mca_core import channels
+from mca_core.auth.providers import MsalAppOnlyProvider
+from mca_core.cli.main import main
 from mca_core.config import load_settings, read_secrets_file
 from mca_core.desk import Desk
+from mca_core.domain import errors
+from mca_core.domain.models import TokenKind
 from mca_core.emulator import SANDBOX_USERS, Emulator, run_in_thread
 from mca_core.emulator import enhanced as emu_enhanced
-from mca_core.enhanced_store import AttestationState, EnhancedStore
-from mca_core.enhanced_wire import (
+from mca_core.partner_center.enhanced_wire import (
     WIRE_FIELDS,
     Certainty,
     EnhancedWire,
     acceptance_link,
     wire_table_markdown,
 )
-from mca_core.models import TokenKind
-from mca_core.retry import RetryPolicy
-from mca_core.store import Store
-from mca_core.verify import verify_customer
+from mca_core.partner_center.retry import RetryPolicy
+from mca_core.store.database import Store
+from mca_core.store.enhanced_attestations import AttestationState, EnhancedStore
+from mca_core.usecases import enhanced
+from mca_core.usecases.verify import verify_customer
 
 from .conftest import BASE_URL, ROOT
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-import mca_core.cli as cli_module
-from mca_core.cli import main
+import mca_core.cli.main as cli_module
+from mca_core.cli.main import main
+from mca_core.domain.errors import ServiceUnavailable
 from mca_core.emulator import Emulator, FaultConfig, run_in_thread
-from mca_core.errors import ServiceUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "customer,first_name,last_name,email,phone,date_agreed"
@@ -425,7 +425,7 @@ CASES = [
 
 def make_one_customer_fail(monkeypatch) -> None:
     """Partner Center answers 503 for the first customer's status, however often asked."""
-    import mca_core.sync as sync_module
+    import mca_core.usecases.sync as sync_module
 
     first = customers()[0]["id"]
     real = sync_module.acceptance_status
@@ -485,7 +485,7 @@ def test_every_command_keeps_the_exit_code_table(sandbox_env, monkeypatch, case)
 
 
 def test_the_table_is_the_cli_constants():
-    from mca_core import cli
+    from mca_core.cli import main as cli
 
     assert (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_INVALID, cli.EXIT_REFUSED) == (0, 1, 2, 3)
     assert (cli.EXIT_NOT_ACCEPTED, cli.EXIT_PARTIAL) == (4, 5)
@@ -600,7 +600,7 @@ def test_an_interrupt_prints_one_json_document_and_exits_130(sandbox_env, monkey
 
 
 def test_an_interrupted_bulk_run_prints_one_json_document(sandbox_env, monkeypatch):
-    import mca_core.cli_bulk as cli_bulk
+    import mca_core.cli.bulk as cli_bulk
 
     rows = bulk_csv(sandbox_env / "rows.csv", unaccepted_ids(1))
 

@@ -14,16 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mca_core import errors
-from mca_core.auth import SandboxTokenProvider
-from mca_core.cli import main
+from mca_core.auth.providers import SandboxTokenProvider
+from mca_core.cli.main import main
+from mca_core.domain import errors
+from mca_core.domain.models import TokenKind
 from mca_core.emulator import SANDBOX_USERS, Emulator, FaultConfig, run_in_thread
-from mca_core.models import TokenKind
-from mca_core.partner_center import PartnerCenterClient, TemplateCache, _parse_retry_after
-from mca_core.ratelimit import RateLimiter
-from mca_core.retry import RetryPolicy
-from mca_core.store import Store
-from mca_core.sync import sync_acceptance
+from mca_core.partner_center.client import PartnerCenterClient, TemplateCache, _parse_retry_after
+from mca_core.partner_center.ratelimit import RateLimiter
+from mca_core.partner_center.retry import RetryPolicy
+from mca_core.store.database import Store
+from mca_core.usecases.sync import sync_acceptance
 
 from .conftest import SMALL_PORTFOLIO, Sleeper
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mca_core.models import AuditEvent
-from mca_core.store import Store
+from mca_core.domain.models import AuditEvent
+from mca_core.store.database import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Processes started at once; each child imports only this module (not conftest's emulator).
@@ -35,10 +35,10 @@ def _open_at_once(url: str, barrier, results, index: int) -> None:
     """One process: wait for all, then open the store, the bulk journal and the enhanced
     attestations (each creates its tables on first use) and record one event."""
     try:
-        from mca_core.bulk_journal import BulkJournal
-        from mca_core.enhanced_store import EnhancedStore
-        from mca_core.models import AuditEvent
-        from mca_core.store import Store
+        from mca_core.domain.models import AuditEvent
+        from mca_core.store.bulk_journal import BulkJournal
+        from mca_core.store.database import Store
+        from mca_core.store.enhanced_attestations import EnhancedStore
 
         barrier.wait(timeout=120)
         store = Store(url)
@@ -85,9 +85,9 @@ def test_many_processes_open_a_fresh_sqlite_store_at_once(tmp_path):
 
 def assert_schema_complete(store: Store) -> None:
     """Nothing is missing: the next process to open the store writes nothing, takes no lock."""
-    from mca_core.bulk_journal import journal_metadata
-    from mca_core.enhanced_store import enhanced_metadata
-    from mca_core.store import _schema_missing, metadata
+    from mca_core.store.bulk_journal import journal_metadata
+    from mca_core.store.database import _schema_missing, metadata
+    from mca_core.store.enhanced_attestations import enhanced_metadata
 
     for tables in (metadata, journal_metadata, enhanced_metadata):
         assert _schema_missing(store.engine, tables) == []
@@ -200,7 +200,7 @@ def test_a_new_store_in_a_folder_nobody_may_write_names_the_file():
 
 
 def test_a_read_only_store_says_so_when_written(tmp_path, monkeypatch):
-    from mca_core.errors import ConfigurationError
+    from mca_core.domain.errors import ConfigurationError
 
     db = tmp_path / "desk.sqlite3"
     Store(f"sqlite:///{db}").dispose()
@@ -311,7 +311,7 @@ def posts_meet_in_pairs(emulator) -> httpx.AsyncBaseTransport:
 async def test_two_concurrent_bulk_runs_record_one_attested_event_per_customer(
     make_client, emulator, tmp_path
 ):
-    from mca_core.bulk import run_bulk
+    from mca_core.usecases.bulk import run_bulk
 
     from .test_bulk import ADMIN, customers_by_acceptance, row_for
 
@@ -344,7 +344,7 @@ def test_two_concurrent_bulk_runs_in_threads_record_one_attested_event_each(
     """The same, with the two runs in two threads (two event loops, real concurrent writes)."""
     import threading
 
-    from mca_core.bulk import run_bulk
+    from mca_core.usecases.bulk import run_bulk
 
     from .test_bulk import ADMIN, customers_by_acceptance, row_for
 
@@ -433,7 +433,7 @@ def test_a_full_disk_names_the_file(tmp_path):
     """SQLITE_FULL on a write (a disk cannot be filled here: the file may not grow instead)."""
     from sqlalchemy import event
 
-    from mca_core.errors import ConfigurationError
+    from mca_core.domain.errors import ConfigurationError
 
     db = tmp_path / "desk.sqlite3"
     store = Store(f"sqlite:///{db}")

@@ -15,11 +15,17 @@ import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import write_po
 
-from mca_core import (
+from mca_core import channels
+from mca_core.config import load_settings
+from mca_core.desk import Desk
+from mca_core.domain.errors import AccessRefused, Problem
+from mca_core.domain.models import PartnerType, Role
+from mca_core.domain.names import format_person_name, is_cjk
+from mca_core.store.enhanced_attestations import AttestationState
+from mca_core.usecases import (
     attestation,
     audit,
     bulk,
-    channels,
     customers,
     enhanced,
     invitations,
@@ -27,12 +33,6 @@ from mca_core import (
     sync,
     verify,
 )
-from mca_core.config import load_settings
-from mca_core.desk import Desk
-from mca_core.enhanced_store import AttestationState
-from mca_core.errors import AccessRefused, Problem
-from mca_core.models import PartnerType, Role
-from mca_core.names import format_person_name, is_cjk
 from ui import i18n
 from ui.markup import Markdown
 
@@ -383,6 +383,6 @@ def test_verify_page_in_chinese_writes_a_chinese_name_family_name_first(sandbox_
 
 
 def desk_store():
-    from mca_core.store import Store
+    from mca_core.store.database import Store
 
     return Store(load_settings().resolved_store_url)

@@ -18,13 +18,15 @@ import jinja2
 import pytest
 from pydantic import SecretStr
 
-from mca_core import invitations
-from mca_core.cli import EXIT_INVALID, EXIT_OK, EXIT_REFUSED, main
-from mca_core.cli_invite import PASSWORD_ENV
+from mca_core.cli.invite import PASSWORD_ENV
+from mca_core.cli.main import EXIT_INVALID, EXIT_OK, EXIT_REFUSED, main
+from mca_core.domain.errors import AccessRefused, InvalidInput
+from mca_core.domain.models import MCA_ACCEPTANCE_URL, Identity, Role
 from mca_core.emulator import SANDBOX_USERS
 from mca_core.emulator.directory import FABRIKAM_TENANT_ID, NORTHWIND_TENANT_ID
-from mca_core.errors import AccessRefused, InvalidInput
-from mca_core.invitations import (
+from mca_core.store.database import Store
+from mca_core.usecases import invitations
+from mca_core.usecases.invitations import (
     KINDS,
     LOCALES,
     PASSWORD_MASK,
@@ -34,8 +36,6 @@ from mca_core.invitations import (
     mailto_url,
     render,
 )
-from mca_core.models import MCA_ACCEPTANCE_URL, Identity, Role
-from mca_core.store import Store
 
 PASSWORD = "Tmp#Pa55-Qz7!x"
 LINK = (

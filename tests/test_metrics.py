@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 import openpyxl
 import pandas as pd
 
-from mca_core import metrics
-from mca_core.models import AuditEvent
-from mca_core.reports import export_table, neutralise
-from mca_core.store import SnapshotInfo
+from mca_core.domain.models import AuditEvent
+from mca_core.store.database import SnapshotInfo
+from mca_core.usecases import metrics
+from mca_core.usecases.reports import export_table, neutralise
 
 
 def row(

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mca_core import errors
-from mca_core.cli import main
+from mca_core.cli.main import main
 from mca_core.config import load_settings
-from mca_core.partner_center import PartnerCenterClient
-from mca_core.store import Store
-from mca_core.validation import utc_today
+from mca_core.domain import errors
+from mca_core.domain.validation import utc_today
+from mca_core.partner_center.client import PartnerCenterClient
+from mca_core.store.database import Store
 
 from .apptest import open_page, run, texts, visible
 from .conftest import ROOT
@@ -511,7 +511,7 @@ def test_bulk_unusable_file_says_what_to_do(synced):
 def test_every_string_of_these_pages_has_english_and_chinese():
     import re
 
-    from mca_core.bulk import OUTCOMES
+    from mca_core.usecases.bulk import OUTCOMES
     from ui import i18n
 
     sources = ["pages/2_Attest.py", "pages/3_Verify.py", "pages/5_Audit.py", "ui/attest_blocks.py"]

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mca_core.cli import main
+from mca_core.cli.main import main
 from mca_core.config import load_settings
 from mca_core.emulator import SANDBOX_USERS
-from mca_core.enhanced_store import AttestationState, EnhancedStore
-from mca_core.store import Store
+from mca_core.store.database import Store
+from mca_core.store.enhanced_attestations import AttestationState, EnhancedStore
 
 from .apptest import open_page, run, texts
 from .conftest import ROOT

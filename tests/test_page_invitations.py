@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mca_core.domain.models import MCA_ACCEPTANCE_URL
+from mca_core.domain.validation import utc_today
 from mca_core.emulator import SANDBOX_USERS
 from mca_core.emulator.directory import FABRIKAM_TENANT_ID, NORTHWIND_TENANT_ID
-from mca_core.invitations import PASSWORD_MASK
-from mca_core.models import MCA_ACCEPTANCE_URL
-from mca_core.validation import utc_today
+from mca_core.usecases.invitations import PASSWORD_MASK
 
 from .apptest import visible
 
@@ -129,7 +129,7 @@ def label_of(row: dict) -> str:
 
 
 def sandbox_audit(sandbox_env, action: str):
-    from mca_core.store import Store
+    from mca_core.store.database import Store
 
     url = f"sqlite:///{sandbox_env / 'data' / 'desk.sqlite3'}"
     events = Store(url).audit(action=action)

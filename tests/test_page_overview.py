@@ -8,8 +8,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mca_core.cli import main
-from mca_core.metrics import customers_frame, kpis
+from mca_core.cli.main import main
+from mca_core.usecases.metrics import customers_frame, kpis
 
 from .conftest import ROOT
 
@@ -52,7 +52,7 @@ def test_no_snapshot_offers_a_sync_that_fills_the_page(sandbox_env):
 
 def test_kpis_match_the_snapshot_and_filters_change_the_table(synced):
     from mca_core.config import load_settings
-    from mca_core.store import Store
+    from mca_core.store.database import Store
 
     settings = load_settings()
     store = Store(settings.resolved_store_url)

@@ -9,14 +9,14 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mca_core.cli import main
+from mca_core.cli.main import main
 from mca_core.config import load_settings
-from mca_core.customers import create_customer, new_request_id
 from mca_core.desk import Desk
+from mca_core.domain.models import Address, NewCustomer
 from mca_core.emulator import Emulator
 from mca_core.emulator.directory import NORTHWIND_TENANT_ID
-from mca_core.models import Address, NewCustomer
-from mca_core.store import Store
+from mca_core.store.database import Store
+from mca_core.usecases.customers import create_customer, new_request_id
 
 from .apptest import cli, open_page, run, texts
 from .conftest import ROOT

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from mca_core import errors
+from mca_core.domain import errors
+from mca_core.domain.models import MCA_AGREEMENT_TYPE, Contact, NewCustomer, TokenKind
 from mca_core.emulator import MCA_TEMPLATE_ID, SANDBOX_USERS, Emulator
-from mca_core.models import MCA_AGREEMENT_TYPE, Contact, NewCustomer, TokenKind
-from mca_core.retry import RetryPolicy
+from mca_core.partner_center.retry import RetryPolicy
 
 from .conftest import Sleeper
 
@@ -308,7 +308,7 @@ async def test_emulator_timeout_after_apply_does_not_attest_twice(tmp_path, make
 
 
 async def test_create_customer_is_idempotent_on_request_id(make_client):
-    from mca_core.models import Address
+    from mca_core.domain.models import Address
 
     pc = make_client()
     new = NewCustomer(

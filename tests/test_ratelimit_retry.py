@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from mca_core.errors import (
+from mca_core.domain.errors import (
     AlreadyAttested,
     BadRequest,
     ConnectionFailed,
@@ -16,8 +16,8 @@ from mca_core.errors import (
     ServiceUnavailable,
     Throttled,
 )
-from mca_core.ratelimit import MAX_SLOWDOWN, RateLimiter
-from mca_core.retry import RetryPolicy
+from mca_core.partner_center.ratelimit import MAX_SLOWDOWN, RateLimiter
+from mca_core.partner_center.retry import RetryPolicy
 
 
 class FakeClock:

@@ -35,22 +35,22 @@ import openpyxl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mca_core import bulk, invitations, reports
-from mca_core.attestation import attest_customer
-from mca_core.auth import SandboxTokenProvider
-from mca_core.cli import build_parser, main
+from mca_core.auth.providers import SandboxTokenProvider
+from mca_core.cli.main import build_parser, main
 from mca_core.config import load_settings
-from mca_core.customers import create_customer, create_customer_with_attestation
 from mca_core.desk import Desk
+from mca_core.domain.errors import AccessRefused, McaError
+from mca_core.domain.models import Address, Contact, Identity, NewCustomer, Role
 from mca_core.emulator import SANDBOX_USERS, Emulator, FaultConfig
 from mca_core.emulator import __main__ as emulator_main
 from mca_core.emulator import server as emulator_server
-from mca_core.errors import AccessRefused, McaError
-from mca_core.metrics import customers_frame
-from mca_core.models import Address, Contact, Identity, NewCustomer, Role
-from mca_core.store import Store
-from mca_core.sync import sync_acceptance
-from mca_core.verify import verify_customer
+from mca_core.store.database import Store
+from mca_core.usecases import bulk, invitations, reports
+from mca_core.usecases.attestation import attest_customer
+from mca_core.usecases.customers import create_customer, create_customer_with_attestation
+from mca_core.usecases.metrics import customers_frame
+from mca_core.usecases.sync import sync_acceptance
+from mca_core.usecases.verify import verify_customer
 
 from .apptest import create_named_customers, visible
 from .conftest import ROOT, Sleeper
@@ -435,10 +435,10 @@ def test_bearer_tokens_stay_out_of_logs_store_exports_and_output(
 
 def pc_client(emu: Emulator, http: Any, user: str, tokens: list[str], *, mfa: bool = True) -> Any:
     """A client for a seeded user whose every issued bearer token is recorded in `tokens`."""
-    from mca_core.models import TokenKind
-    from mca_core.partner_center import PartnerCenterClient, TemplateCache
-    from mca_core.ratelimit import RateLimiter
-    from mca_core.retry import RetryPolicy
+    from mca_core.domain.models import TokenKind
+    from mca_core.partner_center.client import PartnerCenterClient, TemplateCache
+    from mca_core.partner_center.ratelimit import RateLimiter
+    from mca_core.partner_center.retry import RetryPolicy
 
     def issue(key: str, kind: TokenKind = TokenKind.APP_USER) -> str:
         tokens.append(emu.issue_token(key, mfa=mfa, kind=kind))
@@ -970,7 +970,7 @@ def _use_cases() -> dict[str, Any]:
 def _enhanced_use_cases() -> dict[str, Any]:
     """The enhanced attestation channel's use cases, where this checkout has them."""
     try:
-        from mca_core import enhanced
+        from mca_core.usecases import enhanced
     except ImportError:
         return {}
     found: dict[str, Any] = {}

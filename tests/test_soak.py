@@ -34,12 +34,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from mca_core.bulk import COLUMNS, BulkRow, run_bulk
-from mca_core.bulk_journal import ENDED_STATES, BulkJournal, bulk_journal
+from mca_core.domain.models import MCA_AGREEMENT_TYPE, AuditEvent
 from mca_core.emulator import SANDBOX_USERS, Emulator, FaultConfig
-from mca_core.models import MCA_AGREEMENT_TYPE, AuditEvent
-from mca_core.retry import RetryPolicy
-from mca_core.store import Store
+from mca_core.partner_center.retry import RetryPolicy
+from mca_core.store.bulk_journal import ENDED_STATES, BulkJournal, bulk_journal
+from mca_core.store.database import Store
+from mca_core.usecases.bulk import COLUMNS, BulkRow, run_bulk
 
 from .conftest import ROOT, Sleeper
 
@@ -177,7 +177,7 @@ def check_audit(store: Store, customers: list[SoakCustomer]) -> Counter:
 
 
 async def test_soak_500_customers_under_faults_in_process(tmp_path, make_client, caplog):
-    caplog.set_level(logging.INFO, logger="mca_core.partner_center")
+    caplog.set_level(logging.INFO, logger="mca_core.partner_center.client")
     emulator = Emulator(tmp_path / "soak-emulator", customers=PORTFOLIO, seed=SEED)
     db = tmp_path / "soak-emulator" / DB_FILE
     customers = soak_customers(db)

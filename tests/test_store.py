@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mca_core.models import AuditEvent
-from mca_core.store import Store, audit_events, metadata, scrub
+from mca_core.domain.models import AuditEvent
+from mca_core.store.database import Store, audit_events, metadata, scrub
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"
 

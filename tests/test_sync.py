@@ -9,11 +9,11 @@ from datetime import date
 import httpx
 import pytest
 
+from mca_core.domain.models import Contact
 from mca_core.emulator import SANDBOX_USERS, FaultConfig
-from mca_core.models import Contact
-from mca_core.retry import RetryPolicy
-from mca_core.store import Store
-from mca_core.sync import snapshot_scope, sync_acceptance
+from mca_core.partner_center.retry import RetryPolicy
+from mca_core.store.database import Store
+from mca_core.usecases.sync import snapshot_scope, sync_acceptance
 
 from .conftest import SMALL_PORTFOLIO, Sleeper
 
@@ -131,8 +131,8 @@ async def test_cancel_keeps_what_was_fetched(make_client, store):
 
 
 async def test_a_user_without_an_agent_role_may_not_sync(make_client, store):
-    from mca_core.errors import AccessRefused
-    from mca_core.models import Role
+    from mca_core.domain.errors import AccessRefused
+    from mca_core.domain.models import Role
 
     nobody = ADMIN.model_copy(update={"role": Role.NONE})
     pc = make_client()

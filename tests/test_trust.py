@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from mca_core.config import load_settings
 from mca_core.desk import Desk
-from mca_core.invitations import recipient_outside_customer
-from mca_core.store import Store
+from mca_core.store.database import Store
+from mca_core.usecases.invitations import recipient_outside_customer
 from ui.markup import format_markdown, md
 
 from .apptest import cli, create_named_customers, open_page, run, texts, visible
@@ -117,7 +117,7 @@ def test_the_review_statement_escapes_what_the_agent_typed(markdown_customers):
     at.text_input(key="ex_first").set_value("Jane")
     at.text_input(key="ex_last").set_value("Doe")
     at.text_input(key="ex_email").set_value("jane@contoso.com")
-    from mca_core.validation import utc_today
+    from mca_core.domain.validation import utc_today
 
     at.date_input(key="ex_date").set_value(utc_today())
     run(next(b for b in at.button if b.label == "Review attestation").click())
@@ -305,7 +305,7 @@ def accepted_metric(at: AppTest) -> str:
 
 
 def test_an_attestation_on_the_page_updates_the_overview_at_once(sandbox_env):
-    from mca_core.validation import utc_today
+    from mca_core.domain.validation import utc_today
 
     assert cli("sync") == 0
     blocked = next(r for r in snapshot_rows() if r["accepted"] is False)

@@ -1,4 +1,4 @@
-"""Every rule of `mca_core.validation` with its boundaries."""
+"""Every rule of `mca_core.domain.validation` with its boundaries."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from mca_core.errors import AccessRefused, InvalidInput, Problem
-from mca_core.models import Identity, PartnerType, Role
-from mca_core.validation import (
+from mca_core.domain.errors import AccessRefused, InvalidInput, Problem
+from mca_core.domain.models import Identity, PartnerType, Role
+from mca_core.domain.validation import (
     NAME_MAX_LENGTH,
     check_customer_id,
     check_date_agreed,

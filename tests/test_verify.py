@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from mca_core import errors
-from mca_core.attestation import attest_customer
+from mca_core.domain import errors
+from mca_core.domain.models import Attestation, AuditEvent, Contact, Role
 from mca_core.emulator import SANDBOX_USERS
-from mca_core.models import Attestation, AuditEvent, Contact, Role
-from mca_core.store import Store
-from mca_core.verify import attribute, next_step_for, verify_customer
+from mca_core.store.database import Store
+from mca_core.usecases.attestation import attest_customer
+from mca_core.usecases.verify import attribute, next_step_for, verify_customer
 
 ADMIN = SANDBOX_USERS["admin-agent"].identity()
 HELPDESK = SANDBOX_USERS["helpdesk-agent"].identity()

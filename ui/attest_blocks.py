@@ -15,16 +15,16 @@ import streamlit as st
 from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
-from mca_core import access
-from mca_core.bulk import COLUMNS as BULK_COLUMNS
-from mca_core.bulk import BulkRow
 from mca_core.desk import Actor, Desk
-from mca_core.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
-from mca_core.models import Role
-from mca_core.store import Store
-from mca_core.sync import snapshot_scope
-from mca_core.validation import classify_customer_ref
-from mca_core.verify import Verification, VerifiedAttestation
+from mca_core.domain import access
+from mca_core.domain.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
+from mca_core.domain.models import Role
+from mca_core.domain.validation import classify_customer_ref
+from mca_core.store.database import Store
+from mca_core.usecases.bulk import COLUMNS as BULK_COLUMNS
+from mca_core.usecases.bulk import BulkRow
+from mca_core.usecases.sync import snapshot_scope
+from mca_core.usecases.verify import Verification, VerifiedAttestation
 
 from . import blocks, i18n
 from .guard import require

@@ -8,11 +8,11 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from mca_core import access
 from mca_core.desk import Actor, Desk
-from mca_core.errors import AccessRefused, McaError
-from mca_core.models import Identity
-from mca_core.sync import snapshot_scope, sync_acceptance
+from mca_core.domain import access
+from mca_core.domain.errors import AccessRefused, McaError
+from mca_core.domain.models import Identity
+from mca_core.usecases.sync import snapshot_scope, sync_acceptance
 
 from . import nav
 from .i18n import t, tn

@@ -2,7 +2,7 @@
 Attest page's enhanced path (signer form, acceptance link with copy and invitation, Finalise,
 the sandbox's "play the customer"), and the overview's pipeline cards and work list.
 
-Every action calls one use case of `mca_core.enhanced` through the channel's App-only actor
+Every action calls one use case of `mca_core.usecases.enhanced` through the channel's App-only actor
 (`mca_core.channels.channel_actor`); the identity, role checks and audit stay the user's.
 """
 
@@ -20,14 +20,15 @@ import streamlit as st
 from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
-from mca_core import channels, enhanced, invitations
-from mca_core.access import check_may_verify
+from mca_core import channels
 from mca_core.desk import Actor, Desk
-from mca_core.enhanced_store import AttestationState, EnhancedAttestation
-from mca_core.errors import AccessRefused, McaError
-from mca_core.models import Contact
-from mca_core.sync import finalised_changes
-from mca_core.validation import may_attest
+from mca_core.domain.access import check_may_verify
+from mca_core.domain.errors import AccessRefused, McaError
+from mca_core.domain.models import Contact
+from mca_core.domain.validation import may_attest
+from mca_core.store.enhanced_attestations import AttestationState, EnhancedAttestation
+from mca_core.usecases import enhanced, invitations
+from mca_core.usecases.sync import finalised_changes
 
 from . import attest_blocks as ab
 from . import i18n

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import streamlit as st
 
 from mca_core.desk import Actor
-from mca_core.errors import AccessRefused, ConfigurationError
-from mca_core.models import Identity
+from mca_core.domain.errors import AccessRefused, ConfigurationError
+from mca_core.domain.models import Identity
 
 from . import i18n, nav, session
 from .i18n import t

@@ -27,9 +27,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from mca_core.errors import AccessRefused, Problem
-from mca_core.models import PartnerType, Role
-from mca_core.names import format_person_name
+from mca_core.domain.errors import AccessRefused, Problem
+from mca_core.domain.models import PartnerType, Role
+from mca_core.domain.names import format_person_name
 from ui.markup import Markdown, format_markdown, md
 
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
@@ -228,5 +228,6 @@ def partner_type_label(partner_type: PartnerType | str, lang: str | None = None)
 
 
 def person_name(first: str | None, last: str | None) -> str:
-    """A contact's or signer's name as people write it (张伟, Jane Doe): see `mca_core.names`."""
+    """A contact's or signer's name as people write it (张伟, Jane Doe): see
+    `mca_core.domain.names`."""
     return format_person_name(first, last, language())

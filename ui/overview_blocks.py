@@ -10,10 +10,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from mca_core import metrics
 from mca_core.desk import Desk
-from mca_core.models import AuditEvent
-from mca_core.store import SnapshotInfo
+from mca_core.domain.models import AuditEvent
+from mca_core.store.database import SnapshotInfo
+from mca_core.usecases import metrics
 
 from .i18n import t, t_plain, tn
 from .markup import md

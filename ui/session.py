@@ -21,10 +21,10 @@ from typing import Any
 
 import streamlit as st
 
-from mca_core.auth import StaticTokenProvider, read_claims
+from mca_core.auth.providers import StaticTokenProvider, read_claims
 from mca_core.config import Settings, flatten_mca_table, load_settings
 from mca_core.desk import Actor, Desk
-from mca_core.errors import ConfigurationError
+from mca_core.domain.errors import ConfigurationError
 
 SESSION_USER_KEY = "sandbox_user_key"
 #: The session's own sign-in token (sandbox), put back in the URL when a link dropped it.

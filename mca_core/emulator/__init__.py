@@ -80,7 +80,8 @@ What it DOES NOT do:
   * No billing, orders, subscriptions, offers, invoices or GDAP: only the calls of the contract.
     Orders refused with 13605 are not emulated.
   * Microsoft's real enhanced-attestation shapes: `enhanced.py` speaks the ASSUMED ones of
-    `mca_core.enhanced_wire` (create, a status read, the /mca/ acceptance page, finalise, expiry).
+    `mca_core.partner_center.enhanced_wire` (create, a status read, the /mca/ acceptance page,
+    finalise, expiry).
   * No e-mail to the customer's primary contact after an attestation; no real admin center (play
     direct acceptance with POST /sandbox/customers/{id}/direct-signing).
   * Throttling figures are configurable guesses (Microsoft publishes only 500/min per partner
@@ -90,7 +91,7 @@ What it DOES NOT do:
   * Relationship links always say DAP=false; `dualRoleIndirectRelationship` is only validated.
 """
 
-from mca_core.models import TokenKind
+from mca_core.domain.models import TokenKind
 
 from .core import Emulator
 from .directory import (

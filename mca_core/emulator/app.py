@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mca_core.models import (
+from mca_core.domain.models import (
     CLOUD_AGREEMENT_TYPE,
     MCA_AGREEMENT_TYPE,
     PartnerType,

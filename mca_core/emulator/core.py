@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from mca_core.models import TokenKind
+from mca_core.domain.models import TokenKind
 
 from . import tokens
 from .app import Gateway, build_app

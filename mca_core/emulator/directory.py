@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from mca_core.models import Identity, PartnerType, Role
+from mca_core.domain.models import Identity, PartnerType, Role
 
 #: Namespace of every stable id in the sandbox (uuid5 of a fixed name).
 SANDBOX_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "sandbox.mca-desk.invalid")

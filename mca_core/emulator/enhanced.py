@@ -1,4 +1,5 @@
-"""The emulator's enhanced-attestation flow, with the shapes `mca_core.enhanced_wire` assumes.
+"""The emulator's enhanced-attestation flow, with the shapes
+`mca_core.partner_center.enhanced_wire` assumes.
 
 Routes (registered by `app.build_app`):
 
@@ -41,8 +42,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from mca_core.enhanced_wire import EnhancedWire
-from mca_core.models import MCA_AGREEMENT_TYPE, TokenKind
+from mca_core.domain.models import MCA_AGREEMENT_TYPE, TokenKind
+from mca_core.partner_center.enhanced_wire import EnhancedWire
 
 from .directory import MCA_AGREEMENT_LINK, MCA_TEMPLATE_ID
 from .tokens import Caller

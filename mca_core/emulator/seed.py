@@ -25,7 +25,7 @@ import phonenumbers
 from faker import Faker
 from pypinyin import lazy_pinyin
 
-from mca_core.models import CLOUD_AGREEMENT_TYPE, MCA_AGREEMENT_TYPE
+from mca_core.domain.models import CLOUD_AGREEMENT_TYPE, MCA_AGREEMENT_TYPE
 
 from .directory import (
     CLOUD_AGREEMENT_LINK,

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import jwt
 
-from mca_core.models import PartnerType, Role, TokenKind
+from mca_core.domain.models import PartnerType, Role, TokenKind
 
 from .directory import PARTNERS, SANDBOX_USERS, Partner, SandboxUser
 

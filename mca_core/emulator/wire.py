@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mca_core.models import CLOUD_AGREEMENT_TYPE, MCA_AGREEMENT_TYPE
+from mca_core.domain.models import CLOUD_AGREEMENT_TYPE, MCA_AGREEMENT_TYPE
 
 from .directory import (
     CLOUD_AGREEMENT_LINK,

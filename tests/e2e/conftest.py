@@ -222,7 +222,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator
 def sync_as(users: tuple[str, ...], env: dict[str, str]) -> None:
     """`python -m mca_core --as USER sync --full` for each user, in process (as a scheduler
     would run it, without an interpreter start per user)."""
-    from mca_core.cli import main
+    from mca_core.cli.main import main
 
     for user in users:
         out, err = io.StringIO(), io.StringIO()
@@ -235,8 +235,8 @@ def synced_rows(app: App, user_key: str) -> list[dict[str, Any]]:
     """The latest synced customer rows of the user's partner, as the pages read them (tests use
     them to pick customers by state: not accepted, accepted, with a reseller...)."""
     from mca_core.emulator import SANDBOX_USERS
-    from mca_core.store import Store
-    from mca_core.sync import snapshot_scope
+    from mca_core.store.database import Store
+    from mca_core.usecases.sync import snapshot_scope
 
     store = Store(f"sqlite:///{(app.data_dir / 'desk.sqlite3').as_posix()}")
     try:

@@ -149,7 +149,9 @@ def test_the_customer_accepts_on_the_emulator_page_and_the_partner_finalises(
     panel.get_by_role("button", name=text("enh_check_status")).click()
     wait_for_app(page)
     expect(panel).to_contain_text(text("enh_state_accepted"))
-    panel.get_by_role("button", name=text("enh_finalise")).click()
+    finalise = panel.get_by_role("button", name=text("enh_finalise"))
+    expect(finalise).to_have_count(1)  # the previous run's (stale) button has gone
+    finalise.click()
     wait_for_app(page)
     expect(alert(page, "enh_finalised")).to_be_visible()
     expect(panel).to_contain_text(text("enh_state_agreement_created"))

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
+from mca_core.domain.models import MCA_ACCEPTANCE_URL
 from mca_core.emulator import PARTNERS, SANDBOX_USERS
-from mca_core.models import MCA_ACCEPTANCE_URL
 from tests.e2e.conftest import (
     App,
     alert,

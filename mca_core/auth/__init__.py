@@ -1,0 +1,1 @@
+"""Tokens for Partner Center: providers (static, sandbox, MSAL), claims, the one redactor."""

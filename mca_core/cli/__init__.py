@@ -1,0 +1,1 @@
+"""`python -m mca_core`: one module per command family."""

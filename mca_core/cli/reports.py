@@ -1,0 +1,82 @@
+"""`report`: one row per customer from the latest snapshot, as CSV, JSON or Excel."""
+
+from __future__ import annotations
+
+import argparse
+
+from mca_core.domain.errors import InvalidInput, Problem
+from mca_core.usecases.metrics import customers_frame, kpis
+from mca_core.usecases.reports import export_table
+from mca_core.usecases.sync import snapshot_scope
+
+REPORT_COLUMNS = (
+    "customer_id",
+    "company_name",
+    "domain",
+    "country",
+    "associated_partner_id",
+    "status",
+    "accepted",
+    "attested",
+    "direct_signed",
+    "attestation_count",
+    "latest_date_agreed",
+    "latest_contact_name",
+    "latest_contact_email",
+    "latest_attested_by",
+    "error",
+)
+
+
+def cmd_report(cli) -> int:
+    from mca_core.cli._context import EXIT_OK, out_target, write_out
+
+    target = out_target(cli, cli.args.out)  # before anything is read: exit 2 naming --out
+    desk, actor = cli.desk, cli.actor()
+    scope = snapshot_scope(actor.identity, desk.settings.backend)
+    snap = desk.store.latest_snapshot(scope)
+    if snap is None:
+        raise InvalidInput(
+            Problem(
+                "snapshot",
+                "There is no synced status yet for your partner account.",
+                "Run `python -m mca_core sync` first.",
+                code="no_snapshot",
+            )
+        )
+    frame = customers_frame(desk.store.snapshot_rows(snap.id))
+    k = kpis(frame)
+    frame["status"] = frame["status"].astype(str)
+    frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")
+    data = export_table(frame, cli.args.format, columns=REPORT_COLUMNS)
+    write_out(cli, target, data)  # atomically; a failure is exit 2 naming --out
+    where = "stdout" if target is None else str(cli.args.out)
+    doc = {
+        "out": where,
+        "format": cli.args.format,
+        "rows": len(frame),
+        "snapshot_id": snap.id,
+        "taken_at": snap.taken_at.isoformat(),
+        **k.as_dict(),
+    }
+    text = (
+        f"{len(frame)} customers written to {where} ({cli.args.format}); snapshot of "
+        f"{snap.taken_at:%Y-%m-%d %H:%M} UTC: {k.accepted} accepted, "
+        f"{k.not_accepted} not accepted."
+    )
+    if target is None:  # stdout carries the data: the summary goes beside it, on stderr
+        print(text, file=cli.err)
+    else:
+        cli.emit(doc, text)
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser("report", help="one row per customer from the latest snapshot")
+    report.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
+    report.add_argument(
+        "--out",
+        required=True,
+        help="file to write (atomically; - for stdout); never the desk's own database",
+    )
+    report.set_defaults(func=cmd_report)

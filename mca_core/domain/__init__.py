@@ -1,0 +1,1 @@
+"""The domain: models, errors, validation and access rules. Imports nothing above it."""

@@ -1,0 +1,2 @@
+"""The desk's own database: audit log, snapshots, the bulk journal and enhanced
+attestations (SQLAlchemy Core; SQLite or PostgreSQL)."""

@@ -1,0 +1,260 @@
+"""Acceptance metrics over a snapshot: what a manager puts on a slide.
+
+Pure functions over pandas frames built from snapshot rows, so the overview page, the report
+command and the tests compute the same figures. Status of a customer:
+  both          attested by the partner AND accepted directly (known only when both were asked)
+  attested      accepted through the partner's attestation
+  direct        accepted by the customer in the Microsoft 365 admin center
+  not_accepted  neither: orders are refused (403 / 13605)
+  unknown       the last sync could not read it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from mca_core.domain.models import AuditEvent
+from mca_core.store.database import SnapshotInfo
+
+STATUSES = ("attested", "direct", "both", "not_accepted", "unknown")
+ACCEPTED_STATUSES = ("attested", "direct", "both")
+NO_RESELLER = "—"
+UNKNOWN_COUNTRY = "??"
+
+FRAME_COLUMNS = (
+    "customer_id",
+    "company_name",
+    "domain",
+    "country",
+    "associated_partner_id",
+    "reseller",
+    "status",
+    "accepted",
+    "attested",
+    "direct_signed",
+    "attestation_count",
+    "latest_date_agreed",
+    "latest_contact_name",
+    "latest_contact_email",
+    "latest_attested_by",
+    "error",
+)
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and pd.isna(value))
+
+
+def _status(attested: Any, direct: Any, accepted: Any) -> str:
+    if not _known(accepted):
+        return "unknown"
+    is_attested = _known(attested) and bool(attested)
+    is_direct = _known(direct) and bool(direct)
+    if is_attested and is_direct:
+        return "both"
+    if is_attested:
+        return "attested"
+    if is_direct:
+        return "direct"
+    return "attested" if bool(accepted) else "not_accepted"
+
+
+def customers_frame(
+    rows: Iterable[Mapping[str, Any]], reseller_names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Snapshot rows as a typed frame with a `status` and a readable `reseller` column."""
+    frame = pd.DataFrame(list(rows))
+    for column in FRAME_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    names = dict(reseller_names or {})
+    if len(frame):
+        frame["status"] = [
+            _status(a, d, acc)
+            for a, d, acc in zip(
+                frame["attested"], frame["direct_signed"], frame["accepted"], strict=True
+            )
+        ]
+        frame["reseller"] = [
+            names.get(r, r) if isinstance(r, str) and r else NO_RESELLER
+            for r in frame["associated_partner_id"]
+        ]
+        frame["country"] = frame["country"].fillna(UNKNOWN_COUNTRY)
+    frame["latest_date_agreed"] = pd.to_datetime(frame["latest_date_agreed"], utc=True)
+    frame["status"] = pd.Categorical(frame["status"], categories=list(STATUSES))
+    return frame[list(FRAME_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class Kpis:
+    customers: int
+    accepted: int
+    by_attestation: int
+    directly: int
+    both: int
+    not_accepted: int
+    unknown: int
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.customers if self.customers else 0.0
+
+    @property
+    def at_risk(self) -> int:
+        """Customers whose orders will be refused (403 / 13605)."""
+        return self.not_accepted
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "rate": round(self.rate, 4), "at_risk": self.at_risk}
+
+
+def kpis(frame: pd.DataFrame) -> Kpis:
+    counts = frame["status"].value_counts()
+
+    def n(status: str) -> int:
+        return int(counts.get(status, 0))
+
+    return Kpis(
+        customers=len(frame),
+        accepted=n("attested") + n("direct") + n("both"),
+        by_attestation=n("attested"),
+        directly=n("direct"),
+        both=n("both"),
+        not_accepted=n("not_accepted"),
+        unknown=n("unknown"),
+    )
+
+
+def kpis_from_summary(summary: Mapping[str, Any]) -> Kpis:
+    """KPIs of an older snapshot from its stored summary (no rows needed)."""
+    customers = int(summary.get("customers") or 0)
+    accepted = int(summary.get("accepted") or 0)
+    attested = int(summary.get("attested") or 0)
+    direct = int(summary.get("direct_signed") or 0)
+    not_accepted = int(summary.get("not_accepted") or 0)
+    both = max(0, attested + direct - accepted)
+    return Kpis(
+        customers=customers,
+        accepted=accepted,
+        by_attestation=attested - both,
+        directly=direct - both,
+        both=both,
+        not_accepted=not_accepted,
+        unknown=max(0, customers - accepted - not_accepted),
+    )
+
+
+def deltas(now: Kpis, before: Kpis | None) -> dict[str, float | None]:
+    """Change since the previous snapshot, per KPI (None when there is nothing to compare)."""
+    names = ("customers", "accepted", "by_attestation", "directly", "both", "not_accepted")
+    if before is None:
+        return {name: None for name in (*names, "rate")}
+    out: dict[str, float | None] = {
+        name: getattr(now, name) - getattr(before, name) for name in names
+    }
+    out["rate"] = round(now.rate - before.rate, 4)
+    return out
+
+
+def acceptance_breakdown(frame: pd.DataFrame) -> pd.DataFrame:
+    counts = frame["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+    return pd.DataFrame({"status": counts.index.astype(str), "customers": counts.to_numpy()})
+
+
+def attestations_per_month(frame: pd.DataFrame) -> pd.DataFrame:
+    """Customers by the month of their newest attestation (UTC)."""
+    dates = frame["latest_date_agreed"].dropna()
+    if dates.empty:
+        return pd.DataFrame(
+            {"month": pd.Series(dtype="datetime64[ns]"), "customers": pd.Series(dtype=int)}
+        )
+    months = dates.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
+    counts = months.value_counts().sort_index()
+    return pd.DataFrame({"month": counts.index, "customers": counts.to_numpy()})
+
+
+def acceptance_over_time(snapshots: Sequence[SnapshotInfo]) -> pd.DataFrame:
+    """The acceptance rate at each complete snapshot, oldest first."""
+    points = []
+    for snap in sorted(snapshots, key=lambda s: s.taken_at):
+        if not snap.complete:
+            continue
+        k = kpis_from_summary(snap.summary)
+        points.append(
+            {
+                "taken_at": snap.taken_at,
+                "rate": k.rate,
+                "accepted": k.accepted,
+                "customers": k.customers,
+            }
+        )
+    return pd.DataFrame(points, columns=["taken_at", "rate", "accepted", "customers"])
+
+
+def not_accepted_by(frame: pd.DataFrame, column: str, top: int = 15) -> pd.DataFrame:
+    """Not-accepted customers grouped by `column` (reseller, country), largest first."""
+    subset = frame.loc[frame["status"] == "not_accepted", column].fillna("—")
+    counts = subset.value_counts().head(top)
+    return pd.DataFrame({column: counts.index.astype(str), "customers": counts.to_numpy()})
+
+
+def attestations_per_agent(events: Iterable[AuditEvent]) -> pd.DataFrame:
+    """Attestations made through the desk, per agent (from the audit log)."""
+    names = [
+        e.user_name or e.user_id
+        for e in events
+        if e.action in ("attest", "bulk_attest", "finalise") and e.outcome == "attested"
+    ]
+    counts = pd.Series(names, dtype=object).value_counts()
+    return pd.DataFrame({"agent": counts.index.astype(str), "attestations": counts.to_numpy()})
+
+
+def filter_customers(
+    frame: pd.DataFrame,
+    *,
+    statuses: Sequence[str] = (),
+    resellers: Sequence[str] = (),
+    countries: Sequence[str] = (),
+    attested_from: date | datetime | None = None,
+    attested_to: date | datetime | None = None,
+    text: str = "",
+) -> pd.DataFrame:
+    """The table and charts below the filters show only what these keep."""
+    mask = pd.Series(True, index=frame.index)
+    if statuses:
+        mask &= frame["status"].isin(list(statuses))
+    if resellers:
+        mask &= frame["reseller"].isin(list(resellers))
+    if countries:
+        mask &= frame["country"].isin(list(countries))
+    if attested_from is not None:
+        start = (
+            pd.Timestamp(attested_from).tz_localize("UTC")
+            if pd.Timestamp(attested_from).tzinfo is None
+            else pd.Timestamp(attested_from)
+        )
+        mask &= frame["latest_date_agreed"] >= start
+    if attested_to is not None:
+        end = pd.Timestamp(attested_to)
+        end = end.tz_localize("UTC") if end.tzinfo is None else end
+        if not isinstance(attested_to, datetime):
+            end = end + pd.Timedelta(days=1)  # the whole last day
+            mask &= frame["latest_date_agreed"] < end
+        else:
+            mask &= frame["latest_date_agreed"] <= end
+    needle = text.strip().lower()
+    if needle:
+        haystack = (
+            frame["company_name"].fillna("").str.lower()
+            + "\n"
+            + frame["domain"].fillna("").str.lower()
+            + "\n"
+            + frame["customer_id"].fillna("").str.lower()
+        )
+        mask &= haystack.str.contains(needle, regex=False)
+    return frame.loc[mask]

@@ -1,0 +1,67 @@
+"""Where a customer stands on the MCA: accepted = an MCA attestation exists OR isSigned."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from mca_core.domain.errors import InvalidInput, NotFound, Problem
+from mca_core.domain.models import AcceptanceStatus, Customer
+from mca_core.domain.validation import classify_customer_ref
+from mca_core.partner_center.client import PartnerCenterClient
+
+#: `full` asks both calls; `first_evidence` stops as soon as acceptance is proven.
+StatusMode = Literal["full", "first_evidence"]
+
+
+async def acceptance_status(
+    pc: PartnerCenterClient, customer_id: str, *, mode: StatusMode = "full"
+) -> AcceptanceStatus:
+    """Read attestations and direct signing. In `first_evidence` mode, attestations are asked
+    first (the commoner evidence) and direct signing only when there is none."""
+    if mode == "full":
+        attestations, signed = await asyncio.gather(
+            pc.get_attestations(customer_id), pc.get_direct_signing_status(customer_id)
+        )
+        return AcceptanceStatus(
+            customer_id=customer_id, attestations=tuple(attestations), direct_signed=signed
+        )
+    attestations = await pc.get_attestations(customer_id)
+    if attestations:
+        return AcceptanceStatus(
+            customer_id=customer_id, attestations=tuple(attestations), direct_signed=None
+        )
+    signed = await pc.get_direct_signing_status(customer_id)
+    return AcceptanceStatus(customer_id=customer_id, attestations=(), direct_signed=signed)
+
+
+async def resolve_customer(
+    pc: PartnerCenterClient, reference: str, field: str = "customer"
+) -> Customer:
+    """A tenant id or a domain -> the customer (a domain through the customer list filter)."""
+    kind, value = classify_customer_ref(reference, field)
+    if kind == "id":
+        try:
+            return await pc.get_customer(value)
+        except NotFound as exc:
+            raise InvalidInput(
+                Problem(
+                    field,
+                    f"No customer with tenant id {value} is visible to your partner account.",
+                    "Check the id, or search the customer by name or domain.",
+                    code="unknown_customer",
+                    params={"value": value},
+                )
+            ) from exc
+    found = await pc.find_customers_by_domain(value)
+    if not found:
+        raise InvalidInput(
+            Problem(
+                field,
+                f"No customer with domain {value} is visible to your partner account.",
+                "Check the spelling, or use the tenant id.",
+                code="unknown_customer",
+                params={"value": value},
+            )
+        )
+    return found[0]
