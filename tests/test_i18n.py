@@ -42,7 +42,7 @@ from .test_page_audit import history  # noqa: F401  (the fixture: a few attempts
 
 #: Where the UI asks for messages by key.
 SOURCES = [ROOT / "dashboard.py", *sorted((ROOT / "pages").glob("*.py"))]
-SOURCES += sorted((ROOT / "ui").glob("*.py"))
+SOURCES += sorted((ROOT / "ui").rglob("*.py"))  # ui/attest/ and any other package
 
 
 def catalog(lang: str, locale_dir: Path = i18n.LOCALE_DIR) -> Catalog:

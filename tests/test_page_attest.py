@@ -515,6 +515,9 @@ def test_every_string_of_these_pages_has_english_and_chinese():
     from ui import i18n
 
     sources = ["pages/2_Attest.py", "pages/3_Verify.py", "pages/5_Audit.py", "ui/attest_blocks.py"]
+    sources += [
+        p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "ui" / "attest").glob("*.py"))
+    ]
     keys = set()
     for source in sources:
         text = (ROOT / source).read_text(encoding="utf-8")

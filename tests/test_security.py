@@ -824,7 +824,7 @@ def test_raw_html_is_rendered_in_one_known_place_only() -> None:
     for path in [
         ROOT / "dashboard.py",
         *(ROOT / "pages").glob("*.py"),
-        *(ROOT / "ui").glob("*.py"),
+        *(ROOT / "ui").rglob("*.py"),
     ]:
         for match in pattern.finditer(path.read_text(encoding="utf-8")):
             found.add((path.relative_to(ROOT).as_posix(), match.group(0)))

@@ -1,0 +1,240 @@
+"""The Attest page's existing-customer tab: the customer's acceptance, the form, the statement
+under review (Confirm / Change), the submission and its outcome. On the enhanced channel the tab
+hands over to the enhanced path (signer form, acceptance link, Finalise)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from mca_core.domain import access
+from mca_core.domain.errors import InvalidInput, McaError, PartnerCenterError
+from mca_core.domain.models import Contact
+from mca_core.domain.validation import utc_today
+from mca_core.usecases.attestation import attest_customer, prepare_attestation
+from mca_core.usecases.customers import new_request_id, request_id_after
+from mca_core.usecases.sync import accepted_changes
+from mca_core.usecases.verify import verify_customer
+from ui import attest_blocks as ab
+from ui import enhanced_blocks as eb
+from ui.i18n import person_name, t, tn
+from ui.markup import md
+
+from .context import AttestContext
+
+ss = st.session_state
+
+
+def open_existing(ctx: AttestContext, customer_id: str) -> None:
+    """From the blocked list: the existing-customer form, preselected. The date is left empty:
+    only the agent can say when the customer accepted."""
+    ss["ex_customer"] = customer_id
+    ss["ex_date"] = None
+    ss["ex_came_from_blocked"] = customer_id
+    ss["attest_tab"] = ctx.tab_labels["existing"]
+    ss.pop("ex_outcome", None)
+    ss.pop("ex_review", None)
+
+
+def before_tabs(ctx: AttestContext) -> None:
+    """Every run of the page, before the tabs are drawn."""
+    # The existing-customer form is hidden while the chosen customer cannot be found (a typo):
+    # keep the contact typed so far for when the customer is corrected.
+    for key in ("ex_first", "ex_last", "ex_email", "ex_phone", "ex_date"):
+        if key in ss:
+            ss[key] = ss[key]
+    if ab.preselect_from_query("ex_customer", "ex_query_customer"):
+        ss["attest_tab"] = ctx.tab_labels["existing"]
+        ss["ex_date"] = None
+
+
+# --- existing customer -------------------------------------------------------------------------
+
+
+def current_status(ctx: AttestContext, reference: str, is_open: bool) -> Any:
+    """The customer's acceptance (cached per customer; read from Partner Center when shown)."""
+    cached = ss.get("ex_status")
+    if cached is not None and cached["ref"] == reference:
+        return cached["value"]
+    if not is_open:
+        return None
+    try:
+        value: Any = ab.run_use_case(
+            ctx.desk,
+            ctx.actor,
+            lambda pc: verify_customer(pc, ctx.desk.store, ctx.identity, reference),
+        )
+    except McaError as exc:
+        value = exc
+    ss["ex_status"] = {"ref": reference, "value": value}
+    return value
+
+
+def review_attestation(ctx: AttestContext, reference: str, company: str) -> None:
+    """Check the form; when it is sound, show the exact statement before anything is sent."""
+    ss.pop("ex_outcome", None)
+    try:
+        access.check_may_attest(ctx.identity)
+        contact, day = prepare_attestation(
+            ss.get("ex_first"),
+            ss.get("ex_last"),
+            ss.get("ex_email"),
+            ss.get("ex_phone"),
+            ss.get("ex_date"),
+            user_tz=ab.browser_timezone(),
+        )
+    except McaError as exc:
+        ss["ex_outcome"] = {"ref": reference, "error": exc}
+        return
+    ss["ex_review"] = {"ref": reference, "company": company, "contact": contact, "day": day}
+
+
+def review_step(ctx: AttestContext, reference: str) -> bool:
+    """The statement under review, with Confirm / Change; True while it is shown."""
+    review = ss.get("ex_review")
+    if not review or review["ref"] != reference:
+        return False
+    contact: Contact = review["contact"]
+    with st.container(border=True):
+        st.markdown(f"**{t('ex_review_title')}**")
+        st.markdown(
+            t(
+                "ex_review_statement",
+                name=person_name(contact.first_name, contact.last_name),
+                email=contact.email,
+                company=review["company"],
+                date=review["day"].isoformat(),
+            )
+        )
+        st.caption(t("ex_review_note"))
+        change, confirm, _ = st.columns([1, 1, 3])
+        if change.button(t("ex_change"), key="exb_change", width="stretch"):
+            ss.pop("ex_review", None)
+            st.rerun()
+        if confirm.button(t("ex_confirm"), key="exb_confirm", type="primary", width="stretch"):
+            submit_attestation(ctx, reference, contact, review["day"])
+    return True
+
+
+def submit_attestation(ctx: AttestContext, reference: str, contact: Contact, day: date) -> None:
+    """Send exactly the statement the agent confirmed."""
+    rid = ss.setdefault("ex_rid", new_request_id())
+    ss.pop("ex_review", None)
+    try:
+        result = ab.run_use_case(
+            ctx.desk,
+            ctx.actor,
+            lambda pc: attest_customer(
+                pc,
+                ctx.desk.store,
+                ctx.identity,
+                customer=reference,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                email=contact.email,
+                phone=contact.phone_number,
+                date_agreed=day,
+                user_tz=ab.browser_timezone(),
+                request_id=rid,
+            ),
+        )
+    except McaError as exc:
+        ss["ex_outcome"] = {"ref": reference, "error": exc}
+        if isinstance(exc, PartnerCenterError):
+            ss["ex_rid"] = request_id_after(exc, rid)
+        st.rerun()
+    ss["ex_outcome"] = {"ref": reference, "result": result}
+    ctx.desk.write_through(  # every page agrees at once, before the next sync
+        ctx.identity,
+        result.customer_id,
+        lambda before: accepted_changes(
+            before,
+            contact=contact,
+            date_agreed=day,
+            attested_by=ctx.identity.user_id,
+            new_attestation=result.outcome == "attested",
+        ),
+    )
+    ss["ex_rid"] = new_request_id()
+    ss.pop("ex_status", None)  # the customer's status changed: read it again
+    st.rerun()
+
+
+def show_attest_outcome(reference: str) -> None:
+    outcome = ss.get("ex_outcome")
+    if not outcome or outcome["ref"] != reference:
+        return
+    if "error" in outcome:
+        ab.show_error(outcome["error"], lead=t("ex_not_attested"))
+        return
+    result = outcome["result"]
+    if result.outcome == "already_attested":
+        st.info(t("ex_already", rid=result.request_id or "—"), icon="ℹ️")
+        return
+    stored = result.attestation
+    st.success(t("ex_attested", rid=result.request_id or "—"), icon="✅")
+    if stored is not None:
+        c = stored.primary_contact
+        st.markdown(
+            t(
+                "ex_stored",
+                name=person_name(c.first_name, c.last_name),
+                email=c.email,
+                phone=c.phone_number or "—",
+                date=stored.date_agreed.date().isoformat(),
+                template=stored.template_id,
+            )
+        )
+
+
+def render(ctx: AttestContext, *, is_open: bool) -> None:
+    if ctx.snapshot is None:
+        ab.offer_sync(ctx.desk, ctx.actor, key="ex_sync")
+    else:
+        st.caption(tn("list_synced", len(ctx.synced), when=ab.utc_time(ctx.snapshot.taken_at)))
+    reference = ab.customer_picker(ctx.synced, key="ex_customer")
+    if not reference:
+        st.caption(t("ex_pick_first"))
+        return
+    if ss.get("ex_came_from_blocked") == reference:
+        st.info(t("ex_from_blocked"), icon="👉")
+    status = current_status(ctx, reference, is_open)
+    if isinstance(status, McaError):
+        ab.show_error(status)
+        if isinstance(status, InvalidInput):
+            return
+    elif status is not None:
+        with st.container(border=True):
+            st.markdown(f"**{md(status.customer.company_name)}** · {md(status.customer.domain)}")
+            ab.verdict_block(status)
+            if status.attestations:
+                with st.expander(t("ex_all_attestations", n=len(status.attestations))):
+                    st.dataframe(ab.attestation_frame(status), hide_index=True)
+    if ctx.enhanced:  # the enhanced channel: signer form, acceptance link, Finalise
+        found = None if isinstance(status, McaError) else status
+        eb.attest_path(ctx.desk, ctx.actor, found.customer.id if found is not None else None, found)
+        return
+    if review_step(ctx, reference):
+        show_attest_outcome(reference)
+        return
+    ab.default_state({"ex_date": None})  # empty until the agent enters the date
+    with st.form("ex_form"):
+        st.markdown(f"**{t('ex_form_title')}**")
+        left, right = st.columns(2)
+        left.text_input(t("at_first_name"), key="ex_first")
+        right.text_input(t("at_last_name"), key="ex_last")
+        left.text_input(t("at_email"), key="ex_email", placeholder="jane@contoso.com")
+        right.text_input(t("at_phone_optional"), key="ex_phone", placeholder="+1 425 555 0100")
+        left.date_input(t("at_date_agreed"), key="ex_date", format="YYYY-MM-DD")
+        right.caption(t("utc_rule", today=utc_today().isoformat()))
+        submitted = st.form_submit_button(t("ex_review_submit"), type="primary")
+    if submitted:
+        company = reference
+        if status is not None and not isinstance(status, McaError):
+            company = status.customer.company_name or status.customer.domain
+        review_attestation(ctx, reference, company)
+        if ss.get("ex_review"):
+            st.rerun()
+    show_attest_outcome(reference)
