@@ -173,3 +173,26 @@ def test_enter_in_the_customer_picker_picks_the_best_match(new_page, app: App):
     expect(main.get_by_role("heading", name=expected["company_name"])).to_be_visible()
     expect(main).not_to_contain_text("neither a tenant id nor a domain")
     screenshot(page, "trust-picker-enter")
+
+
+def test_a_recipient_never_carries_over_to_the_next_customer(new_page, app: App):
+    """Issue 10.2, seen in the browser: the Recipient survived a change of customer and Done."""
+    rows = [r for r in synced_rows(app, "admin-agent") if r["accepted"] is False][:2]
+    page = new_page("admin-agent")
+    open_page(page, "invitations_title")
+    panel = visible_panel(page)
+    choose(page, panel, text("inv_customer"), rows[0]["domain"], typed=rows[0]["domain"])
+    fill_in(page, panel, text("inv_to"), "cfo@first-customer.example")
+    choose(page, panel, text("inv_customer"), rows[1]["domain"], typed=rows[1]["domain"])
+    expect(panel.get_by_label(text("inv_to"), exact=True)).to_have_value("")
+    fill_in(page, panel, text("inv_to"), "cfo@second-customer.example")
+    panel.get_by_role("button", name=text("inv_generate")).click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlert").filter(has_text="Check the recipient")).to_be_visible()
+    screenshot(page, "trust-invitation-recipient-warning")
+    panel.get_by_role("button", name=text("inv_done")).click()
+    wait_for_app(page)
+    expect(panel.get_by_label(text("inv_to"), exact=True)).to_have_value("")
+    # and the next interaction does not send the old value back from the browser
+    choose(page, panel, text("inv_customer"), rows[0]["domain"], typed=rows[0]["domain"])
+    expect(panel.get_by_label(text("inv_to"), exact=True)).to_have_value("")
