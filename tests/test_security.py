@@ -810,7 +810,7 @@ def test_the_audit_page_export_is_inert(sandbox_env: Path, monkeypatch: pytest.M
 
 # --- HTML escaping --------------------------------------------------------------------------
 
-RAW_HTML_SITES = {("pages/4_Invitations.py", "st.html(")}
+RAW_HTML_SITES = {("ui/invitations/shared.py", "st.html(")}
 
 
 def test_raw_html_is_rendered_in_one_known_place_only() -> None:

@@ -1,0 +1,39 @@
+"""What the Invitations page's generators share: built once per run by the page, read by every
+generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mca_core.desk import Actor, Desk
+from mca_core.domain.models import Identity
+
+#: Session keys: one prefix per generator; the password only ever sits in PASSWORD_KEY.
+PROVIDER, INVITE, RESELLER = "inv3", "inv1", "inv2"
+PASSWORD_KEY = f"{INVITE}_password"
+
+
+@dataclass(frozen=True)
+class InvitationsContext:
+    """The signed-in user, the desk, the synced customers and the generators they may use."""
+
+    desk: Desk
+    actor: Actor
+    identity: Identity
+    #: customer id -> its row in the latest snapshot (empty before the first sync).
+    rows: dict[str, dict[str, Any]]
+    #: customer id -> "company · domain" for the type-ahead.
+    labels: dict[str, str]
+    #: customer id -> its country (for the email language).
+    countries: dict[str, str]
+    #: Customers created on this desk since the last sync: id -> label (kept in the session).
+    known: dict[str, str]
+    #: Domains of customers created on this desk since the last sync (kept in the session).
+    known_domains: dict[str, str]
+    #: (prefix, tab title) of each generator the user may use, in the order they are shown.
+    generators: tuple[tuple[str, str], ...]
+
+    @property
+    def prefixes(self) -> list[str]:
+        return [prefix for prefix, _ in self.generators]

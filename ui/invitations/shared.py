@@ -1,0 +1,291 @@
+"""What the Invitations page's generators share: loading the synced customers, the customer
+picker and its reset rules, the warnings, generate, and the editor with the hand-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from mca_core.desk import Desk
+from mca_core.domain import access
+from mca_core.domain.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
+from mca_core.domain.models import Identity
+from mca_core.usecases import invitations
+from mca_core.usecases.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
+from mca_core.usecases.sync import snapshot_scope
+from ui import attest_blocks as ab
+from ui.i18n import LANGUAGES, problem_text, refusal_text, t, tn
+from ui.markup import md
+
+from .context import INVITE, PASSWORD_KEY, PROVIDER, RESELLER, InvitationsContext
+
+#: What belongs to one customer in a generator: reset whenever the customer changes or the
+#: partner presses Done, so one customer's recipient never carries over to the next.
+CUSTOMER_TEXT_FIELDS = ("to", "first_name", "last_name", "email", "phone", "user", "company")
+DRAFT_FIELDS = ("draft", "subject", "body", "reveal")
+
+
+# --- what the page builds the context from -----------------------------------------------------
+
+
+def allowed(identity: Identity, rule: Callable[[Identity], None]) -> bool:
+    try:
+        rule(identity)
+    except AccessRefused:
+        return False
+    return True
+
+
+def available_generators(identity: Identity) -> tuple[tuple[str, str], ...]:
+    """(prefix, tab title) of each generator the user may use (the use cases check again)."""
+    generators: list[tuple[str, str]] = []
+    if allowed(identity, access.check_may_request_from_provider):
+        generators.append((PROVIDER, t("inv_gen_provider")))
+    if allowed(identity, access.check_may_invite_to_accept):
+        generators.append((INVITE, t("inv_gen_invite")))
+    if allowed(identity, access.check_may_request_relationship):
+        generators.append((RESELLER, t("inv_gen_reseller")))
+    return tuple(generators)
+
+
+def load_customers(desk: Desk, identity: Identity) -> dict[str, dict[str, Any]]:
+    """customer id -> its row in the latest snapshot, kept per snapshot in the session (a
+    type-ahead over the whole portfolio and the warnings below, no Partner Center call)."""
+    snap = desk.store.latest_snapshot(snapshot_scope(identity, desk.settings.backend))
+    if snap is None:
+        return {}
+    cached = st.session_state.get("inv_rows")
+    if not cached or cached[0] != snap.id:
+        rows = {row["customer_id"]: row for row in desk.store.snapshot_rows(snap.id)}
+        cached = (snap.id, rows, snap.taken_at)
+        st.session_state["inv_rows"] = cached
+    return cached[1]
+
+
+def customer_labels(rows: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {
+        cid: " · ".join(part for part in (row["company_name"], row["domain"]) if part)
+        for cid, row in rows.items()
+    }
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def show_error(exc: McaError) -> None:
+    """Every failure as a sentence: the field and the fix, or the MS-RequestId."""
+    if isinstance(exc, InvalidInput):
+        for problem in exc.problems:
+            st.error(problem_text(problem))
+    elif isinstance(exc, AccessRefused):
+        st.error(refusal_text(exc))
+    elif isinstance(exc, PartnerCenterError):
+        st.error(t("inv_pc_error", error=str(exc)))
+    else:
+        st.error(t("inv_failed", error=str(exc)))
+
+
+def locale_for(country: str) -> str:
+    return "zh-CN" if country.upper() == "CN" else "en"
+
+
+def reset_customer_fields(prefix: str) -> None:
+    ss = st.session_state
+    for name in CUSTOMER_TEXT_FIELDS:
+        if f"{prefix}_{name}" in ss:
+            ss[f"{prefix}_{name}"] = ""
+    if f"{prefix}_date" in ss:
+        ss[f"{prefix}_date"] = None
+    if prefix == INVITE:  # the secret leaves the session altogether (as the guard does)
+        ss.pop(PASSWORD_KEY, None)
+        ss.pop("inv_prefilled", None)
+    for name in DRAFT_FIELDS:
+        ss.pop(f"{prefix}_{name}", None)
+
+
+def finish(prefix: str) -> None:
+    """Done: the email, its customer and everything typed for that customer leave the page."""
+    reset_customer_fields(prefix)
+    st.session_state[f"{prefix}_customer"] = None
+    st.session_state.pop(f"{prefix}_customer_was", None)
+
+
+def customer_domains(ctx: InvitationsContext, customer_id: str | None) -> list[str]:
+    """The domains the desk knows for a customer: its tenant domain, the domain of the email
+    it last accepted the MCA with, and a new customer's domain."""
+    row = ctx.rows.get(customer_id or "") or {}
+    contact = str(row.get("latest_contact_email") or "")
+    found = [str(row.get("domain") or ""), contact.rsplit("@", 1)[1] if "@" in contact else ""]
+    found.append(ctx.known_domains.get(customer_id or "", ""))
+    return [d for d in dict.fromkeys(found) if d]
+
+
+def already_accepted_warning(ctx: InvitationsContext, customer_id: str | None) -> None:
+    """Inviting a customer that has already accepted: say so, with its state."""
+    row = ctx.rows.get(customer_id or "")
+    if not row or row.get("accepted") is not True:
+        return
+    if row.get("attested") and row.get("latest_date_agreed") is not None:
+        how = t("inv_accepted_attested", date=row["latest_date_agreed"].date().isoformat())
+    else:
+        how = t("inv_accepted_direct")
+    when = st.session_state["inv_rows"][2].strftime("%Y-%m-%d %H:%M")
+    st.warning(
+        t("inv_already_accepted", company=row.get("company_name") or row["domain"], how=how,
+          when=when),
+        icon="✅",
+    )  # fmt: skip
+
+
+def recipient_warning(ctx: InvitationsContext, draft: Email) -> None:
+    """A recipient at none of the customer's domains: warn before the email leaves the page."""
+    if draft.kind == "provider_request" or not draft.customer_id:
+        return
+    domains = customer_domains(ctx, draft.customer_id)
+    if invitations.recipient_outside_customer(draft.to, domains):
+        row = ctx.rows.get(draft.customer_id) or {}
+        company = row.get("company_name") or ctx.known.get(draft.customer_id) or draft.customer_id
+        st.warning(
+            t("inv_recipient_outside", to=draft.to, company=company, domains=", ".join(domains)),
+            icon="⚠️",
+        )
+
+
+def customer_picker(
+    ctx: InvitationsContext, prefix: str, label_key: str, locale_key: str | None = None
+) -> str | None:
+    """Type-ahead over the synced customers. Enter picks the best match; a tenant id or domain
+    not in the list is accepted as typed (the use case resolves it through Partner Center).
+    Choosing another customer resets what belonged to the previous one."""
+    known, labels, rows, countries = ctx.known, ctx.labels, ctx.rows, ctx.countries
+    key = f"{prefix}_customer"
+    options = list(dict.fromkeys([*known, *labels]))
+    option_labels = {cid: known.get(cid) or labels.get(cid) or cid for cid in options}
+    names = {cid: str((rows.get(cid) or {}).get("company_name") or "") for cid in options}
+    current = st.session_state.get(key)
+    if current and current not in options:
+        options.insert(0, current)
+
+    def on_change() -> None:
+        ab.resolve_typed_customer(key, option_labels, names)
+        chosen = st.session_state.get(key)
+        if chosen != st.session_state.get(f"{key}_was"):
+            reset_customer_fields(prefix)
+        if locale_key and chosen in countries:
+            st.session_state[locale_key] = locale_for(countries[chosen])
+
+    value = st.selectbox(
+        t(label_key),
+        options,
+        index=None,
+        format_func=lambda value: known.get(value) or labels.get(value) or value,
+        placeholder=t("inv_customer_placeholder"),
+        accept_new_options=True,
+        key=key,
+        on_change=on_change,
+    )
+    st.session_state[f"{key}_was"] = value
+    unmatched = st.session_state.get(f"{key}_unmatched")
+    if unmatched and not value:
+        st.warning(t("customer_no_match", typed=unmatched), icon="🔎")
+    return value
+
+
+def locale_picker(key: str) -> str:
+    return st.radio(
+        t("inv_locale"),
+        LOCALES,
+        format_func=lambda code: LANGUAGES.get(code, code),
+        key=key,
+        horizontal=True,
+        help=t("inv_locale_help"),
+    )
+
+
+def generate(ctx: InvitationsContext, prefix: str, work: Callable[[Any], Any]) -> None:
+    """Run one use case; keep the draft (never its password) and fill the editor with it."""
+    try:
+        email: Email = ctx.desk.run(work, ctx.actor)
+    except McaError as exc:
+        show_error(exc)
+        return
+    st.session_state[f"{prefix}_draft"] = email.without_password()
+    st.session_state[f"{prefix}_subject"] = email.subject
+    st.session_state[f"{prefix}_body"] = email.text_body
+    st.session_state[f"{prefix}_reveal"] = False
+    st.success(t("inv_generated"), icon="✅")
+
+
+# --- the editor and the hand-off -----------------------------------------------------------------
+
+
+def editor(ctx: InvitationsContext, prefix: str) -> None:
+    draft: Email | None = st.session_state.get(f"{prefix}_draft")
+    if draft is None:
+        return
+    password = st.session_state.get(PASSWORD_KEY) if draft.kind == "mca_new" else None
+    if draft.kind == "mca_new" and not password:
+        st.session_state.pop(f"{prefix}_draft", None)
+        st.info(t("inv_password_gone"))
+        return
+    st.divider()
+    st.subheader(t("inv_review"))
+    left, right = st.columns(2, gap="large")
+    subject = left.text_input(t("inv_subject"), key=f"{prefix}_subject")
+    body = left.text_area(t("inv_body"), key=f"{prefix}_body", height=460, help=t("inv_body_help"))
+    reveal = draft.kind == "mca_new" and left.toggle(t("inv_reveal"), key=f"{prefix}_reveal")
+    if draft.kind == "mca_new" and PASSWORD_MASK not in body:
+        left.warning(t("inv_password_removed"))
+    try:
+        edited: Email | None = draft.edited(subject=subject, body=body).with_password(password)
+    except InvalidInput as exc:
+        edited = None
+        for problem in exc.problems:
+            left.error(problem_text(problem), icon="⛔")
+
+        def restore() -> None:
+            st.session_state[f"{prefix}_body"] = draft.text_body
+
+        left.button(t("inv_restore"), key=f"{prefix}_restore", on_click=restore)
+    with right:
+        st.markdown(f"**{t('inv_preview')}**")
+        with st.container(border=True):
+            st.markdown(f"**{t('inv_subject')}:** {md(invitations.single_line(subject))}")
+            if edited is not None:
+                html = edited.revealed_html if reveal else edited.html_body
+            else:
+                html = invitations.text_to_html(body, subject, draft.locale)
+            st.html(html or "")
+    st.markdown(f"#### {t('inv_send')}")
+    if edited is None:
+        st.warning(t("inv_not_ready"))
+        return
+    recipient_warning(ctx, draft)
+    cols = st.columns([1, 1, 3])
+    cols[0].download_button(
+        t("inv_download"),
+        data=lambda: invitations.eml_for(edited, sender=ctx.identity.email or None),
+        file_name=invitations.eml_file_name(edited),
+        mime="message/rfc822",
+        icon="⬇️",
+        on_click="ignore",
+        help=t("inv_download_help"),
+        key=f"{prefix}_download",
+        type="primary",
+    )
+    mailto = invitations.mailto_for(edited)
+    if mailto:
+        cols[1].link_button(t("inv_open_in_email"), mailto, icon="✉️")
+    else:
+        cols[2].info(tn("inv_mailto_too_long", MAILTO_MAX_LENGTH))
+    st.caption(t("inv_copy"))
+    st.code(edited.subject, language=None, wrap_lines=True)
+    st.code(edited.revealed_text if reveal else edited.text_body, language=None, wrap_lines=True)
+    if draft.kind == "mca_new" and not reveal:
+        st.caption(t("inv_copy_masked"))
+    st.button(
+        t("inv_done"), key=f"{prefix}_done", help=t("inv_done_help"), on_click=finish,
+        args=(prefix,),
+    )  # fmt: skip
