@@ -18,13 +18,13 @@ import time
 
 import pytest
 
-from mca_core.cli.main import main
 from mca_core.config import load_settings
 from mca_core.store.database import Store
 from mca_core.usecases import bulk
 
 from .apptest import open_page, run
 from .conftest import ROOT
+from .test_bulk import run_cli, unaccepted_ids
 
 HEADER = "customer,first_name,last_name,email,phone,date_agreed"
 GUIDS = ("1f2e3d4c-5b6a-4789-8abc-def012345678", "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d")
@@ -219,24 +219,6 @@ def test_a_field_over_the_limit_in_a_row_names_its_line():
 
 
 # --- the command line -------------------------------------------------------------------------
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def unaccepted_ids(count: int) -> list[str]:
-    _, out, _ = run_cli("--json", "customers")
-    found = []
-    for c in json.loads(out):
-        _, status, _ = run_cli("--json", "status", c["id"])
-        if not json.loads(status)["accepted"]:
-            found.append(c["id"])
-            if len(found) == count:
-                return found
-    pytest.fail("the sandbox has too few unaccepted customers")
 
 
 def accepted(customer_id: str) -> bool:
