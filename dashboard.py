@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.domain.errors import AccessRefused, ConfigurationError
-from mca_core.domain.models import Identity
-from mca_core.domain.validation import check_may_attest
+from mca_core import AccessRefused, ConfigurationError, Identity, check_may_attest
 from ui import blocks, enhanced_blocks, session
 from ui.guard import page_setup
 from ui.i18n import partner_type_label, refusal_text, role_label, t, t_plain
@@ -17,28 +15,27 @@ st.title(t("app_title"))
 st.caption(t("app_tagline"))
 
 try:
-    desk = session.desk()
+    app = session.app()
 except ConfigurationError as exc:
     st.error(t("config_error", error=str(exc)))
     st.stop()
 
-if desk.is_sandbox:
+if app.is_sandbox:
     st.info(t("sandbox_banner"), icon="🧪")
 else:
-    st.success(t("live_banner", url=desk.base_url), icon="🔐")
+    st.success(t("live_banner", url=app.base_url), icon="🔐")
 
 actor = session.current_actor()
 
 
 def sandbox_sign_in() -> None:
-    from mca_core.emulator import SANDBOX_USERS
-
+    users = app.sandbox_users()
     st.subheader(t("sign_in_title"))
     st.write(t("sign_in_sandbox_help"))
-    keys = list(SANDBOX_USERS)
+    keys = list(users)
 
     def describe(key: str) -> str:
-        user = SANDBOX_USERS[key]
+        user = users[key].identity
         role, kind = role_label(user.role), partner_type_label(user.partner_type)
         return f"{user.display_name} — {role}, {kind} ({user.partner_name})"
 
@@ -70,9 +67,9 @@ def who_am_i(identity: Identity) -> None:
     partner = identity.partner_name or identity.partner_tenant_id
     kind = partner_type_label(identity.partner_type)
     cols[2].markdown(f"**{t('partner_type')}**  \n{md(kind)}  \n{md(partner)}")
-    backend = t("backend_sandbox") if desk.is_sandbox else t("backend_live")
+    backend = t("backend_sandbox") if app.is_sandbox else t("backend_live")
     cols[3].markdown(f"**{t('backend')}**  \n{backend}")
-    enhanced_blocks.channel_caption(desk)
+    enhanced_blocks.channel_caption(app)
     st.markdown(f"#### {t('you_may')}")
     try:
         check_may_attest(identity)
@@ -82,7 +79,7 @@ def who_am_i(identity: Identity) -> None:
 
 
 if actor is None:
-    if desk.is_sandbox:
+    if app.is_sandbox:
         sandbox_sign_in()
     else:
         live_sign_in()
@@ -91,7 +88,7 @@ if actor is None:
 who_am_i(actor.identity)
 st.divider()
 st.markdown(f"### {t('headline')}")
-blocks.acceptance_headline(desk, actor)
+blocks.acceptance_headline(app, actor)
 st.divider()
 blocks.page_links(actor.identity)
 

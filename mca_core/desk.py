@@ -1,8 +1,9 @@
 """One configured installation, wired: settings -> store, token providers, the client.
 
-The dashboard keeps one `Desk` per process (the embedded emulator, the rate limiter and the
-template cache are shared by every user and action); the CLI builds one per command. Sandbox and
-live differ only in the transport and the token provider: the client code is the same.
+The dashboard keeps one `Desk` per process (the backend, the rate limiter and the template cache
+are shared by every user and action); the CLI builds one per command. Sandbox and live differ
+only in their backend (transport and token provider, `mca_core.backends`): the client code is
+the same.
 """
 
 from __future__ import annotations
@@ -16,25 +17,17 @@ from typing import Any, TypeVar
 
 import httpx
 
-from mca_core.auth.providers import (
-    MsalAppOnlyProvider,
-    MsalAppUserProvider,
-    SandboxTokenProvider,
-    StaticTokenProvider,
-    TokenProvider,
-    identity_from_claims,
-    read_claims,
-)
+from mca_core.auth.providers import TokenProvider, read_claims
+from mca_core.backends import Backend, LiveBackend, SandboxBackend, backend_for
 from mca_core.config import Settings
 from mca_core.domain.errors import ConfigurationError
-from mca_core.domain.models import Identity, Role, TokenKind
+from mca_core.domain.models import Identity, TokenKind
 from mca_core.partner_center.client import CallStats, PartnerCenterClient, TemplateCache
 from mca_core.partner_center.ratelimit import RateLimiter
 from mca_core.partner_center.retry import RetryPolicy
 from mca_core.store.database import Store
 
 T = TypeVar("T")
-SANDBOX_BASE_URL = "https://partnercenter.sandbox.local"
 
 
 @dataclass(frozen=True)
@@ -48,125 +41,57 @@ class Actor:
 class Desk:
     def __init__(self, settings: Settings, *, store: Store | None = None):
         self.settings = settings
+        self.backend: Backend = backend_for(settings)
         self.store = store or Store(settings.resolved_store_url)
         self.limiter = RateLimiter(settings.effective_rate_limit)
         self.templates = TemplateCache()
-        self._emulator: Any = None
-        self._lock = threading.Lock()
 
     @property
     def is_sandbox(self) -> bool:
-        return self.settings.backend == "sandbox"
+        return self.backend.is_sandbox
 
     @property
     def standalone_sandbox_url(self) -> str | None:
         """The standalone emulator's base URL when the sandbox talks to one over HTTP."""
-        url = self.settings.sandbox_url if self.is_sandbox else None
-        return url.rstrip("/") if url else None
+        return self.backend.standalone_url
 
     @property
     def base_url(self) -> str:
-        if not self.is_sandbox:
-            return self.settings.pc_base_url.rstrip("/")
-        return self.standalone_sandbox_url or SANDBOX_BASE_URL
+        return self.backend.base_url
 
     @property
     def emulator(self) -> Any:
-        """The embedded emulator (sandbox only), created once and seeded on first use."""
-        if not self.is_sandbox:
+        """The embedded emulator (sandbox only; tests and the sandbox's own controls)."""
+        if not isinstance(self.backend, SandboxBackend):
             raise ConfigurationError("The embedded emulator exists only in sandbox mode.")
-        if self.standalone_sandbox_url:
-            raise ConfigurationError(
-                f"The sandbox uses the standalone emulator at {self.standalone_sandbox_url} "
-                "(sandbox_url): there is no embedded emulator to use."
-            )
-        with self._lock:
-            if self._emulator is None:
-                from mca_core.emulator import Emulator
-
-                self._emulator = Emulator(
-                    self.settings.emulator_dir,
-                    customers=self.settings.sandbox_customers,
-                    seed=self.settings.sandbox_seed,
-                )
-            return self._emulator
+        return self.backend.emulator
 
     # --- who acts ------------------------------------------------------------------------
 
     def sandbox_actor(
         self, user_key: str | None = None, kind: TokenKind = TokenKind.APP_USER
     ) -> Actor:
-        from mca_core.emulator import SANDBOX_USERS
-
+        if not isinstance(self.backend, SandboxBackend):
+            raise ConfigurationError("Seeded users exist only in sandbox mode.")
         key = user_key or self.settings.sandbox_user
-        if key not in SANDBOX_USERS:
-            raise ConfigurationError(
-                f"Unknown sandbox user '{key}'. Choose one of: {', '.join(SANDBOX_USERS)}."
-            )
-        if self.standalone_sandbox_url:
-            tokens = SandboxTokenProvider(key, base_url=self.standalone_sandbox_url, kind=kind)
-        else:
-            tokens = SandboxTokenProvider(key, issue=self.emulator.issue_token, kind=kind)
-        return Actor(SANDBOX_USERS[key].identity(), tokens)
+        tokens = self.backend.tokens(key, kind)
+        return Actor(self.backend.users()[key].identity, tokens)
+
+    def _live(self) -> LiveBackend:
+        if not isinstance(self.backend, LiveBackend):
+            raise ConfigurationError("Partner Center tokens from MSAL are for live mode only.")
+        return self.backend
 
     def live_tokens(self, device_code_prompt: Callable[[str], None] | None = None) -> TokenProvider:
         """App+User token for live mode: a pre-acquired token, a refresh token, or device code."""
-        s = self.settings
-        if s.access_token is not None:
-            return StaticTokenProvider(s.access_token.get_secret_value())
-        if not (s.partner_tenant_id and s.client_id):
-            raise ConfigurationError(
-                "Live mode needs a token: set MCA_ACCESS_TOKEN, or partner_tenant_id and "
-                "client_id (plus refresh_token or device-code sign-in) in .streamlit/secrets.toml "
-                "[mca]."
-            )
-        return MsalAppUserProvider(
-            s.partner_tenant_id,
-            s.client_id,
-            client_secret=s.client_secret.get_secret_value() if s.client_secret else None,
-            refresh_token=s.refresh_token.get_secret_value() if s.refresh_token else None,
-            device_code_prompt=device_code_prompt,
-            authority_host=s.authority_host,
-        )
+        return self._live().user_tokens(device_code_prompt)
 
     def live_app_only_tokens(self) -> TokenProvider:
-        s = self.settings
-        if not (s.partner_tenant_id and s.client_id and s.client_secret):
-            raise ConfigurationError(
-                "App-only calls need partner_tenant_id, client_id and client_secret in "
-                ".streamlit/secrets.toml [mca]."
-            )
-        return MsalAppOnlyProvider(
-            s.partner_tenant_id,
-            s.client_id,
-            s.client_secret.get_secret_value(),
-            authority_host=s.authority_host,
-        )
+        return self._live().app_only_tokens()
 
     def live_identity(self, tokens: TokenProvider, claims: dict[str, Any] | None) -> Identity:
         """Role from the token's groups (mapped by configuration), partner type from settings."""
-        s = self.settings
-        if claims is None:
-            return Identity(
-                user_id="unknown",
-                display_name="Pre-acquired token",
-                role=Role.NONE,
-                partner_type=s.partner_type,
-                partner_tenant_id=s.partner_tenant_id,
-                partner_name=s.partner_name,
-                provider_tenant_id=s.provider_tenant_id,
-                provider_name=s.provider_name,
-                role_known=False,
-            )
-        return identity_from_claims(
-            claims,
-            group_roles=s.group_roles,
-            partner_type=s.partner_type,
-            partner_tenant_id=s.partner_tenant_id or str(claims.get("tid") or ""),
-            partner_name=s.partner_name,
-            provider_tenant_id=s.provider_tenant_id,
-            provider_name=s.provider_name,
-        )
+        return self._live().identity(claims)
 
     async def live_actor(self, device_code_prompt: Callable[[str], None] | None = None) -> Actor:
         tokens = self.live_tokens(device_code_prompt)
@@ -177,9 +102,7 @@ class Desk:
 
     def transport(self) -> httpx.AsyncBaseTransport | None:
         """The embedded emulator in process; plain HTTP for live and a standalone emulator."""
-        if self.is_sandbox and not self.standalone_sandbox_url:
-            return self.emulator.transport()
-        return None
+        return self.backend.transport()
 
     @asynccontextmanager
     async def client(

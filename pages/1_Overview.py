@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.domain import access
-from mca_core.usecases import metrics
-from mca_core.usecases.reports import MEDIA_TYPES, export_table
-from mca_core.usecases.sync import snapshot_scope
+from mca_core import access, metrics, reports
 from ui import blocks, enhanced_blocks, overview_blocks, session
 from ui.guard import page_setup, require
 from ui.i18n import t, tn
 
 page_setup("overview_title", icon="📊")
 actor = require(access.check_signed_in)
-desk = session.desk()
+app = session.app()
 identity = actor.identity
 
 st.title(t("overview_title"))
 st.caption(t("overview_caption"))
 
-scope = snapshot_scope(identity, desk.settings.backend)
-snapshots = desk.store.snapshots(scope, limit=200)
+snapshots = app.snapshots(identity, limit=200)
 latest = snapshots[0] if snapshots else None
 if latest is None:
     st.info(t("no_snapshot"))
     if blocks.may_sync(identity) and st.button(t("sync_now"), type="primary"):
-        blocks.run_sync_with_progress(desk, actor, incremental=False)
+        blocks.run_sync_with_progress(app, actor, incremental=False)
         st.rerun()
     st.stop()
 
@@ -47,23 +43,23 @@ if latest.revision:
 if not latest.complete:
     st.warning(t("sync_incomplete"))
 if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), width="stretch"):
-    blocks.run_sync_with_progress(desk, actor, incremental=True)
+    blocks.run_sync_with_progress(app, actor, incremental=True)
     st.rerun()
 
-frame = overview_blocks.load_frame(desk, latest)
+frame = overview_blocks.load_frame(app, latest)
 previous = next((s for s in snapshots[1:] if s.complete), None)
 overview_blocks.kpi_cards(
     metrics.kpis(frame), metrics.kpis_from_summary(previous.summary) if previous else None
 )
-enhanced_blocks.pipeline_section(desk, actor)  # the enhanced channel's cards and work list
+enhanced_blocks.pipeline_section(app, actor)  # the enhanced channel's cards and work list
 
 st.divider()
 filtered = overview_blocks.filters(frame)
 overview_blocks.charts(
     filtered,
     snapshots,
-    desk.store.audit(
-        partner_tenant_id=identity.partner_tenant_id,
+    app.audit_events(
+        identity,
         action=["attest", "bulk_attest", "finalise"],
         outcome="attested",
     ),
@@ -77,17 +73,17 @@ stamp = latest.taken_at.strftime("%Y%m%d-%H%M")
 cols = st.columns([1, 1, 4])
 cols[0].download_button(
     t("download_csv"),
-    data=lambda: export_table(table, "csv"),
+    data=lambda: reports.export_table(table, "csv"),
     file_name=f"mca-acceptance-{stamp}.csv",
-    mime=MEDIA_TYPES["csv"],
+    mime=reports.MEDIA_TYPES["csv"],
     icon="⬇️",
     on_click="ignore",
 )
 cols[1].download_button(
     t("download_xlsx"),
-    data=lambda: export_table(table, "xlsx"),
+    data=lambda: reports.export_table(table, "xlsx"),
     file_name=f"mca-acceptance-{stamp}.xlsx",
-    mime=MEDIA_TYPES["xlsx"],
+    mime=reports.MEDIA_TYPES["xlsx"],
     icon="⬇️",
     on_click="ignore",
 )

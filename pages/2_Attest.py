@@ -16,16 +16,16 @@ from ui.i18n import t
 
 page_setup("attest_title", icon="✍️")
 actor = ab.require_attester()
-desk = session.desk()
+app = session.app()
 
 st.title(t("attest_title"))
 st.caption(t("attest_intro"))
-eb.channel_caption(desk)
-enhanced = eb.channel(desk) == "enhanced"
+eb.channel_caption(app)
+enhanced = eb.channel(app) == "enhanced"
 
-snapshot, synced = ab.synced_customers(desk, actor)
+snapshot, synced = ab.synced_customers(app, actor)
 ctx = AttestContext(
-    desk=desk,
+    app=app,
     actor=actor,
     identity=actor.identity,
     snapshot=snapshot,

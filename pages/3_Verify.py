@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.domain import access
-from mca_core.domain.errors import InvalidInput, McaError
-from mca_core.usecases.verify import Verification, verify_customer
+from mca_core import InvalidInput, McaError, Verification, access
 from ui import attest_blocks as ab
 from ui import session
 from ui.guard import page_setup, require
@@ -16,16 +14,17 @@ from ui.markup import md
 
 page_setup("verify_title", icon="🔎")
 actor = require(access.check_may_verify)
-desk = session.desk()
+app = session.app()
 identity = actor.identity
 ss = st.session_state
 
 st.title(t("verify_title"))
 st.caption(t("verify_intro"))
 
-snapshot, synced = ab.synced_customers(desk, actor)
+snapshot, synced = ab.synced_customers(app, actor)
 if snapshot is None:
-    ab.offer_sync(desk, actor, key="vf_sync")
+    ab.offer_sync(app, actor, key="vf_sync")
+ab.partial_list_warning(snapshot)
 ab.preselect_from_query("vf_customer", "vf_query_customer")
 reference = ab.customer_picker(synced, key="vf_customer")
 if not reference:
@@ -36,9 +35,7 @@ cached = ss.get("vf_result")
 again = st.button(t("vf_again"), key="vf_again", icon="🔄")
 if again or cached is None or cached["ref"] != reference:
     try:
-        found = ab.run_use_case(
-            desk, actor, lambda pc: verify_customer(pc, desk.store, identity, reference)
-        )
+        found = ab.run_use_case(lambda: app.verify(actor, reference))
     except McaError as exc:
         cached = {"ref": reference, "error": exc}
     else:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.domain import access
+from mca_core import access
+from ui import attest_blocks as ab
 from ui import session
 from ui.guard import page_setup, require
 from ui.i18n import t
@@ -19,11 +20,11 @@ from ui.invitations.context import INVITE, PROVIDER, RESELLER, InvitationsContex
 
 page_setup("invitations_title", icon="✉️")
 actor = require(access.check_signed_in)
-desk = session.desk()
+app = session.app()
 
-rows = shared.load_customers(desk, actor.identity)
+rows = shared.load_customers(app, actor.identity)
 ctx = InvitationsContext(
-    desk=desk,
+    app=app,
     actor=actor,
     identity=actor.identity,
     rows=rows,
@@ -39,6 +40,7 @@ st.caption(t("inv_caption"))
 if not ctx.generators:
     st.warning(t("inv_none_available"))
     st.stop()
+ab.partial_list_warning(app.latest_snapshot(actor.identity))
 
 arrival.before_tabs(ctx)
 

@@ -10,9 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from mca_core.domain import access
-from mca_core.domain.models import AuditEvent
-from mca_core.usecases.reports import MEDIA_TYPES, export_table
+from mca_core import AuditEvent, access, reports
 from ui import attest_blocks as ab
 from ui import i18n, session
 from ui.guard import page_setup, require
@@ -24,7 +22,7 @@ FAILED = {"failed", "refused", "invalid", "cancelled"}
 
 page_setup("audit_title", icon="📜")
 actor = require(access.check_may_view_audit)
-desk = session.desk()
+app = session.app()
 identity = actor.identity
 
 st.title(t("audit_title"))
@@ -40,8 +38,8 @@ span = top[0].date_input(
     key="au_dates",
 )
 start, end = (span[0], span[-1]) if isinstance(span, tuple) and span else (None, None)
-events = desk.store.audit(
-    partner_tenant_id=identity.partner_tenant_id,
+events = app.audit_events(
+    identity,
     viewer_id=identity.user_id,  # the viewer's own events from before partners were recorded
     since=datetime.combine(start, time.min, UTC) if start else None,
     until=datetime.combine(end, time.max, UTC) if end else None,
@@ -76,7 +74,7 @@ text = (
     .casefold()
 )
 
-_, synced = ab.synced_customers(desk, actor)
+_, synced = ab.synced_customers(app, actor)
 
 
 def company(customer_id: str | None) -> str:
@@ -186,9 +184,9 @@ st.dataframe(
 stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
 st.download_button(
     t("audit_download"),
-    data=export_table(records, "csv"),
+    data=reports.export_table(records, "csv"),
     file_name=f"mca-audit-{stamp}.csv",
-    mime=MEDIA_TYPES["csv"],
+    mime=reports.MEDIA_TYPES["csv"],
     icon="⬇️",
     on_click="ignore",
     key="au_download",

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from mca_core.auth.providers import SandboxTokenProvider
+from mca_core.backends import SANDBOX_BASE_URL
 from mca_core.config import Settings, load_settings
-from mca_core.desk import SANDBOX_BASE_URL, Desk
+from mca_core.desk import Desk
 from mca_core.domain.errors import ConfigurationError
 from mca_core.emulator import Emulator, run_in_thread
 from mca_core.usecases.attestation import attest_customer

@@ -14,11 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mca_core import channels
+from mca_core import App, AttestRequest
 from mca_core.auth.providers import MsalAppOnlyProvider
 from mca_core.cli.main import main
 from mca_core.config import load_settings, read_secrets_file
-from mca_core.desk import Desk
 from mca_core.domain import errors
 from mca_core.domain.models import TokenKind
 from mca_core.emulator import SANDBOX_USERS, Emulator, run_in_thread
@@ -33,6 +32,7 @@ from mca_core.partner_center.enhanced_wire import (
 from mca_core.partner_center.retry import RetryPolicy
 from mca_core.store.database import Store
 from mca_core.store.enhanced_attestations import AttestationState, EnhancedStore
+from mca_core.usecases import channel as channels
 from mca_core.usecases import enhanced
 from mca_core.usecases.verify import verify_customer
 
@@ -513,16 +513,18 @@ async def test_invitation_carries_the_link_in_both_languages(
 
 
 def test_channel_actor_keeps_the_identity_and_swaps_the_token(sandbox_env):
-    desk = Desk(load_settings())
-    actor = desk.sandbox_actor("sales-agent")
-    app = channels.channel_actor(desk, actor, "enhanced")
-    assert app.identity == actor.identity
-    assert app.tokens.kind is TokenKind.APP_ONLY
-    assert channels.channel_actor(desk, actor, "classic") is actor
-    live = Desk(load_settings({"backend": "live", "access_token": "opaque-user-token"}))
+    app = App.from_settings(load_settings())
+    actor = app.sandbox_actor("sales-agent")
+    app_only = app.actor_for(actor, TokenKind.APP_ONLY)
+    assert app_only.identity == actor.identity
+    assert app_only.tokens.kind is TokenKind.APP_ONLY
+    assert app.actor_for(actor, TokenKind.APP_USER) is actor
+    live = App.from_settings(
+        load_settings({"backend": "live", "access_token": "opaque-user-token"})
+    )
     with pytest.raises(errors.ConfigurationError, match="client credentials"):
-        channels.channel_actor(live, actor, "enhanced")
-    app_registered = Desk(
+        live.actor_for(actor, TokenKind.APP_ONLY)
+    app_registered = App.from_settings(
         load_settings(
             {
                 "backend": "live",
@@ -532,40 +534,32 @@ def test_channel_actor_keeps_the_identity_and_swaps_the_token(sandbox_env):
             }
         )
     )
-    first = channels.channel_actor(app_registered, actor, "enhanced")
+    first = app_registered.actor_for(actor, TokenKind.APP_ONLY)
     assert isinstance(first.tokens, MsalAppOnlyProvider)  # client credentials, built lazily
     assert first.identity == actor.identity
-    assert channels.channel_actor(app_registered, actor, "enhanced").tokens is first.tokens
+    assert app_registered.actor_for(actor, TokenKind.APP_ONLY).tokens is first.tokens
 
 
 def test_a_standalone_emulator_serves_the_link_and_plays_the_customer(sandbox_env, tmp_path):
     standalone = Emulator(tmp_path / "standalone", customers=10, seed=3)
     with run_in_thread(standalone) as url:
-        desk = Desk(load_settings({"sandbox_url": url}))
-        assert channels.link_reachable(desk)
-        actor = channels.channel_actor(desk, desk.sandbox_actor("admin-agent"), "enhanced")
-        customer = desk.run(lambda pc: pc.list_customers(), actor)[0].id
-        result = desk.run(
-            lambda pc: channels.attest(
-                pc,
-                desk.store,
-                actor.identity,
-                channel="enhanced",
-                customer=customer,
-                language="en",
-                **SIGNER,
-            ),
+        app = App.from_settings(load_settings({"sandbox_url": url}))
+        assert app.link_reachable
+        actor = app.sandbox_actor("admin-agent")
+        customer = app.list_customers(actor)[0].id
+        result = app.attest(
             actor,
+            AttestRequest(customer=customer, language="en", channel="enhanced", **SIGNER),
         )
         attestation_id = result.enhanced.attestation.attestation_id
         assert result.acceptance_link == f"{url}/mca/?attestationid={attestation_id}"
         page = httpx.get(result.acceptance_link)
         assert page.status_code == 200 and "Accept agreement" in page.text
-        assert channels.sandbox_accept(desk, attestation_id) == "accepted"
-        assert channels.sandbox_accept(desk, attestation_id) == "already"
-        assert channels.sandbox_accept(desk, "no-such-attestation") == "unknown"
-    embedded = Desk(load_settings())
-    assert not channels.link_reachable(embedded)
+        assert app.play_customer_accepts(attestation_id) == "accepted"
+        assert app.play_customer_accepts(attestation_id) == "already"
+        assert app.play_customer_accepts("no-such-attestation") == "unknown"
+    embedded = App.from_settings(load_settings())
+    assert not embedded.link_reachable
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -600,14 +600,14 @@ def test_an_interrupt_prints_one_json_document_and_exits_130(sandbox_env, monkey
 
 
 def test_an_interrupted_bulk_run_prints_one_json_document(sandbox_env, monkeypatch):
-    import mca_core.cli.bulk as cli_bulk
+    import mca_core.usecases.bulk as bulk_usecase
 
     rows = bulk_csv(sandbox_env / "rows.csv", unaccepted_ids(1))
 
     async def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_bulk, "run_bulk", interrupted)
+    monkeypatch.setattr(bulk_usecase, "run_bulk", interrupted)
     code, out, _ = run("--json", "bulk-attest", str(rows))
     assert code == EXIT_INTERRUPTED
     doc = one_json_document(out)

@@ -15,7 +15,6 @@ import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import write_po
 
-from mca_core import channels
 from mca_core.config import load_settings
 from mca_core.desk import Desk
 from mca_core.domain.errors import AccessRefused, Problem
@@ -33,6 +32,7 @@ from mca_core.usecases import (
     sync,
     verify,
 )
+from mca_core.usecases import channel as channels
 from ui import i18n
 from ui.markup import Markdown
 

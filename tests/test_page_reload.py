@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mca_core.auth import sandbox_session
 from mca_core.config import Settings, load_settings
 from mca_core.emulator import SANDBOX_USERS
-from ui import session
 from ui.session import (
     SECRET_FILE,
     TOKEN_LIFETIME_S,
@@ -92,7 +92,7 @@ def test_the_secret_is_made_once_private_and_kept(tmp_path):
     path = directory / SECRET_FILE
     assert len(first) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    session._secrets_by_path.clear()  # as another process would read it
+    sandbox_session._secrets_by_path.clear()  # as another process would read it
     assert sandbox_secret(directory) == first
     assert [p.name for p in directory.iterdir()] == [SECRET_FILE]  # no temporary file left
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mca_core.app import App
 from mca_core.config import load_settings
 from mca_core.desk import Desk
 from mca_core.store.database import Store
@@ -280,7 +281,7 @@ def test_leaving_the_page_mid_sync_keeps_what_was_fetched_and_says_so(sandbox_en
     desk = Desk(load_settings())
     actor = desk.sandbox_actor("admin-agent")
     with pytest.raises(StopException):
-        blocks.run_sync_with_progress(desk, actor, incremental=False)
+        blocks.run_sync_with_progress(App(desk), actor, incremental=False)
     snap = desk.store.latest_snapshot()
     assert snap is not None and snap.complete is False  # kept, and marked so
     assert 0 < len(desk.store.snapshot_rows(snap.id)) < snap.summary["customers"]
@@ -288,6 +289,10 @@ def test_leaving_the_page_mid_sync_keeps_what_was_fetched_and_says_so(sandbox_en
     assert event.outcome == "cancelled"
     overview = page("1_Overview")
     assert any("cancelled or stopped part-way" in w.value for w in overview.warning)
+    # every page that lists customers from the snapshot says the list is partial
+    for name in ("2_Attest", "3_Verify", "4_Invitations"):
+        shown = page(name)
+        assert any("This list is partial" in w.value for w in shown.warning), name
 
 
 # --- 6. work done on the desk shows everywhere at once ------------------------------------------

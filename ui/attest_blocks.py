@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -15,22 +15,29 @@ import streamlit as st
 from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
-from mca_core.desk import Actor, Desk
-from mca_core.domain import access
-from mca_core.domain.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
-from mca_core.domain.models import Role
-from mca_core.domain.validation import classify_customer_ref
-from mca_core.store.database import Store
-from mca_core.usecases.bulk import COLUMNS as BULK_COLUMNS
-from mca_core.usecases.bulk import BulkRow
-from mca_core.usecases.sync import snapshot_scope
-from mca_core.usecases.verify import Verification, VerifiedAttestation
+from mca_core import (
+    BULK_COLUMNS,
+    AccessRefused,
+    Actor,
+    App,
+    BulkRow,
+    InvalidInput,
+    McaError,
+    PartnerCenterError,
+    Role,
+    SnapshotInfo,
+    Verification,
+    VerifiedAttestation,
+    access,
+    classify_customer_ref,
+)
 
 from . import blocks, i18n
 from .guard import require
 from .i18n import t
 from .markup import md
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 INVITATIONS_PAGE = "pages/4_Invitations.py"
 ATTEST_PAGE = "pages/2_Attest.py"
@@ -142,26 +149,33 @@ def utc_time(value: Any) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _snapshot_rows(
-    _store: Store, store_url: str, snapshot_id: int, revision: int
+    _app: App, _snapshot: SnapshotInfo, store_url: str, snapshot_id: int, revision: int
 ) -> list[dict[str, Any]]:
     """Keyed by the snapshot's revision too: work written through since the sync shows."""
-    return _store.snapshot_rows(snapshot_id)
+    return _app.snapshot_rows(_snapshot)
 
 
-def synced_customers(desk: Desk, actor: Actor) -> tuple[Any, dict[str, dict[str, Any]]]:
+def synced_customers(app: App, actor: Actor) -> tuple[Any, dict[str, dict[str, Any]]]:
     """The latest snapshot (or None) and its rows by customer id, for type-ahead and lists."""
-    snap = desk.store.latest_snapshot(snapshot_scope(actor.identity, desk.settings.backend))
+    snap = app.latest_snapshot(actor.identity)
     if snap is None:
         return None, {}
-    rows = _snapshot_rows(desk.store, desk.store.url, snap.id, snap.revision)
+    rows = _snapshot_rows(app, snap, app.store_url, snap.id, snap.revision)
     return snap, {r["customer_id"]: r for r in rows}
 
 
-def offer_sync(desk: Desk, actor: Actor, *, key: str) -> None:
+def partial_list_warning(snapshot: SnapshotInfo | None) -> None:
+    """Say so when the customer list comes from a sync that stopped part-way: a customer
+    missing from the type-ahead or the blocked list may simply not have been read."""
+    if snapshot is not None and not snapshot.complete:
+        st.warning(t("list_partial"), icon="⚠️")
+
+
+def offer_sync(app: App, actor: Actor, *, key: str) -> None:
     """No synced list yet: say so and offer the sync (when the user may run one)."""
     st.info(t("no_synced_list"))
     if blocks.may_sync(actor.identity) and st.button(t("sync_now"), key=key):
-        blocks.run_sync_with_progress(desk, actor, incremental=False)
+        blocks.run_sync_with_progress(app, actor, incremental=False)
         st.rerun()
 
 
@@ -313,10 +327,10 @@ def country_codes(lang: str) -> list[str]:
     )
 
 
-def run_use_case(desk: Desk, actor: Actor, work: Callable[[Any], Any]) -> Any:
-    """`desk.run` with a spinner (the one place pages wait on Partner Center)."""
+def run_use_case(action: Callable[[], T]) -> T:
+    """One App action with a spinner (the one place pages wait on Partner Center)."""
     with st.spinner(t("at_working")):
-        return desk.run(work, actor)
+        return action()
 
 
 # --- a customer's acceptance ------------------------------------------------------------------

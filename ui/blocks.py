@@ -8,11 +8,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from mca_core.desk import Actor, Desk
-from mca_core.domain import access
-from mca_core.domain.errors import AccessRefused, McaError
-from mca_core.domain.models import Identity
-from mca_core.usecases.sync import snapshot_scope, sync_acceptance
+from mca_core import AccessRefused, Actor, App, Identity, McaError, SyncRequest, access
 
 from . import nav
 from .i18n import t, tn
@@ -29,7 +25,7 @@ def may_sync(identity: Identity) -> bool:
     return True
 
 
-def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True) -> None:
+def run_sync_with_progress(app: App, actor: Actor, *, incremental: bool = True) -> None:
     """A sync with a progress bar. Leaving the page (or any rerun) mid-way stops the sync at
     once but keeps what it fetched: the snapshot is saved marked incomplete, and the pages say
     so the next time (before, the work was dropped silently)."""
@@ -52,17 +48,8 @@ def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True
             cancel.set()
 
     try:
-        summary = desk.run(
-            lambda pc: sync_acceptance(
-                pc,
-                desk.store,
-                actor.identity,
-                backend=desk.settings.backend,
-                incremental=incremental,
-                progress=progress,
-                cancel=cancel,
-            ),
-            actor,
+        summary = app.sync(
+            actor, SyncRequest(incremental=incremental, progress=progress, cancel=cancel)
         )
     except McaError as exc:
         if left:
@@ -85,13 +72,12 @@ def run_sync_with_progress(desk: Desk, actor: Actor, *, incremental: bool = True
     )
 
 
-def acceptance_headline(desk: Desk, actor: Actor) -> None:
-    scope = snapshot_scope(actor.identity, desk.settings.backend)
-    snap = desk.store.latest_snapshot(scope)
+def acceptance_headline(app: App, actor: Actor) -> None:
+    snap = app.latest_snapshot(actor.identity)
     if snap is None:
         st.info(t("no_snapshot"))
         if may_sync(actor.identity) and st.button(t("sync_now"), type="primary"):
-            run_sync_with_progress(desk, actor, incremental=False)
+            run_sync_with_progress(app, actor, incremental=False)
             st.rerun()
         return
     s = snap.summary
@@ -108,7 +94,7 @@ def acceptance_headline(desk: Desk, actor: Actor) -> None:
     if not snap.complete:
         st.warning(t("sync_incomplete"))
     if may_sync(actor.identity) and st.button(t("sync_refresh")):
-        run_sync_with_progress(desk, actor, incremental=True)
+        run_sync_with_progress(app, actor, incremental=True)
         st.rerun()
 
 

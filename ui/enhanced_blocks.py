@@ -2,13 +2,12 @@
 Attest page's enhanced path (signer form, acceptance link with copy and invitation, Finalise,
 the sandbox's "play the customer"), and the overview's pipeline cards and work list.
 
-Every action calls one use case of `mca_core.usecases.enhanced` through the channel's App-only actor
-(`mca_core.channels.channel_actor`); the identity, role checks and audit stay the user's.
+Every action is one App method; the App calls Partner Center with the partner app's App-only
+token, while the identity, role checks and audit stay the user's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -20,15 +19,22 @@ import streamlit as st
 from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
-from mca_core import channels
-from mca_core.desk import Actor, Desk
-from mca_core.domain.access import check_may_verify
-from mca_core.domain.errors import AccessRefused, McaError
-from mca_core.domain.models import Contact
-from mca_core.domain.validation import may_attest
-from mca_core.store.enhanced_attestations import AttestationState, EnhancedAttestation
-from mca_core.usecases import enhanced, invitations
-from mca_core.usecases.sync import finalised_changes
+from mca_core import (
+    ENHANCED,
+    AccessRefused,
+    Actor,
+    App,
+    AttestationState,
+    AttestRequest,
+    ChannelName,
+    Contact,
+    EnhancedAttestation,
+    McaError,
+    check_may_verify,
+    enhanced,
+    invitations,
+    may_attest,
+)
 
 from . import attest_blocks as ab
 from . import i18n
@@ -42,13 +48,13 @@ FORM_KEYS = ("enh_first", "enh_last", "enh_email", "enh_phone", "enh_company", "
              "enh_language")  # fmt: skip
 
 
-def channel(desk: Desk) -> channels.ChannelName:
-    return channels.channel_of(desk.settings)
+def channel(app: App) -> ChannelName:
+    return app.channel
 
 
-def channel_caption(desk: Desk) -> None:
+def channel_caption(app: App) -> None:
     """The channel this installation attests through, in words (home page, Attest page)."""
-    name = channel(desk)
+    name = channel(app)
     st.markdown(
         t(
             "channel_in_use",
@@ -66,15 +72,6 @@ def _utc(value: datetime | None) -> str:
 def _name(signer: Contact) -> str:
     """The signer's name as people write it (family name first for a CJK name)."""
     return i18n.person_name(signer.first_name, signer.last_name)
-
-
-def _options(desk: Desk) -> channels.EnhancedOptions:
-    return channels.EnhancedOptions.from_settings(desk.settings)
-
-
-def _run(desk: Desk, actor: Actor, work: Callable[[Any], Any]) -> Any:
-    """One use case with the channel's App-only tokens (raises McaError, shown by the caller)."""
-    return ab.run_use_case(desk, channels.channel_actor(desk, actor, channels.ENHANCED), work)
 
 
 def _say(
@@ -101,7 +98,7 @@ def _show_message(customer_id: str) -> None:
 # --- the Attest page's enhanced path -------------------------------------------------------------
 
 
-def attest_path(desk: Desk, actor: Actor, customer_id: str | None, found: Any) -> None:
+def attest_path(app: App, actor: Actor, customer_id: str | None, found: Any) -> None:
     """Everything the enhanced channel does for one customer on the Attest page.
 
     `found` is the customer's Verification (or None when it could not be read); `customer_id`
@@ -112,12 +109,12 @@ def attest_path(desk: Desk, actor: Actor, customer_id: str | None, found: Any) -
         return
     customer = getattr(found, "customer", None)
     _prefill(customer_id, customer)
-    records = enhanced.customer_attestations(desk.store, actor.identity, customer_id)
+    records = app.customer_attestations(actor.identity, customer_id)
     now = datetime.now(UTC)
     current = next((r for r in records if r.is_open), None) or (records[0] if records else None)
     _show_message(customer_id)
     if current is not None:
-        _attestation_card(desk, actor, current, now)
+        _attestation_card(app, actor, current, now)
         older = [r for r in records if r.request_id != current.request_id]
         if older:
             with st.expander(t("enh_older", n=len(older))):
@@ -126,12 +123,12 @@ def attest_path(desk: Desk, actor: Actor, customer_id: str | None, found: Any) -
     if state is AttestationState.EXPIRED and current is not None:
         st.info(t("enh_new_link_help"), icon="⌛")
         _refill_from(current)
-        _signer_form(desk, actor, customer_id, submit_key="enh_new_link")
+        _signer_form(app, actor, customer_id, submit_key="enh_new_link")
     elif state in (None, AttestationState.FAILED):
-        _signer_form(desk, actor, customer_id, submit_key="enh_create")
+        _signer_form(app, actor, customer_id, submit_key="enh_create")
     else:
         with st.expander(t("enh_another")):
-            _signer_form(desk, actor, customer_id, submit_key="enh_create")
+            _signer_form(app, actor, customer_id, submit_key="enh_create")
 
 
 def _prefill(customer_id: str, customer: Any) -> None:
@@ -161,7 +158,7 @@ def _refill_from(record: EnhancedAttestation) -> None:
     ss["enh_language"] = record.language
 
 
-def _signer_form(desk: Desk, actor: Actor, customer_id: str, *, submit_key: str) -> None:
+def _signer_form(app: App, actor: Actor, customer_id: str, *, submit_key: str) -> None:
     languages = list(enhanced.AGREEMENT_LANGUAGES)
     chosen = ss.get("enh_language")
     if chosen and chosen not in languages:
@@ -193,7 +190,7 @@ def _signer_form(desk: Desk, actor: Actor, customer_id: str, *, submit_key: str)
         )
         submitted = st.form_submit_button(t(submit_key), type="primary")
     if submitted:
-        _create(desk, actor, customer_id)
+        _create(app, actor, customer_id)
 
 
 def language_name(code: str, lang: str = "en") -> str:
@@ -210,28 +207,20 @@ def country_label(code: str, lang: str = "en") -> str:
     return f"{name or code} ({code})" if example else code
 
 
-def _create(desk: Desk, actor: Actor, customer_id: str) -> None:
-    options = _options(desk)
+def _create(app: App, actor: Actor, customer_id: str) -> None:
+    request = AttestRequest(
+        customer=customer_id,
+        first_name=ss.get("enh_first"),
+        last_name=ss.get("enh_last"),
+        email=ss.get("enh_email"),
+        phone=ss.get("enh_phone"),
+        company_name=ss.get("enh_company"),
+        country=ss.get("enh_country"),
+        language=ss.get("enh_language"),
+        channel=ENHANCED,
+    )
     try:
-        result = _run(
-            desk,
-            actor,
-            lambda pc: channels.attest(
-                pc,
-                desk.store,
-                actor.identity,
-                channel=channels.ENHANCED,
-                customer=customer_id,
-                first_name=ss.get("enh_first"),
-                last_name=ss.get("enh_last"),
-                email=ss.get("enh_email"),
-                phone=ss.get("enh_phone"),
-                company_name=ss.get("enh_company"),
-                country=ss.get("enh_country"),
-                language=ss.get("enh_language"),
-                options=options,
-            ),
-        )
+        result = ab.run_use_case(lambda: app.attest(actor, request))
     except McaError as exc:
         _say(customer_id, "error", error=exc)
         _show_message(customer_id)
@@ -243,7 +232,7 @@ def _create(desk: Desk, actor: Actor, customer_id: str) -> None:
     st.rerun()
 
 
-def _attestation_card(desk: Desk, actor: Actor, record: EnhancedAttestation, now: datetime) -> None:
+def _attestation_card(app: App, actor: Actor, record: EnhancedAttestation, now: datetime) -> None:
     state = record.current_state(now)
     with st.container(border=True):
         st.markdown(f"**{t('enh_current')}** · {t('enh_state_' + state.value)}")
@@ -261,7 +250,7 @@ def _attestation_card(desk: Desk, actor: Actor, record: EnhancedAttestation, now
             st.markdown(t("enh_valid_until", when=_utc(record.expires_at)))
             st.caption(t("enh_link_caption"))
             st.code(record.acceptance_link, language=None)
-            if not channels.link_reachable(desk):
+            if not app.link_reachable:
                 st.caption(t("enh_link_unreachable"))
         if record.accepted_at and state in (
             AttestationState.ACCEPTED,
@@ -277,19 +266,17 @@ def _attestation_card(desk: Desk, actor: Actor, record: EnhancedAttestation, now
             AttestationState.AGREEMENT_CREATED,
         ):
             st.caption(t("enh_last_error", error=record.last_error[:300]))
-        _actions(desk, actor, record, state)
+        _actions(app, actor, record, state)
         if state is AttestationState.LINK_SENT and record.acceptance_link:
-            _invitation(desk, actor, record)
+            _invitation(app, actor, record)
 
 
-def _actions(
-    desk: Desk, actor: Actor, record: EnhancedAttestation, state: AttestationState
-) -> None:
+def _actions(app: App, actor: Actor, record: EnhancedAttestation, state: AttestationState) -> None:
     if state in (AttestationState.AGREEMENT_CREATED, AttestationState.FAILED):
         return
     cols = st.columns([2, 2, 3])
     if cols[0].button(t("enh_check_status"), key="enhb_refresh", width="stretch"):
-        _refresh(desk, actor, record.customer_id)
+        _refresh(app, actor, record.customer_id)
         st.rerun()
     finalise_ready = state in (AttestationState.ACCEPTED, AttestationState.LINK_SENT,
                                AttestationState.CREATING)  # fmt: skip
@@ -299,31 +286,19 @@ def _actions(
         type="primary" if state is AttestationState.ACCEPTED else "secondary",
         width="stretch",
     ):
-        _finalise(desk, actor, record)
+        _finalise(app, actor, record)
     if (
-        desk.is_sandbox
+        app.is_sandbox
         and state is AttestationState.LINK_SENT
         and record.attestation_id
         and cols[2].button(t("enh_play_customer"), key="enhb_play", icon="🧪", width="stretch")
     ):
-        _play_customer(desk, actor, record)
+        _play_customer(app, actor, record)
 
 
-def _refresh(desk: Desk, actor: Actor, customer_id: str) -> None:
-    options = _options(desk)
+def _refresh(app: App, actor: Actor, customer_id: str) -> None:
     try:
-        summary = _run(
-            desk,
-            actor,
-            lambda pc: enhanced.refresh_attestations(
-                pc,
-                desk.store,
-                actor.identity,
-                customer_ids=[customer_id],
-                wire=options.wire,
-                link_lifetime=options.link_lifetime,
-            ),
-        )
+        summary = ab.run_use_case(lambda: app.refresh_links(actor, [customer_id]))
     except McaError as exc:
         _say(customer_id, "error", error=exc)
     else:
@@ -334,23 +309,10 @@ def _refresh(desk: Desk, actor: Actor, customer_id: str) -> None:
             _say(customer_id, "info", "enh_no_status_read")
 
 
-def _finalise(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
-    options = _options(desk)
+def _finalise(app: App, actor: Actor, record: EnhancedAttestation) -> None:
     customer_id = record.customer_id
     try:
-        outcome = _run(
-            desk,
-            actor,
-            lambda pc: enhanced.finalise_attestation(
-                pc,
-                desk.store,
-                actor.identity,
-                customer=customer_id,
-                attestation_id=record.attestation_id,
-                wire=options.wire,
-                link_lifetime=options.link_lifetime,
-            ),
-        )
+        outcome = ab.run_use_case(lambda: app.finalise(actor, customer_id, record.attestation_id))
     except enhanced.CustomerNotAcceptedYet:
         _say(customer_id, "warning", "enh_not_accepted")
     except enhanced.AcceptanceLinkExpired:
@@ -358,11 +320,6 @@ def _finalise(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
     except McaError as exc:
         _say(customer_id, "error", error=exc)
     else:
-        desk.write_through(  # every page agrees at once, before the next sync
-            actor.identity,
-            outcome.customer_id,
-            lambda before: finalised_changes(before, outcome, actor.identity.user_id),
-        )
         if outcome.outcome == "attested":
             _say(customer_id, "success", "enh_finalised", rid=outcome.request_id or "—")
         else:
@@ -371,24 +328,24 @@ def _finalise(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
     st.rerun()
 
 
-def _play_customer(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
+def _play_customer(app: App, actor: Actor, record: EnhancedAttestation) -> None:
     """Sandbox only: the customer clicks Accept; then the status is read as usual."""
     customer_id = record.customer_id
     try:
-        played = channels.sandbox_accept(desk, str(record.attestation_id))
+        played = app.play_customer_accepts(str(record.attestation_id))
     except McaError as exc:
         _say(customer_id, "error", error=exc)
         st.rerun()
     if played == "expired":
         _say(customer_id, "warning", "enh_played_expired")
         st.rerun()
-    _refresh(desk, actor, customer_id)  # reads the new state, as the partner would
+    _refresh(app, actor, customer_id)  # reads the new state, as the partner would
     if ss.get("enh_msg", {}).get("kind") != "error":
         _say(customer_id, "success", "enh_played")
     st.rerun()
 
 
-def _invitation(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
+def _invitation(app: App, actor: Actor, record: EnhancedAttestation) -> None:
     with st.expander(t("enh_send_invitation"), icon="✉️"):
         ab.default_state({"enh_inv_to": record.signer.email, "enh_inv_locale": _locale(record)})
         left, right = st.columns([3, 1])
@@ -401,9 +358,8 @@ def _invitation(desk: Desk, actor: Actor, record: EnhancedAttestation) -> None:
         )
         if st.button(t("enh_invite_prepare"), key="enhb_inv_prepare"):
             try:
-                mail = enhanced.acceptance_invitation(
-                    desk.store,
-                    actor.identity,
+                mail = app.acceptance_invitation(
+                    actor,
                     record,
                     to=ss.get("enh_inv_to"),
                     locale=ss.get("enh_inv_locale"),
@@ -457,15 +413,15 @@ def _history_frame(records: list[EnhancedAttestation], now: datetime) -> pd.Data
 # --- the overview's pipeline ---------------------------------------------------------------------
 
 
-def pipeline_section(desk: Desk, actor: Actor) -> None:
+def pipeline_section(app: App, actor: Actor) -> None:
     """Pipeline cards (required / pending / expired links / ready to finalise) and a work list,
     shown when the installation uses the enhanced channel or has enhanced attestations."""
     identity = actor.identity
     if not may_attest(identity):
         return  # nothing on it is theirs to do (indirect resellers, Helpdesk agents)
-    pipeline = enhanced.load_pipeline(desk.store, identity, desk.settings.backend)
+    pipeline = app.pipeline(identity)
     started = any(item.attestation is not None for item in pipeline.items)
-    if channel(desk) != channels.ENHANCED and not started:
+    if channel(app) != ENHANCED and not started:
         return
     head, button = st.columns([4, 1], vertical_alignment="bottom")
     head.subheader(t("pipe_title"))
@@ -475,7 +431,7 @@ def pipeline_section(desk: Desk, actor: Actor) -> None:
         and started
         and button.button(t("pipe_refresh"), key="pipeb_refresh", width="stretch")
     ):
-        _refresh_all(desk, actor)
+        _refresh_all(app, actor)
     message = ss.pop("pipe_msg", None)
     if message is not None:
         if isinstance(message, McaError):
@@ -554,20 +510,9 @@ def _may_refresh(identity: Any) -> bool:
     return True
 
 
-def _refresh_all(desk: Desk, actor: Actor) -> None:
-    options = _options(desk)
+def _refresh_all(app: App, actor: Actor) -> None:
     try:
-        summary = _run(
-            desk,
-            actor,
-            lambda pc: enhanced.refresh_attestations(
-                pc,
-                desk.store,
-                actor.identity,
-                wire=options.wire,
-                link_lifetime=options.link_lifetime,
-            ),
-        )
+        summary = ab.run_use_case(lambda: app.refresh_links(actor))
     except McaError as exc:
         ss["pipe_msg"] = exc
     else:

@@ -7,9 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from mca_core.desk import Actor
-from mca_core.domain.errors import AccessRefused, ConfigurationError
-from mca_core.domain.models import Identity
+from mca_core import AccessRefused, Actor, ConfigurationError, Identity
 
 from . import i18n, nav, session
 from .i18n import t

@@ -27,9 +27,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from mca_core.domain.errors import AccessRefused, Problem
-from mca_core.domain.models import PartnerType, Role
-from mca_core.domain.names import format_person_name
+from mca_core import AccessRefused, PartnerType, Problem, Role, format_person_name
 from ui.markup import Markdown, format_markdown, md
 
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}

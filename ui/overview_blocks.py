@@ -10,10 +10,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from mca_core.desk import Desk
-from mca_core.domain.models import AuditEvent
-from mca_core.store.database import SnapshotInfo
-from mca_core.usecases import metrics
+from mca_core import App, AuditEvent, SnapshotInfo, metrics
 
 from .i18n import t, t_plain, tn
 from .markup import md
@@ -34,25 +31,23 @@ def status_label(status: str) -> str:
     return t(f"status_{status}")
 
 
-def reseller_names(desk: Desk) -> dict[str, str]:
+def reseller_names(app: App) -> dict[str, str]:
     """Readable names of indirect resellers: the emulator's directory in the sandbox."""
-    if desk.is_sandbox:
-        from mca_core.emulator import PARTNERS
-
-        return {tid: p.name for tid, p in PARTNERS.items()}
-    return {}
+    return {p.tenant_id: p.name for p in app.partner_names()}
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _frame(store_url: str, snapshot_id: int, revision: int, _desk: Desk) -> pd.DataFrame:
-    rows = _desk.store.snapshot_rows(snapshot_id)
-    return metrics.customers_frame(rows, reseller_names(_desk))
+def _frame(
+    store_url: str, snapshot_id: int, revision: int, _app: App, _snapshot: SnapshotInfo
+) -> pd.DataFrame:
+    rows = _app.snapshot_rows(_snapshot)
+    return metrics.customers_frame(rows, reseller_names(_app))
 
 
-def load_frame(desk: Desk, snapshot: SnapshotInfo) -> pd.DataFrame:
+def load_frame(app: App, snapshot: SnapshotInfo) -> pd.DataFrame:
     """The snapshot as a frame, read once per snapshot and revision (a sync never changes;
     the desk's own work is written through and bumps the revision)."""
-    return _frame(desk.store.url, snapshot.id, snapshot.revision, desk)
+    return _frame(app.store_url, snapshot.id, snapshot.revision, app, snapshot)
 
 
 def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None) -> None:

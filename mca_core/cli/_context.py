@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mca_core.app import App
+from mca_core.backends import EMULATOR_DB_FILE
 from mca_core.config import Settings, load_settings
-from mca_core.desk import Actor, Desk, run_sync
+from mca_core.desk import Actor
 from mca_core.domain.errors import (
     InvalidInput,
     Problem,
@@ -42,7 +44,7 @@ class Cli:
         self.args = args
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self._desk: Desk | None = None
+        self._app: App | None = None
 
     @property
     def json(self) -> bool:
@@ -58,16 +60,16 @@ class Cli:
         return load_settings(overrides)
 
     @property
-    def desk(self) -> Desk:
-        if self._desk is None:
-            self._desk = Desk(self.settings())
-        return self._desk
+    def app(self) -> App:
+        if self._app is None:
+            self._app = App.from_settings(self.settings())
+        return self._app
 
     def actor(self) -> Actor:
-        desk = self.desk
-        if desk.is_sandbox:
-            return desk.sandbox_actor()
-        return run_sync(desk.live_actor(device_code_prompt=lambda msg: print(msg, file=self.err)))
+        app = self.app
+        if app.is_sandbox:
+            return app.sandbox_actor()
+        return app.live_actor(device_code_prompt=lambda msg: print(msg, file=self.err))
 
     def emit(self, document: Any, text: str) -> None:
         if self.json:
@@ -124,13 +126,12 @@ def sqlite_files(url: str) -> list[Path]:
 def desk_files(settings: Settings) -> list[tuple[Path, str]]:
     """The files an export must never replace, each with what it is."""
     from mca_core.config import DEFAULT_SECRETS_FILE
-    from mca_core.emulator.state import DB_FILE
 
     files = [
         (path, "the desk's database (audit log, snapshots, bulk journal)")
         for path in sqlite_files(settings.resolved_store_url)
     ]
-    emulator_db = settings.emulator_dir / DB_FILE
+    emulator_db = settings.emulator_dir / EMULATOR_DB_FILE
     files += [
         (path, "the sandbox emulator's database")
         for path in sqlite_files(f"sqlite:///{emulator_db.as_posix()}")
@@ -169,7 +170,7 @@ def out_target(cli: Cli, value: str, *, inputs: Sequence[str | Path] = ()) -> Pa
     if not value.strip():
         raise _bad_out("The file name is empty.", "Give a file name, or - for stdout.", "required")
     path = Path(value)
-    for protected, what in desk_files(cli.desk.settings):
+    for protected, what in desk_files(cli.app.settings):
         if same_file(path, protected):
             raise _bad_out(
                 f"{value} is {what}: writing there would destroy it.",

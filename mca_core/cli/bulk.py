@@ -28,6 +28,7 @@ from mca_core.cli._context import (
 )
 from mca_core.domain.errors import PermissionDenied
 from mca_core.domain.names import format_person_name
+from mca_core.domain.requests import BulkAttestRequest
 from mca_core.usecases.bulk import (
     ENCODINGS,
     BulkReport,
@@ -35,7 +36,6 @@ from mca_core.usecases.bulk import (
     read_csv,
     read_limited,
     results_csv,
-    run_bulk,
 )
 
 
@@ -128,22 +128,12 @@ def cmd_bulk_attest(cli: Cli) -> int:
         print(encoding_preview(rows, args.encoding), file=cli.err)
     # before anything is sent: never the input itself nor the desk's database (exit 2)
     target = out_target(cli, args.out, inputs=[path]) if args.out else None
-    desk, actor = cli.desk, cli.actor()
+    app, actor = cli.app, cli.actor()
     cancel = threading.Event()
     progress = BulkProgressLine(cli.err, "checking" if args.dry_run else "attesting")
+    request = BulkAttestRequest(rows=rows, dry_run=args.dry_run, progress=progress, cancel=cancel)
     try:
-        report = desk.run(
-            lambda pc: run_bulk(
-                pc,
-                desk.store,
-                actor.identity,
-                rows,
-                dry_run=args.dry_run,
-                progress=progress,
-                cancel=cancel,
-            ),
-            actor,
-        )
+        report = app.bulk_attest(actor, request)
     except KeyboardInterrupt:
         cancel.set()
         progress.close()
@@ -153,7 +143,6 @@ def cmd_bulk_attest(cli: Cli) -> int:
         )
     finally:
         progress.close()
-    desk.write_through_bulk(actor.identity, report, rows)  # the dashboards agree at once
     if args.out:
         write_out(
             cli,

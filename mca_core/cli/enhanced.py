@@ -20,12 +20,12 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from mca_core import channels
 from mca_core.cli._context import EXIT_FAILED, EXIT_NOT_ACCEPTED, EXIT_OK, Cli
 from mca_core.domain.errors import InvalidInput, Problem
+from mca_core.domain.requests import AttestRequest
 from mca_core.store.enhanced_attestations import EnhancedAttestation
 from mca_core.usecases import enhanced
-from mca_core.usecases.sync import finalised_changes
+from mca_core.usecases.channel import ENHANCED
 
 
 def _when(value: datetime | None) -> str | None:
@@ -59,27 +59,18 @@ def _utc(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
-def _enhanced_actor(cli: Cli):
-    return channels.channel_actor(cli.desk, cli.actor(), channels.ENHANCED)
-
-
 def cmd_attest_enhanced(cli: Cli) -> int:
     """`attest ... --channel enhanced`: the attestation id and the acceptance link."""
-    desk, a = cli.desk, cli.args
-    options = channels.EnhancedOptions.from_settings(desk.settings)
+    app, a = cli.app, cli.args
     if a.date:
         print(
             "Note: --date is not used by the enhanced channel; the agreement is dated when the "
             "customer accepts.",
             file=cli.err,
         )
-    actor = _enhanced_actor(cli)
-    result = desk.run(
-        lambda pc: channels.attest(
-            pc,
-            desk.store,
-            actor.identity,
-            channel=channels.ENHANCED,
+    result = app.attest(
+        cli.actor(),
+        AttestRequest(
             customer=a.customer_id,
             first_name=a.first_name,
             last_name=a.last_name,
@@ -88,9 +79,8 @@ def cmd_attest_enhanced(cli: Cli) -> int:
             company_name=a.company_name,
             country=a.country,
             language=a.language or "en",
-            options=options,
+            channel=ENHANCED,
         ),
-        actor,
     )
     created = result.enhanced
     assert created is not None
@@ -109,7 +99,7 @@ def cmd_attest_enhanced(cli: Cli) -> int:
     if record.acceptance_link and result.outcome in ("link_created", "link_reused"):
         lines.append(f"  acceptance link (valid until {_utc(record.expires_at)}):")
         lines.append(f"  {record.acceptance_link}")
-        if not channels.link_reachable(desk):
+        if not app.link_reachable:
             lines.append(
                 "  (embedded sandbox: no browser can open this link; play the customer with "
                 f"`python -m mca_core sandbox-accept {record.attestation_id}`)"
@@ -125,22 +115,9 @@ def cmd_attest_enhanced(cli: Cli) -> int:
 
 
 def cmd_finalise(cli: Cli) -> int:
-    desk, a = cli.desk, cli.args
-    options = channels.EnhancedOptions.from_settings(desk.settings)
-    actor = _enhanced_actor(cli)
+    app, a = cli.app, cli.args
     try:
-        outcome = desk.run(
-            lambda pc: enhanced.finalise_attestation(
-                pc,
-                desk.store,
-                actor.identity,
-                customer=a.customer_id,
-                attestation_id=a.attestation_id,
-                wire=options.wire,
-                link_lifetime=options.link_lifetime,
-            ),
-            actor,
-        )
+        outcome = app.finalise(cli.actor(), a.customer_id, a.attestation_id)
     except enhanced.EnhancedRefusal as exc:
         not_yet = isinstance(exc, enhanced.CustomerNotAcceptedYet)
         print(f"{'Not yet' if not_yet else 'Failed'}: {exc}", file=cli.err)
@@ -157,11 +134,6 @@ def cmd_finalise(cli: Cli) -> int:
                 "",
             )
         return EXIT_NOT_ACCEPTED if not_yet else EXIT_FAILED
-    desk.write_through(  # the dashboards agree at once, before the next sync
-        actor.identity,
-        outcome.customer_id,
-        lambda before: finalised_changes(before, outcome, actor.identity.user_id),
-    )
     record = outcome.attestation
     doc = {
         "outcome": outcome.outcome,
@@ -189,25 +161,14 @@ STAGE_TEXT = {
 
 
 def cmd_pipeline(cli: Cli) -> int:
-    desk = cli.desk
-    options = channels.EnhancedOptions.from_settings(desk.settings)
+    app = cli.app
     actor = cli.actor()
     summary = None
     if not cli.args.no_refresh:
-        app_actor = channels.channel_actor(desk, actor, channels.ENHANCED)
-        summary = desk.run(
-            lambda pc: enhanced.refresh_attestations(
-                pc,
-                desk.store,
-                actor.identity,
-                wire=options.wire,
-                link_lifetime=options.link_lifetime,
-            ),
-            app_actor,
-        )
+        summary = app.refresh_links(actor)
         for error in summary.errors:
             print(f"warning: {error}", file=cli.err)
-    pipeline = enhanced.load_pipeline(desk.store, actor.identity, desk.settings.backend)
+    pipeline = app.pipeline(actor.identity)
     counts = {stage.value: pipeline.counts.get(stage, 0) for stage in enhanced.Stage}
     items = []
     for item in pipeline.items:
@@ -223,7 +184,7 @@ def cmd_pipeline(cli: Cli) -> int:
             )
         items.append(doc)
     document = {
-        "channel": desk.settings.attestation_channel,
+        "channel": app.settings.attestation_channel,
         "counts": counts,
         "synced": pipeline.synced,
         "synced_at": _when(pipeline.synced_at),
@@ -259,7 +220,7 @@ def cmd_pipeline(cli: Cli) -> int:
 
 
 def cmd_sandbox_accept(cli: Cli) -> int:
-    outcome = channels.sandbox_accept(cli.desk, cli.args.attestation_id)
+    outcome = cli.app.play_customer_accepts(cli.args.attestation_id)
     texts = {
         "accepted": "The customer accepted the agreement.",
         "already": "The customer had already accepted.",

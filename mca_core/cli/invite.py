@@ -15,16 +15,14 @@ import os
 from typing import Any
 
 from mca_core.domain.errors import InvalidInput, Problem
-from mca_core.usecases.invitations import (
-    LOCALES,
-    PROVIDER_ASKS,
-    Email,
-    eml_for,
-    invitation_for_existing_customer,
-    invitation_for_new_customer,
-    provider_request,
-    relationship_request,
+from mca_core.domain.requests import (
+    ExistingCustomerInvitation,
+    Invitation,
+    NewCustomerInvitation,
+    ProviderRequest,
+    RelationshipInvitation,
 )
+from mca_core.usecases.invitations import LOCALES, PROVIDER_ASKS, Email, eml_for
 
 PASSWORD_ENV = "MCA_CUSTOMER_TEMP_PASSWORD"
 FORMATS = ("text", "eml")
@@ -123,7 +121,7 @@ def cmd_invite(cli: Any) -> int:
     a = cli.args
     # checked before the email is made (and audited): an unusable --out is exit 2 naming it
     target = out_target(cli, a.out) if a.out else None
-    desk, actor = cli.desk, cli.actor()
+    app, actor = cli.app, cli.actor()
     identity = actor.identity
     if a.kind == "mca" and a.user_name:
         password = os.environ.get(PASSWORD_ENV, "")
@@ -139,10 +137,7 @@ def cmd_invite(cli: Any) -> int:
                 )
             )
         customer = _require_customer(a.customer)
-        work = lambda pc: invitation_for_new_customer(  # noqa: E731
-            pc,
-            desk.store,
-            identity,
+        request: Invitation = NewCustomerInvitation(
             customer=customer,
             user_name=a.user_name,
             password=password,
@@ -151,14 +146,9 @@ def cmd_invite(cli: Any) -> int:
         )
     elif a.kind == "mca":
         customer = _require_customer(a.customer)
-        work = lambda pc: invitation_for_existing_customer(  # noqa: E731
-            pc, desk.store, identity, customer=customer, to=a.to, locale=a.locale
-        )
+        request = ExistingCustomerInvitation(customer=customer, to=a.to, locale=a.locale)
     elif a.kind == "reseller":
-        work = lambda pc: relationship_request(  # noqa: E731
-            pc,
-            desk.store,
-            identity,
+        request = RelationshipInvitation(
             to=a.to,
             locale=a.locale,
             customer=a.customer,
@@ -167,10 +157,7 @@ def cmd_invite(cli: Any) -> int:
         )
     else:
         customer = _require_customer(a.customer)
-        work = lambda pc: provider_request(  # noqa: E731
-            pc,
-            desk.store,
-            identity,
+        request = ProviderRequest(
             customer=customer,
             ask=a.ask,
             to=a.to,
@@ -181,7 +168,7 @@ def cmd_invite(cli: Any) -> int:
             contact_phone=a.contact_phone,
             date_agreed=a.date,
         )
-    email: Email = desk.run(work, actor)
+    email: Email = app.invite(actor, request)
     if a.output_format == "eml":
         data = eml_for(email, sender=identity.email or None)
     else:

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from mca_core.backends import SandboxBackend, serve_emulator
 from mca_core.cli import bulk as bulk_commands
 from mca_core.cli import enhanced as enhanced_commands
 from mca_core.cli import invite as invite_commands
@@ -52,7 +53,6 @@ from mca_core.cli._context import (  # noqa: F401  (re-exported: the CLI's share
     sqlite_files,
     write_out,
 )
-from mca_core.desk import Actor, Desk
 from mca_core.domain.errors import (
     AccessRefused,
     AuthenticationError,
@@ -64,6 +64,8 @@ from mca_core.domain.errors import (
     Problem,
 )
 from mca_core.domain.models import AcceptanceStatus, AttestationResult, Customer
+from mca_core.domain.names import format_person_name
+from mca_core.domain.requests import AttestRequest, SyncRequest
 
 #: The command families beside the core commands below: each has `register(sub)`.
 COMMAND_MODULES = (bulk_commands, invite_commands, reports_commands, enhanced_commands)
@@ -122,8 +124,7 @@ def attestation_document(r: AttestationResult) -> dict[str, Any]:
 
 
 def cmd_customers(cli: Cli) -> int:
-    desk, actor = cli.desk, cli.actor()
-    customers = desk.run(lambda pc: pc.list_customers(), actor)
+    customers = cli.app.list_customers(cli.actor())
     docs = [customer_document(c) for c in customers]
     lines = [f"{c.id}  {c.domain:<40}  {c.relationship:<9}  {c.company_name}" for c in customers]
     lines.append(f"{len(customers)} customers")
@@ -132,15 +133,7 @@ def cmd_customers(cli: Cli) -> int:
 
 
 def cmd_status(cli: Cli) -> int:
-    from mca_core.usecases.status import acceptance_status, resolve_customer
-
-    desk, actor = cli.desk, cli.actor()
-
-    async def work(pc):
-        customer = await resolve_customer(pc, cli.args.customer_id, field="CUSTOMER_ID")
-        return await acceptance_status(pc, customer.id, mode="full")
-
-    status = desk.run(work, actor)
+    status = cli.app.status(cli.actor(), cli.args.customer_id, field="CUSTOMER_ID")
     doc = status_document(status)
     latest = doc["latest_attestation"]
     verdict = "ACCEPTED" if status.accepted else "NOT ACCEPTED: orders will be refused (13605)"
@@ -159,18 +152,24 @@ def cmd_status(cli: Cli) -> int:
 
 
 def cmd_attest(cli: Cli) -> int:
-    from mca_core.channels import channel_of
-    from mca_core.usecases.attestation import prepare_attestation
-    from mca_core.usecases.sync import accepted_changes
+    from mca_core.usecases.channel import channel_of
 
-    if channel_of(cli.desk.settings, getattr(cli.args, "channel", None)) == "enhanced":
+    if channel_of(cli.app.settings, getattr(cli.args, "channel", None)) == "enhanced":
         from mca_core.cli.enhanced import cmd_attest_enhanced
 
         return cmd_attest_enhanced(cli)
     a = cli.args
-    desk, actor = cli.desk, cli.actor()
+    request = AttestRequest(
+        customer=a.customer_id,
+        first_name=a.first_name,
+        last_name=a.last_name,
+        email=a.email,
+        phone=a.phone,
+        date_agreed=a.date,
+        channel="classic",
+    )
     try:
-        result = _attest_classic(cli, desk, actor)
+        outcome = cli.app.attest(cli.actor(), request)
     except InvalidInput as exc:
         # the date is never defaulted (it is the legal content of the attestation): say which
         # flag is missing rather than the form's field name
@@ -187,19 +186,8 @@ def cmd_attest(cli: Cli) -> int:
                 for p in exc.problems
             ]
         ) from None
-    # the dashboards agree at once, before the next sync (the inputs were validated already)
-    contact, day = prepare_attestation(a.first_name, a.last_name, a.email, a.phone, a.date)
-    desk.write_through(
-        actor.identity,
-        result.customer_id,
-        lambda before: accepted_changes(
-            before,
-            contact=contact,
-            date_agreed=day,
-            attested_by=actor.identity.user_id,
-            new_attestation=result.outcome == "attested",
-        ),
-    )
+    result = outcome.classic
+    assert result is not None
     doc = attestation_document(result)
     if result.outcome == "already_attested":
         text = (
@@ -209,54 +197,32 @@ def cmd_attest(cli: Cli) -> int:
     else:
         text = (
             f"{result.customer_id}: attested ({doc['attestation']['date_agreed']}, "
-            f"{contact.full_name}); MS-RequestId {result.request_id}."
+            f"{_contact_name(result, a)}); MS-RequestId {result.request_id}."
         )
     cli.emit(doc, text)
     return EXIT_OK
 
 
-def _attest_classic(cli: Cli, desk: Desk, actor: Actor) -> AttestationResult:
-    from mca_core.usecases.attestation import attest_customer
-
-    a = cli.args
-    return desk.run(
-        lambda pc: attest_customer(
-            pc,
-            desk.store,
-            actor.identity,
-            customer=a.customer_id,
-            first_name=a.first_name,
-            last_name=a.last_name,
-            email=a.email,
-            phone=a.phone,
-            date_agreed=a.date,
-        ),
-        actor,
-    )
+def _contact_name(result: AttestationResult, a: argparse.Namespace) -> str:
+    stored = result.attestation
+    if stored is not None:
+        return stored.primary_contact.full_name
+    return format_person_name(str(a.first_name or "").strip(), str(a.last_name or "").strip())
 
 
 def cmd_sync(cli: Cli) -> int:
     import threading
 
-    from mca_core.usecases.sync import sync_acceptance
-
-    desk, actor = cli.desk, cli.actor()
     cancel = threading.Event()
     progress = ProgressLine(cli.err)
+    request = SyncRequest(
+        mode="full" if cli.args.full else "default",
+        incremental=cli.args.incremental,
+        progress=progress,
+        cancel=cancel,
+    )
     try:
-        summary = desk.run(
-            lambda pc: sync_acceptance(
-                pc,
-                desk.store,
-                actor.identity,
-                backend=desk.settings.backend,
-                mode="full" if cli.args.full else "default",
-                incremental=cli.args.incremental,
-                progress=progress,
-                cancel=cancel,
-            ),
-            actor,
-        )
+        summary = cli.app.sync(cli.actor(), request)
     finally:
         progress.close()
     doc = summary.as_dict()
@@ -307,49 +273,33 @@ class ProgressLine:
 
 
 def cmd_emulator(cli: Cli) -> int:
-    from mca_core.emulator import Emulator, FaultConfig, exposure_warning, serve
-
     a = cli.args
-    data_dir = a.emulator_data_dir or str(cli.settings().emulator_dir)
-    faults = FaultConfig(
-        latency_ms=a.latency_ms,
-        rate_limit_per_minute=a.rate_limit,
-        fault_429=a.fault_429,
-        fault_5xx=a.fault_5xx,
-        fault_timeout=a.fault_timeout,
-        fault_reset=a.fault_reset,
-        retry_after_seconds=a.retry_after,
-        timeout_hang_seconds=a.timeout_hang_seconds,
-        fault_seed=a.fault_seed,
+    serve_emulator(
+        a.emulator_data_dir or str(cli.settings().emulator_dir),
+        host=a.host,
+        port=a.port,
+        customers=a.customers,
+        seed=a.seed,
+        reset=a.reset,
+        faults={
+            "latency_ms": a.latency_ms,
+            "rate_limit_per_minute": a.rate_limit,
+            "fault_429": a.fault_429,
+            "fault_5xx": a.fault_5xx,
+            "fault_timeout": a.fault_timeout,
+            "fault_reset": a.fault_reset,
+            "retry_after_seconds": a.retry_after,
+            "timeout_hang_seconds": a.timeout_hang_seconds,
+            "fault_seed": a.fault_seed,
+        },
+        announce=lambda line: print(line, file=cli.err, flush=True),
     )
-    emulator = Emulator(data_dir, customers=a.customers, seed=a.seed, faults=faults)
-    if a.reset:
-        emulator.reset()
-    print(
-        f"Partner Center emulator on http://{a.host}:{a.port} (data: {data_dir}); "
-        "tokens at POST /sandbox/token; Ctrl+C stops it.",
-        file=cli.err,
-        flush=True,
-    )
-    warning = exposure_warning(a.host)  # /sandbox/* needs no token: loopback is the guard
-    if warning:
-        print(warning, file=cli.err, flush=True)
-    serve(emulator, host=a.host, port=a.port)
     return EXIT_OK
 
 
 def cmd_reset_sandbox(cli: Cli) -> int:
-    from mca_core.emulator import Emulator
-
-    settings = cli.settings()
-    emulator = Emulator(
-        settings.emulator_dir, customers=settings.sandbox_customers, seed=settings.sandbox_seed
-    )
-    emulator.reset()
-    cli.emit(
-        {"reset": True, "data_dir": str(settings.emulator_dir)},
-        f"Sandbox reset: {settings.emulator_dir} reseeded.",
-    )
+    data_dir = SandboxBackend(cli.settings()).reset()
+    cli.emit({"reset": True, "data_dir": str(data_dir)}, f"Sandbox reset: {data_dir} reseeded.")
     return EXIT_OK
 
 

@@ -7,7 +7,6 @@ import argparse
 from mca_core.domain.errors import InvalidInput, Problem
 from mca_core.usecases.metrics import customers_frame, kpis
 from mca_core.usecases.reports import export_table
-from mca_core.usecases.sync import snapshot_scope
 
 REPORT_COLUMNS = (
     "customer_id",
@@ -32,9 +31,8 @@ def cmd_report(cli) -> int:
     from mca_core.cli._context import EXIT_OK, out_target, write_out
 
     target = out_target(cli, cli.args.out)  # before anything is read: exit 2 naming --out
-    desk, actor = cli.desk, cli.actor()
-    scope = snapshot_scope(actor.identity, desk.settings.backend)
-    snap = desk.store.latest_snapshot(scope)
+    app, actor = cli.app, cli.actor()
+    snap = app.latest_snapshot(actor.identity)
     if snap is None:
         raise InvalidInput(
             Problem(
@@ -44,7 +42,7 @@ def cmd_report(cli) -> int:
                 code="no_snapshot",
             )
         )
-    frame = customers_frame(desk.store.snapshot_rows(snap.id))
+    frame = customers_frame(app.snapshot_rows(snap))
     k = kpis(frame)
     frame["status"] = frame["status"].astype(str)
     frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 
-from mca_core.domain.errors import AlreadyAttested, InvalidInput, McaError, Problem
+from mca_core.domain.errors import AlreadyAttested, InvalidInput, NotFound, Problem
 from mca_core.domain.models import AttestationResult, Contact, Identity
 from mca_core.domain.validation import check_date_agreed, check_may_attest, validate_contact
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import Store
 from mca_core.usecases import audit
-from mca_core.usecases.status import resolve_customer
+from mca_core.usecases.status import customer_id_for, unknown_customer
 
 ACTION = "attest"
 
@@ -74,18 +74,27 @@ async def attest_customer(
 ) -> AttestationResult:
     """Attest for the customer given by tenant id or domain. Returns attested/already_attested."""
     raw = {"first_name": first_name, "last_name": last_name, "email": email, "phone": phone}
-    customer_id = customer if isinstance(customer, str) else str(customer)
-    contact: Contact | None = None
-    day: object = date_agreed
-    try:
-        check_may_attest(identity)
+    with audit.attempt(
+        store,
+        identity,
+        ACTION,
+        customer_id=customer if isinstance(customer, str) else str(customer),
+        inputs=contact_inputs(None, raw, date_agreed),
+        check=check_may_attest,
+    ) as attempt:
         contact, day = prepare_attestation(
             first_name, last_name, email, phone, date_agreed, now=now, user_tz=user_tz
         )
-        found = await resolve_customer(pc, customer)
-        customer_id = found.id
+        attempt.inputs = contact_inputs(contact, raw, day)
+        # One request per click: a tenant id is posted to as given (404: unknown customer),
+        # and the MCA template id is read once per process.
+        customer_id = await customer_id_for(pc, customer)
+        attempt.customer_id = customer_id
+        await pc.get_mca_template()
         try:
             result = await pc.attest(customer_id, contact, day, request_id=request_id)
+        except NotFound as exc:
+            raise unknown_customer("customer", customer_id) from exc
         except AlreadyAttested as exc:
             result = AttestationResult(
                 customer_id=customer_id,
@@ -94,25 +103,10 @@ async def attest_customer(
                 correlation_id=exc.correlation_id,
                 message="Already attested with these details: nothing new was stored.",
             )
-    except McaError as exc:
-        audit.record_failure(
-            store,
-            identity,
-            ACTION,
-            exc,
-            customer_id=customer_id,
-            inputs=contact_inputs(contact, raw, day),
+        attempt.done(
+            result.outcome,
+            detail=result.message,
+            request_id=result.request_id,
+            correlation_id=result.correlation_id,
         )
-        raise
-    audit.record(
-        store,
-        identity,
-        ACTION,
-        result.outcome,
-        customer_id=customer_id,
-        inputs=contact_inputs(contact, raw, day),
-        detail=result.message,
-        request_id=result.request_id,
-        correlation_id=result.correlation_id,
-    )
     return result

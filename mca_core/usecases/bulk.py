@@ -49,7 +49,6 @@ from datetime import UTC, date, datetime
 from typing import IO, Any
 
 from mca_core.domain.errors import (
-    AccessRefused,
     AlreadyAttested,
     InvalidInput,
     McaError,
@@ -1412,13 +1411,9 @@ async def run_bulk(
     retries run out ends `failed` with the error and its MS-RequestId. `progress(done, total)`
     is called after each row; `cancel` stops starting new rows (what was done stays journaled).
     """
-    try:
+    # The refusal only: rows are audited one by one, and the run as a whole, by `_Run`.
+    with audit.attempt(store, identity, ACTION, inputs={"rows": len(rows), "dry_run": dry_run}):
         check_may_attest(identity)
-    except AccessRefused as exc:
-        audit.record_failure(
-            store, identity, ACTION, exc, inputs={"rows": len(rows), "dry_run": dry_run}
-        )
-        raise
     run = _Run(
         pc,
         store,

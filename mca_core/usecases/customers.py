@@ -279,25 +279,18 @@ async def _create(
     agreement: AgreementChoice | None,
     checked: bool = False,
 ) -> CreatedCustomer:
-    clean = new
-    try:
-        check_may_create_customer(identity)
-        if not checked:
-            clean = check_new_customer(new, identity)
+    with audit.attempt(
+        store, identity, ACTION, inputs=_inputs(new, agreement), check=check_may_create_customer
+    ) as attempt:
+        clean = new if checked else check_new_customer(new, identity)
+        attempt.inputs = _inputs(clean, agreement)
         created = await pc.create_customer(clean, request_id=request_id)
-    except McaError as exc:
-        audit.record_failure(store, identity, ACTION, exc, inputs=_inputs(clean, agreement))
-        raise
-    audit.record(
-        store,
-        identity,
-        ACTION,
-        "created",
-        customer_id=created.customer.id,
-        inputs=_inputs(clean, agreement),
-        detail=f"Created {created.customer.company_name} ({created.customer.domain}).",
-        request_id=created.request_id or request_id,
-    )
+        attempt.customer_id = created.customer.id
+        attempt.done(
+            "created",
+            detail=f"Created {created.customer.company_name} ({created.customer.domain}).",
+            request_id=created.request_id or request_id,
+        )
     return created
 
 
@@ -336,13 +329,10 @@ async def create_customer_with_attestation(
     `attestation=None` means the customer will accept the MCA in the admin center itself.
     """
     agreement: AgreementChoice = "attest_now" if attestation is not None else "customer_accepts"
-    try:
-        clean, prepared = check_new_customer_request(
+    with audit.attempt(store, identity, ACTION, inputs=_inputs(new, agreement)):
+        clean, prepared = check_new_customer_request(  # the access rules, then every field
             identity, new, attestation, now=now, user_tz=user_tz
         )
-    except McaError as exc:
-        audit.record_failure(store, identity, ACTION, exc, inputs=_inputs(new, agreement))
-        raise
     created = await _create(
         pc,
         store,

@@ -454,10 +454,14 @@ async def create_attestation(
         "country": country,
         "language": language,
     }
-    customer_id = str(customer or "")
-    request: EnhancedRequest | None = None
-    try:
-        check_may_attest(identity)
+    with audit.attempt(
+        store,
+        identity,
+        ACTION_CREATE,
+        customer_id=str(customer or ""),
+        inputs=_inputs(None, raw),
+        check=check_may_attest,
+    ) as attempt:
         require_app_only(pc)
         # Every problem of the form before any call; then again with the customer's defaults.
         prepare_enhanced(
@@ -472,33 +476,20 @@ async def create_attestation(
         )
         journal = _journal(store)
         found = await resolve_customer(pc, customer)
-        customer_id = found.id
+        attempt.customer_id = found.id
         request = prepare_enhanced(
             first_name, last_name, email, phone, company_name, country, language, customer=found
         )
         assert request is not None
+        attempt.inputs = _inputs(request, raw)
         outcome = await _create(pc, journal, identity, found, request, wire, lifetime, moment)
-    except McaError as exc:
-        audit.record_failure(
-            store,
-            identity,
-            ACTION_CREATE,
-            exc,
-            customer_id=customer_id,
-            inputs=_inputs(request, raw),
+        attempt.inputs = _inputs(request, raw, attestation_id=outcome.attestation.attestation_id)
+        attempt.done(
+            outcome.outcome,
+            detail=outcome.message,
+            request_id=outcome.request_id,
+            correlation_id=outcome.correlation_id,
         )
-        raise
-    audit.record(
-        store,
-        identity,
-        ACTION_CREATE,
-        outcome.outcome,
-        customer_id=customer_id,
-        inputs=_inputs(request, raw, attestation_id=outcome.attestation.attestation_id),
-        detail=outcome.message,
-        request_id=outcome.request_id,
-        correlation_id=outcome.correlation_id,
-    )
     return outcome
 
 
@@ -612,16 +603,21 @@ async def finalise_attestation(
     wire = wire or EnhancedWire()
     lifetime = link_lifetime or DEFAULT_LINK_LIFETIME
     moment = _now(now)
-    customer_id = str(customer or "")
-    record: EnhancedAttestation | None = None
-    try:
-        check_may_attest(identity)
+    with audit.attempt(
+        store,
+        identity,
+        ACTION_FINALISE,
+        customer_id=str(customer or ""),
+        inputs=_finalise_inputs(None, None, attestation_id=attestation_id),
+        check=check_may_attest,
+    ) as attempt:
         require_app_only(pc)
         journal = _journal(store)
         found = await resolve_customer(pc, customer)
-        customer_id = found.id
+        attempt.customer_id = found.id
         records = journal.for_customer(identity.partner_tenant_id, found.id)
         record = _pick(records, attestation_id)
+        attempt.inputs = _finalise_inputs(record, None, attestation_id=attestation_id)
         if record is None:
             done = next((r for r in records if r.state is AttestationState.AGREEMENT_CREATED), None)
             if done is not None and not attestation_id:
@@ -635,43 +631,26 @@ async def finalise_attestation(
             else:
                 raise InvalidInput(_no_attestation_problem(found, attestation_id))
         else:
-            outcome = await _finalise(pc, journal, identity, found, record, wire, lifetime, moment)
-        record = outcome.attestation
-    except EnhancedRefusal as exc:
-        kind = "not_accepted" if isinstance(exc, CustomerNotAcceptedYet) else "expired"
-        audit.record(
-            store,
-            identity,
-            ACTION_FINALISE,
-            kind,
-            customer_id=customer_id,
-            inputs=_finalise_inputs(exc.attestation, None),
-            detail=str(exc),
-            request_id=exc.request_id,
-            correlation_id=exc.correlation_id,
+            try:
+                outcome = await _finalise(
+                    pc, journal, identity, found, record, wire, lifetime, moment
+                )
+            except EnhancedRefusal as exc:  # an answer to act on, audited as itself
+                attempt.inputs = _finalise_inputs(exc.attestation, None)
+                attempt.record_now(
+                    "not_accepted" if isinstance(exc, CustomerNotAcceptedYet) else "expired",
+                    detail=str(exc),
+                    request_id=exc.request_id,
+                    correlation_id=exc.correlation_id,
+                )
+                raise
+        attempt.inputs = _finalise_inputs(outcome.attestation, outcome.agreement)
+        attempt.done(
+            outcome.outcome if outcome.outcome != "already_finalised" else "already_attested",
+            detail=outcome.message,
+            request_id=outcome.request_id,
+            correlation_id=outcome.correlation_id,
         )
-        raise
-    except McaError as exc:
-        audit.record_failure(
-            store,
-            identity,
-            ACTION_FINALISE,
-            exc,
-            customer_id=customer_id,
-            inputs=_finalise_inputs(record, None, attestation_id=attestation_id),
-        )
-        raise
-    audit.record(
-        store,
-        identity,
-        ACTION_FINALISE,
-        outcome.outcome if outcome.outcome != "already_finalised" else "already_attested",
-        customer_id=customer_id,
-        inputs=_finalise_inputs(outcome.attestation, outcome.agreement),
-        detail=outcome.message,
-        request_id=outcome.request_id,
-        correlation_id=outcome.correlation_id,
-    )
     return outcome
 
 
@@ -838,30 +817,24 @@ async def refresh_attestations(
     wire = wire or EnhancedWire()
     lifetime = link_lifetime or DEFAULT_LINK_LIFETIME
     moment = _now(now)
-    try:
-        check_may_verify(identity)
+    with audit.attempt(store, identity, ACTION_REFRESH, check=check_may_verify) as attempt:
         require_app_only(pc)
         journal = _journal(store)
         open_rows = journal.for_partner(
             identity.partner_tenant_id, states=OPEN_STATES, customer_ids=customer_ids
         )
         summary = await _refresh(pc, journal, identity, open_rows, wire, lifetime, moment)
-    except McaError as exc:
-        audit.record_failure(store, identity, ACTION_REFRESH, exc)
-        raise
-    if summary.checked or summary.resumed or summary.errors:
-        audit.record(
-            store,
-            identity,
-            ACTION_REFRESH,
-            "refreshed" if not summary.errors else "partly_failed",
-            inputs={"customers": len(customer_ids) if customer_ids else "all"},
-            detail=(
-                f"{summary.checked} checked, {summary.changed} changed, {summary.resumed} "
-                f"resumed; status read {'available' if summary.status_read else 'not offered'}."
-                + (f" Errors: {'; '.join(summary.errors)[:1500]}" if summary.errors else "")
-            ),
-        )
+        if summary.checked or summary.resumed or summary.errors:  # else nothing was done
+            attempt.inputs = {"customers": len(customer_ids) if customer_ids else "all"}
+            attempt.done(
+                "refreshed" if not summary.errors else "partly_failed",
+                detail=(
+                    f"{summary.checked} checked, {summary.changed} changed, {summary.resumed} "
+                    f"resumed; status read "
+                    f"{'available' if summary.status_read else 'not offered'}."
+                    + (f" Errors: {'; '.join(summary.errors)[:1500]}" if summary.errors else "")
+                ),
+            )
     return summary
 
 
@@ -1062,9 +1035,14 @@ def acceptance_invitation(
     from mca_core.usecases import invitations
 
     customer_id = record.customer_id
-    inputs = invitations._audit_inputs(invitations.ENHANCED_KIND, customer_id, to, locale)
-    try:
-        check_may_invite_to_accept(identity)
+    with audit.attempt(
+        store,
+        identity,
+        invitations.ACTION,
+        customer_id=customer_id,
+        inputs=invitations._audit_inputs(invitations.ENHANCED_KIND, customer_id, to, locale),
+        check=check_may_invite_to_accept,
+    ) as attempt:
         checked_locale = invitations.check_locale(locale)
         recipient = invitations.check_recipient(to)
         state = record.current_state(_now(now))
@@ -1091,20 +1069,9 @@ def acceptance_invitation(
             expires_at=_utc_text(record.expires_at),
             **invitations._sender(identity),
         )
-    except McaError as exc:
-        audit.record_failure(
-            store, identity, invitations.ACTION, exc, customer_id=customer_id, inputs=inputs
+        attempt.done(
+            "generated", detail=f"{invitations.ENHANCED_KIND} email generated ({checked_locale})."
         )
-        raise
-    audit.record(
-        store,
-        identity,
-        invitations.ACTION,
-        "generated",
-        customer_id=customer_id,
-        inputs=inputs,
-        detail=f"{invitations.ENHANCED_KIND} email generated ({checked_locale}).",
-    )
     return email
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from email import policy
@@ -434,39 +435,45 @@ def _company(customer: Customer) -> str:
     return customer.company_name or customer.domain or customer.id
 
 
-def _record_generated(
-    store: Store | None, identity: Identity, email: Email, **extra: object
-) -> None:
-    audit.record(
+def _attempt(
+    store: Store | None,
+    identity: Identity,
+    check: Callable[[Identity], None],
+    kind: str,
+    customer_id: str | None,
+    to: object,
+    locale: object,
+    **extra: object,
+) -> AbstractContextManager[audit.Attempt]:
+    """The audited envelope of one generator, with the audit inputs a failure is recorded with
+    (the same as a success's, never the password)."""
+    return audit.attempt(
         store,
         identity,
         ACTION,
-        "generated",
-        customer_id=email.customer_id,
-        inputs=_audit_inputs(email.kind, email.customer_id, email.to, email.locale, **extra),
-        detail=f"{email.kind} email generated ({email.locale}).",
+        customer_id=customer_id,
+        inputs=_audit_inputs(kind, customer_id, to, locale, **extra),
+        check=check,
     )
 
 
-def _record_failure(
-    store: Store | None,
-    identity: Identity,
-    error: McaError,
+def _about(
+    attempt: audit.Attempt,
     kind: str,
     customer_id: str | None,
     to: object,
     locale: object,
     **extra: object,
 ) -> None:
-    """The failure twin of `_record_generated`: the same audit inputs, never the password."""
-    audit.record_failure(
-        store,
-        identity,
-        ACTION,
-        error,
-        customer_id=customer_id,
-        inputs=_audit_inputs(kind, customer_id, to, locale, **extra),
-    )
+    """What a failure from here on is recorded with (the customer once resolved, ...)."""
+    attempt.customer_id = customer_id
+    attempt.inputs = _audit_inputs(kind, customer_id, to, locale, **extra)
+
+
+def _generated(attempt: audit.Attempt, email: Email, **extra: object) -> None:
+    """The success row: the email as generated (its recipient's domain and locale)."""
+    _about(attempt, email.kind, email.customer_id, email.to, email.locale, **extra)
+    attempt.done("generated", detail=f"{email.kind} email generated ({email.locale}).")
 
 
 def check_customer_given(value: object, field: str = "customer") -> str:
@@ -563,8 +570,9 @@ async def invitation_for_new_customer(
     A sign-in name without `@` gets the customer's domain, as Partner Center gives it.
     """
     customer_id = str(customer or "")
-    try:
-        check_may_invite_to_accept(identity)
+    with _attempt(
+        store, identity, check_may_invite_to_accept, "mca_new", customer_id, to, locale
+    ) as attempt:
         _, checked_locale, recipient, user, secret = _gather(
             lambda: check_customer_given(customer),
             lambda: check_locale(locale),
@@ -573,7 +581,7 @@ async def invitation_for_new_customer(
             lambda: check_password(password),
         )
         found = await resolve_customer(pc, customer)
-        customer_id = found.id
+        _about(attempt, "mca_new", found.id, to, locale)
         sign_in = user if "@" in user or not found.domain else f"{user}@{found.domain}"
         email = render(
             "mca_new",
@@ -588,10 +596,7 @@ async def invitation_for_new_customer(
             sign_in_name=sign_in,
             **_sender(identity),
         )
-    except McaError as exc:
-        _record_failure(store, identity, exc, "mca_new", customer_id, to, locale)
-        raise
-    _record_generated(store, identity, email)
+        _generated(attempt, email)
     return email
 
 
@@ -608,15 +613,16 @@ async def invitation_for_existing_customer(
     who already bought through a partner may be unable to accept directly (the partner attests).
     """
     customer_id = str(customer or "")
-    try:
-        check_may_invite_to_accept(identity)
+    with _attempt(
+        store, identity, check_may_invite_to_accept, "mca_existing", customer_id, to, locale
+    ) as attempt:
         _, checked_locale, recipient = _gather(
             lambda: check_customer_given(customer),
             lambda: check_locale(locale),
             lambda: check_recipient(to),
         )
         found = await resolve_customer(pc, customer)
-        customer_id = found.id
+        _about(attempt, "mca_existing", found.id, to, locale)
         email = render(
             "mca_existing",
             checked_locale,
@@ -627,10 +633,7 @@ async def invitation_for_existing_customer(
             company_name=_company(found),
             **_sender(identity),
         )
-    except McaError as exc:
-        _record_failure(store, identity, exc, "mca_existing", customer_id, to, locale)
-        raise
-    _record_generated(store, identity, email)
+        _generated(attempt, email)
     return email
 
 
@@ -694,18 +697,20 @@ async def relationship_request(
     The link works for any customer, so `customer` is optional (a prospect has none yet).
     """
     customer_id = str(customer or "").strip() or None
-    reseller_id: str | None = None
-    try:
-        check_may_request_relationship(identity)
+    with _attempt(
+        store, identity, check_may_request_relationship, "reseller", customer_id, to, locale
+    ) as attempt:
         checked_locale, recipient, reseller_id = _gather(
             lambda: check_locale(locale),
             lambda: check_recipient(to),
             lambda: check_reseller_id(indirect_reseller_id),
         )
+        _about(attempt, "reseller", customer_id, to, locale, indirect_reseller_id=reseller_id)
         company = str(company_name or "").strip()[:200]
         if customer_id:
             found = await resolve_customer(pc, customer_id)
             customer_id = found.id
+            _about(attempt, "reseller", customer_id, to, locale, indirect_reseller_id=reseller_id)
             company = company or _company(found)
         link, shown_reseller, shown_provider = await _relationship_link(
             pc, identity, reseller_id, str(reseller_name or "").strip()
@@ -724,19 +729,7 @@ async def relationship_request(
             provider_name=shown_provider,
             **_sender(identity),
         )
-    except McaError as exc:
-        _record_failure(
-            store,
-            identity,
-            exc,
-            "reseller",
-            customer_id,
-            to,
-            locale,
-            indirect_reseller_id=reseller_id,
-        )
-        raise
-    _record_generated(store, identity, email, indirect_reseller_id=reseller_id)
+        _generated(attempt, email, indirect_reseller_id=reseller_id)
     return email
 
 
@@ -774,8 +767,16 @@ async def provider_request(
     UTC, as on the attest page) or to send its relationship link. Addressed to the provider.
     """
     customer_id = str(customer or "")
-    try:
-        check_may_request_from_provider(identity)
+    with _attempt(
+        store,
+        identity,
+        check_may_request_from_provider,
+        "provider_request",
+        customer_id,
+        to,
+        locale,
+        ask=ask,
+    ) as attempt:
 
         def accepted_by() -> tuple[Contact | None, date | None]:
             if ask != "attest":
@@ -798,7 +799,7 @@ async def provider_request(
         )
         contact, day = acceptance
         found = await resolve_customer(pc, customer)
-        customer_id = found.id
+        _about(attempt, "provider_request", found.id, to, locale, ask=ask)
         email = render(
             "provider_request",
             checked_locale,
@@ -817,10 +818,7 @@ async def provider_request(
             date_agreed=day.isoformat() if day else "",
             **_sender(identity),
         )
-    except McaError as exc:
-        _record_failure(store, identity, exc, "provider_request", customer_id, to, locale, ask=ask)
-        raise
-    _record_generated(store, identity, email, ask=checked_ask)
+        _generated(attempt, email, ask=checked_ask)
     return email
 
 

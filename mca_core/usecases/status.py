@@ -35,6 +35,28 @@ async def acceptance_status(
     return AcceptanceStatus(customer_id=customer_id, attestations=(), direct_signed=signed)
 
 
+def unknown_customer(field: str, value: str) -> InvalidInput:
+    """A tenant id Partner Center does not show to this partner, as the user's mistake."""
+    return InvalidInput(
+        Problem(
+            field,
+            f"No customer with tenant id {value} is visible to your partner account.",
+            "Check the id, or search the customer by name or domain.",
+            code="unknown_customer",
+            params={"value": value},
+        )
+    )
+
+
+async def customer_id_for(pc: PartnerCenterClient, reference: str, field: str = "customer") -> str:
+    """The tenant id to act on: a tenant id as given (no request: the action's own call says
+    404 for an unknown one), a domain through the customer list filter."""
+    kind, value = classify_customer_ref(reference, field)
+    if kind == "id":
+        return value
+    return (await resolve_customer(pc, value, field)).id
+
+
 async def resolve_customer(
     pc: PartnerCenterClient, reference: str, field: str = "customer"
 ) -> Customer:
@@ -44,15 +66,7 @@ async def resolve_customer(
         try:
             return await pc.get_customer(value)
         except NotFound as exc:
-            raise InvalidInput(
-                Problem(
-                    field,
-                    f"No customer with tenant id {value} is visible to your partner account.",
-                    "Check the id, or search the customer by name or domain.",
-                    code="unknown_customer",
-                    params={"value": value},
-                )
-            ) from exc
+            raise unknown_customer(field, value) from exc
     found = await pc.find_customers_by_domain(value)
     if not found:
         raise InvalidInput(

@@ -160,130 +160,120 @@ async def sync_acceptance(
     concurrency: int = 32,
 ) -> SyncSummary:
     """List customers, read each one's acceptance, store a snapshot; return the summary."""
-    try:
-        access.check_may_sync(identity)
-    except McaError as exc:  # a refusal is an attempt too: audited like every other
-        audit.record_failure(
-            store, identity, ACTION, exc, inputs={"mode": mode, "incremental": incremental}
-        )
-        raise
-    started = time.monotonic()
-    calls_before = pc.stats.calls
-    throttled_before = pc.stats.throttled
-    scope = snapshot_scope(identity, backend)
-    summary = SyncSummary(mode=mode, incremental=incremental)
-    report = progress or (lambda done, total, phase: None)
+    with audit.attempt(  # a refusal is an attempt too: audited like every other
+        store,
+        identity,
+        ACTION,
+        inputs={"mode": mode, "incremental": incremental},
+        check=access.check_may_sync,
+    ) as attempt:
+        started = time.monotonic()
+        calls_before = pc.stats.calls
+        throttled_before = pc.stats.throttled
+        scope = snapshot_scope(identity, backend)
+        summary = SyncSummary(mode=mode, incremental=incremental)
+        report = progress or (lambda done, total, phase: None)
 
-    customers: list[Customer] = []
-    try:
-        async for page in pc.iter_customer_pages():
+        customers: list[Customer] = []
+        async for page in pc.iter_customer_pages():  # no list, no snapshot: audited as failed
             customers.extend(page)
             report(0, len(customers), "listing")
             if cancel is not None and cancel.is_set():
                 break
-    except McaError as exc:  # no customer list, no snapshot: say so in the audit log
-        audit.record_failure(
-            store, identity, ACTION, exc, inputs={"mode": mode, "incremental": incremental}
+
+        previous: dict[str, dict[str, Any]] = {}
+        if incremental:
+            last = store.latest_snapshot(scope)
+            if last is not None:
+                previous = {r["customer_id"]: r for r in store.snapshot_rows(last.id)}
+
+        rows: dict[str, dict[str, Any]] = {}
+        to_ask: list[Customer] = []
+        for customer in customers:
+            before = previous.get(customer.id)
+            if before is not None and before.get("accepted") and not before.get("error"):
+                kept = dict(before)
+                kept.update(
+                    company_name=customer.company_name,
+                    domain=customer.domain,
+                    country=customer.country,
+                    associated_partner_id=customer.associated_partner_id,
+                )
+                rows[customer.id] = kept
+                summary.reused += 1
+            else:
+                to_ask.append(customer)
+
+        total = len(customers)
+        done = len(rows)
+        report(done, total, "status")
+        gate = asyncio.Semaphore(max(1, concurrency))
+        status_mode = "full" if mode == "full" else "first_evidence"
+
+        async def one(customer: Customer) -> None:
+            nonlocal done
+            async with gate:
+                if cancel is not None and cancel.is_set():
+                    return
+                try:
+                    status = await acceptance_status(pc, customer.id, mode=status_mode)
+                    rows[customer.id] = status_row(customer, status)
+                except McaError as exc:
+                    kept = previous.get(customer.id)
+                    row = status_row(customer, None, error=f"{type(exc).__name__}: {exc}")
+                    if kept is not None:  # keep the last known answer beside the error
+                        for key in (
+                            "attested",
+                            "direct_signed",
+                            "accepted",
+                            "attestation_count",
+                            "latest_date_agreed",
+                            "latest_contact_name",
+                            "latest_contact_email",
+                            "latest_attested_by",
+                        ):
+                            row[key] = kept.get(key)
+                    rows[customer.id] = row
+                done += 1
+                report(done, total, "status")
+
+        tasks = [asyncio.create_task(one(c)) for c in to_ask]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            raise
+
+        cancelled = (cancel is not None and cancel.is_set()) or len(rows) < total
+        ordered = [rows[c.id] for c in customers if c.id in rows]
+        for row in ordered:
+            if row.get("error"):
+                summary.failed += 1
+            if row.get("accepted"):
+                summary.accepted += 1
+            elif row.get("accepted") is False:
+                summary.not_accepted += 1
+            summary.attested += bool(row.get("attested"))
+            summary.direct_signed += bool(row.get("direct_signed"))
+        summary.customers = total
+        summary.api_calls = pc.stats.calls - calls_before
+        summary.throttled = pc.stats.throttled - throttled_before
+        summary.seconds = round(time.monotonic() - started, 3)
+        summary.complete = not cancelled
+        summary.snapshot_id = store.save_snapshot(
+            ordered,
+            taken_by=identity.display_name,
+            scope=scope,
+            mode=f"{mode}{'+incremental' if incremental else ''}",
+            summary=summary.as_dict(),
+            complete=summary.complete,
         )
-        raise
-
-    previous: dict[str, dict[str, Any]] = {}
-    if incremental:
-        last = store.latest_snapshot(scope)
-        if last is not None:
-            previous = {r["customer_id"]: r for r in store.snapshot_rows(last.id)}
-
-    rows: dict[str, dict[str, Any]] = {}
-    to_ask: list[Customer] = []
-    for customer in customers:
-        before = previous.get(customer.id)
-        if before is not None and before.get("accepted") and not before.get("error"):
-            kept = dict(before)
-            kept.update(
-                company_name=customer.company_name,
-                domain=customer.domain,
-                country=customer.country,
-                associated_partner_id=customer.associated_partner_id,
-            )
-            rows[customer.id] = kept
-            summary.reused += 1
-        else:
-            to_ask.append(customer)
-
-    total = len(customers)
-    done = len(rows)
-    report(done, total, "status")
-    gate = asyncio.Semaphore(max(1, concurrency))
-    status_mode = "full" if mode == "full" else "first_evidence"
-
-    async def one(customer: Customer) -> None:
-        nonlocal done
-        async with gate:
-            if cancel is not None and cancel.is_set():
-                return
-            try:
-                status = await acceptance_status(pc, customer.id, mode=status_mode)
-                rows[customer.id] = status_row(customer, status)
-            except McaError as exc:
-                kept = previous.get(customer.id)
-                row = status_row(customer, None, error=f"{type(exc).__name__}: {exc}")
-                if kept is not None:  # keep the last known answer beside the error
-                    for key in (
-                        "attested",
-                        "direct_signed",
-                        "accepted",
-                        "attestation_count",
-                        "latest_date_agreed",
-                        "latest_contact_name",
-                        "latest_contact_email",
-                        "latest_attested_by",
-                    ):
-                        row[key] = kept.get(key)
-                rows[customer.id] = row
-            done += 1
-            report(done, total, "status")
-
-    tasks = [asyncio.create_task(one(c)) for c in to_ask]
-    try:
-        await asyncio.gather(*tasks)
-    except asyncio.CancelledError:
-        for task in tasks:
-            task.cancel()
-        raise
-
-    cancelled = (cancel is not None and cancel.is_set()) or len(rows) < total
-    ordered = [rows[c.id] for c in customers if c.id in rows]
-    for row in ordered:
-        if row.get("error"):
-            summary.failed += 1
-        if row.get("accepted"):
-            summary.accepted += 1
-        elif row.get("accepted") is False:
-            summary.not_accepted += 1
-        summary.attested += bool(row.get("attested"))
-        summary.direct_signed += bool(row.get("direct_signed"))
-    summary.customers = total
-    summary.api_calls = pc.stats.calls - calls_before
-    summary.throttled = pc.stats.throttled - throttled_before
-    summary.seconds = round(time.monotonic() - started, 3)
-    summary.complete = not cancelled
-    summary.snapshot_id = store.save_snapshot(
-        ordered,
-        taken_by=identity.display_name,
-        scope=scope,
-        mode=f"{mode}{'+incremental' if incremental else ''}",
-        summary=summary.as_dict(),
-        complete=summary.complete,
-    )
-    audit.record(
-        store,
-        identity,
-        ACTION,
-        "done" if summary.complete else "cancelled",
-        inputs={"mode": mode, "incremental": incremental},
-        detail=(
-            f"{summary.customers} customers, {summary.accepted} accepted, "
-            f"{summary.failed} failed, {summary.api_calls} calls"
-        ),
-    )
+        attempt.done(
+            "done" if summary.complete else "cancelled",
+            detail=(
+                f"{summary.customers} customers, {summary.accepted} accepted, "
+                f"{summary.failed} failed, {summary.api_calls} calls"
+            ),
+        )
     return summary

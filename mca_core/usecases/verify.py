@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from mca_core.domain.access import check_may_verify
-from mca_core.domain.errors import McaError
 from mca_core.domain.models import (
     AcceptanceStatus,
     Attestation,
+    AttestationResult,
     AuditEvent,
     Customer,
     Identity,
@@ -150,39 +150,63 @@ async def verify_customer(
     now: datetime | None = None,
 ) -> Verification:
     """Look a customer up by tenant id or domain and say where it stands and what to do next."""
-    customer_id = str(reference)
-    try:
-        check_may_verify(identity)
-        customer = await resolve_customer(pc, reference)
-        customer_id = customer.id
-        status = await acceptance_status(pc, customer.id, mode="full")
-    except McaError as exc:
-        audit.record_failure(
-            store, identity, ACTION, exc, customer_id=customer_id, inputs={"customer": reference}
-        )
-        raise
-    events = (
-        store.audit(customer_id=customer.id, action=list(ATTEST_ACTIONS), outcome="attested")
-        if store is not None
-        else []
-    )
-    result = Verification(
-        customer=customer,
-        status=status,
-        attestations=attribute(status.attestations, events),
-        next_step=next_step_for(identity, status.accepted),
-        checked_at=(now or datetime.now(UTC)).astimezone(UTC),
-    )
-    audit.record(
+    with audit.attempt(
         store,
         identity,
         ACTION,
-        "accepted" if result.accepted else "not_accepted",
-        customer_id=customer.id,
+        customer_id=str(reference),
         inputs={"customer": reference},
-        detail=(
-            f"{len(status.attestations)} attestation(s), direct acceptance "
-            f"{'yes' if status.direct_signed else 'no'}."
-        ),
-    )
+        check=check_may_verify,
+    ) as attempt:
+        customer = await resolve_customer(pc, reference)
+        attempt.customer_id = customer.id
+        status = await acceptance_status(pc, customer.id, mode="full")
+        events = (
+            store.audit(customer_id=customer.id, action=list(ATTEST_ACTIONS), outcome="attested")
+            if store is not None
+            else []
+        )
+        result = Verification(
+            customer=customer,
+            status=status,
+            attestations=attribute(status.attestations, events),
+            next_step=next_step_for(identity, status.accepted),
+            checked_at=(now or datetime.now(UTC)).astimezone(UTC),
+        )
+        attempt.done(
+            "accepted" if result.accepted else "not_accepted",
+            detail=(
+                f"{len(status.attestations)} attestation(s), direct acceptance "
+                f"{'yes' if status.direct_signed else 'no'}."
+            ),
+        )
     return result
+
+
+def after_attestation(
+    found: Verification, result: AttestationResult, identity: Identity
+) -> Verification:
+    """The verification as it stands after this attestation, without reading Partner Center
+    again: one attest click makes only the requests it needs (the POST answers with the stored
+    attestation). An already-attested answer changes nothing."""
+    stored = result.attestation
+    if result.outcome != "attested" or stored is None or result.customer_id != found.customer.id:
+        return found
+    made = VerifiedAttestation(
+        attestation=stored,
+        attested_by=identity.display_name or identity.user_id,
+        attested_by_source="audit",
+        attested_by_role=identity.role.value or None,
+        attested_at=datetime.now(UTC),
+    )
+    items = sorted(
+        (made, *found.attestations), key=lambda v: v.attestation.date_agreed, reverse=True
+    )
+    status = found.status.model_copy(update={"attestations": tuple(v.attestation for v in items)})
+    return Verification(
+        customer=found.customer,
+        status=status,
+        attestations=tuple(items),
+        next_step=next_step_for(identity, status.accepted),
+        checked_at=found.checked_at,
+    )

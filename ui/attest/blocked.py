@@ -19,11 +19,11 @@ BLOCKED_PAGE_SIZE = 20
 
 def render(ctx: AttestContext) -> None:
     if ctx.snapshot is None:
-        ab.offer_sync(ctx.desk, ctx.actor, key="bl_sync")
+        ab.offer_sync(ctx.app, ctx.actor, key="bl_sync")
         return
     blocked = [r for r in ctx.synced.values() if r.get("accepted") is False]
-    since = ctx.desk.store.audit(
-        partner_tenant_id=ctx.identity.partner_tenant_id,
+    since = ctx.app.audit_events(
+        ctx.identity,
         action=["attest", "bulk_attest", "finalise"],
         outcome=["attested", "already_attested"],
         since=ctx.snapshot.taken_at,
@@ -35,6 +35,7 @@ def render(ctx: AttestContext) -> None:
     if len(left) < len(blocked):
         notes.append(tn("blocked_done_since", len(blocked) - len(left)))
     st.caption(" ".join(notes))
+    ab.partial_list_warning(ctx.snapshot)
     if not left:
         st.success(t("blocked_none"), icon="✅")
         return

@@ -9,10 +9,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from mca_core.domain.errors import McaError
-from mca_core.domain.models import Customer
-from mca_core.usecases import bulk
-from mca_core.usecases.reports import MEDIA_TYPES
+from mca_core import BulkAttestRequest, Customer, McaError, bulk, reports
 from ui import attest_blocks as ab
 from ui.i18n import problem_text, t, tn
 
@@ -109,11 +106,8 @@ def run_bulk_now(ctx: AttestContext, rows: list[bulk.BulkRow], *, dry_run: bool)
         bar.progress(done / total if total else 1.0, text=tn("bulk_progress", total, done=done))
 
     try:
-        report = ctx.desk.run(
-            lambda pc: bulk.run_bulk(
-                pc, ctx.desk.store, ctx.identity, rows, dry_run=dry_run, progress=progress
-            ),
-            ctx.actor,
+        report = ctx.app.bulk_attest(
+            ctx.actor, BulkAttestRequest(rows=rows, dry_run=dry_run, progress=progress)
         )
     except McaError as exc:
         bar.empty()
@@ -121,7 +115,6 @@ def run_bulk_now(ctx: AttestContext, rows: list[bulk.BulkRow], *, dry_run: bool)
         return
     bar.empty()
     ss["bulk_report"] = report
-    ctx.desk.write_through_bulk(ctx.identity, report, rows)  # every page agrees at once
     if dry_run:
         ss["bulk_dry_fp"] = rows_fingerprint(rows)
     st.rerun()
@@ -159,7 +152,7 @@ def show_report(report: bulk.BulkReport) -> None:
         t("bulk_download_results"),
         data=bulk.results_csv(report),
         file_name=f"mca-bulk-{'dry-run' if report.dry_run else 'results'}.csv",
-        mime=MEDIA_TYPES["csv"],
+        mime=reports.MEDIA_TYPES["csv"],
         icon="⬇️",
         on_click="ignore",
         key="bulk_download_results",
@@ -174,7 +167,7 @@ def render(ctx: AttestContext) -> None:
         t("bulk_template"),
         data=bulk.template_csv(),
         file_name="mca-bulk-attestation-template.csv",
-        mime=MEDIA_TYPES["csv"],
+        mime=reports.MEDIA_TYPES["csv"],
         icon="⬇️",
         on_click="ignore",
         key="bulk_template",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mca_core.desk import Actor, Desk
-from mca_core.domain.models import Identity
+from mca_core import Actor, App, Identity
 
 #: The tabs, in the order they are shown.
 TAB_KEYS = ("existing", "new", "bulk", "blocked")
@@ -14,9 +13,9 @@ TAB_KEYS = ("existing", "new", "bulk", "blocked")
 
 @dataclass(frozen=True)
 class AttestContext:
-    """The signed-in attester, the desk, the latest customer snapshot and the channel."""
+    """The signed-in attester, the app, the latest customer snapshot and the channel."""
 
-    desk: Desk
+    app: App
     actor: Actor
     identity: Identity
     #: The latest snapshot of the customer list, or None before the first sync.

@@ -9,14 +9,18 @@ from typing import Any
 
 import streamlit as st
 
-from mca_core.domain import access
-from mca_core.domain.errors import InvalidInput, McaError, PartnerCenterError
-from mca_core.domain.models import Contact
-from mca_core.domain.validation import utc_today
-from mca_core.usecases.attestation import attest_customer, prepare_attestation
-from mca_core.usecases.customers import new_request_id, request_id_after
-from mca_core.usecases.sync import accepted_changes
-from mca_core.usecases.verify import verify_customer
+from mca_core import (
+    AttestRequest,
+    Contact,
+    InvalidInput,
+    McaError,
+    PartnerCenterError,
+    access,
+    new_request_id,
+    prepare_attestation,
+    request_id_after,
+    utc_today,
+)
 from ui import attest_blocks as ab
 from ui import enhanced_blocks as eb
 from ui.i18n import person_name, t, tn
@@ -61,11 +65,7 @@ def current_status(ctx: AttestContext, reference: str, is_open: bool) -> Any:
     if not is_open:
         return None
     try:
-        value: Any = ab.run_use_case(
-            ctx.desk,
-            ctx.actor,
-            lambda pc: verify_customer(pc, ctx.desk.store, ctx.identity, reference),
-        )
+        value: Any = ab.run_use_case(lambda: ctx.app.verify(ctx.actor, reference))
     except McaError as exc:
         value = exc
     ss["ex_status"] = {"ref": reference, "value": value}
@@ -123,42 +123,37 @@ def submit_attestation(ctx: AttestContext, reference: str, contact: Contact, day
     rid = ss.setdefault("ex_rid", new_request_id())
     ss.pop("ex_review", None)
     try:
-        result = ab.run_use_case(
-            ctx.desk,
-            ctx.actor,
-            lambda pc: attest_customer(
-                pc,
-                ctx.desk.store,
-                ctx.identity,
-                customer=reference,
-                first_name=contact.first_name,
-                last_name=contact.last_name,
-                email=contact.email,
-                phone=contact.phone_number,
-                date_agreed=day,
-                user_tz=ab.browser_timezone(),
-                request_id=rid,
-            ),
+        outcome = ab.run_use_case(
+            lambda: ctx.app.attest(
+                ctx.actor,
+                AttestRequest(
+                    customer=reference,
+                    first_name=contact.first_name,
+                    last_name=contact.last_name,
+                    email=contact.email,
+                    phone=contact.phone_number,
+                    date_agreed=day,
+                    user_tz=ab.browser_timezone(),
+                    request_id=rid,
+                ),
+            )
         )
     except McaError as exc:
         ss["ex_outcome"] = {"ref": reference, "error": exc}
         if isinstance(exc, PartnerCenterError):
             ss["ex_rid"] = request_id_after(exc, rid)
         st.rerun()
-    ss["ex_outcome"] = {"ref": reference, "result": result}
-    ctx.desk.write_through(  # every page agrees at once, before the next sync
-        ctx.identity,
-        result.customer_id,
-        lambda before: accepted_changes(
-            before,
-            contact=contact,
-            date_agreed=day,
-            attested_by=ctx.identity.user_id,
-            new_attestation=result.outcome == "attested",
-        ),
-    )
+    ss["ex_outcome"] = {"ref": reference, "result": outcome.classic}
     ss["ex_rid"] = new_request_id()
-    ss.pop("ex_status", None)  # the customer's status changed: read it again
+    # The customer's acceptance as it stands now, from the answer: no second read (one click,
+    # only the requests it needs, one audit row).
+    known = ss.get("ex_status") or {}
+    status = known.get("value") if known.get("ref") == reference else None
+    if status is not None and not isinstance(status, McaError):
+        status = ctx.app.verified_after(status, ctx.actor, outcome)
+        ss["ex_status"] = {"ref": reference, "value": status}
+    else:
+        ss.pop("ex_status", None)
     st.rerun()
 
 
@@ -191,9 +186,10 @@ def show_attest_outcome(reference: str) -> None:
 
 def render(ctx: AttestContext, *, is_open: bool) -> None:
     if ctx.snapshot is None:
-        ab.offer_sync(ctx.desk, ctx.actor, key="ex_sync")
+        ab.offer_sync(ctx.app, ctx.actor, key="ex_sync")
     else:
         st.caption(tn("list_synced", len(ctx.synced), when=ab.utc_time(ctx.snapshot.taken_at)))
+        ab.partial_list_warning(ctx.snapshot)
     reference = ab.customer_picker(ctx.synced, key="ex_customer")
     if not reference:
         st.caption(t("ex_pick_first"))
@@ -214,7 +210,7 @@ def render(ctx: AttestContext, *, is_open: bool) -> None:
                     st.dataframe(ab.attestation_frame(status), hide_index=True)
     if ctx.enhanced:  # the enhanced channel: signer form, acceptance link, Finalise
         found = None if isinstance(status, McaError) else status
-        eb.attest_path(ctx.desk, ctx.actor, found.customer.id if found is not None else None, found)
+        eb.attest_path(ctx.app, ctx.actor, found.customer.id if found is not None else None, found)
         return
     if review_step(ctx, reference):
         show_attest_outcome(reference)

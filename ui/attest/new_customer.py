@@ -8,19 +8,24 @@ from datetime import date
 
 import streamlit as st
 
-from mca_core.domain import access
-from mca_core.domain.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
-from mca_core.domain.models import Address, Contact, NewCustomer, PartnerType
-from mca_core.domain.validation import utc_today
-from mca_core.usecases.customers import (
+from mca_core import (
     CULTURES,
+    AccessRefused,
+    Address,
+    Contact,
+    InvalidInput,
+    McaError,
+    NewCustomer,
     NewCustomerOutcome,
+    NewCustomerRequest,
+    PartnerCenterError,
+    PartnerType,
+    access,
     check_new_customer_request,
-    create_customer_with_attestation,
     new_request_id,
     request_id_after,
+    utc_today,
 )
-from mca_core.usecases.sync import accepted_changes, new_customer_changes
 from ui import attest_blocks as ab
 from ui import i18n
 from ui.i18n import person_name, t
@@ -211,18 +216,16 @@ def create_new_customer(ctx: AttestContext) -> None:
     new, attestation = form_customer(), form_attestation()
     try:
         outcome = ab.run_use_case(
-            ctx.desk,
-            ctx.actor,
-            lambda pc: create_customer_with_attestation(
-                pc,
-                ctx.desk.store,
-                ctx.identity,
-                new,
-                attestation,
-                create_request_id=create_rid,
-                attest_request_id=attest_rid,
-                user_tz=ab.browser_timezone(),
-            ),
+            lambda: ctx.app.create_customer(
+                ctx.actor,
+                NewCustomerRequest(
+                    customer=new,
+                    attestation=attestation,
+                    create_request_id=create_rid,
+                    attest_request_id=attest_rid,
+                    user_tz=ab.browser_timezone(),
+                ),
+            )
         )
     except McaError as exc:
         ss["ncx_error"] = exc
@@ -238,22 +241,6 @@ def create_new_customer(ctx: AttestContext) -> None:
         outcome = outcome.without_credentials()
     ss["ncx_outcome"] = outcome
     ss["ncx_step"] = "done"
-    ctx.desk.write_through(
-        ctx.identity, outcome.customer.id, lambda _: new_customer_changes(outcome.customer)
-    )
-    if outcome.attestation is not None and attestation is not None:
-        contact, day = attestation
-        ctx.desk.write_through(
-            ctx.identity,
-            outcome.customer.id,
-            lambda before: accepted_changes(
-                before,
-                contact=contact,
-                date_agreed=day,
-                attested_by=ctx.identity.user_id,
-                new_attestation=outcome.attestation.outcome == "attested",
-            ),
-        )
     st.rerun()
 
 

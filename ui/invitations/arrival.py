@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.usecases.invitations import LOCALES
+from mca_core import LOCALES
 from ui import blocks
 from ui.i18n import t
 
@@ -60,5 +60,5 @@ def before_tabs(ctx: InvitationsContext) -> None:
         with st.container(border=True):
             st.info(t("inv_no_snapshot"))
             if blocks.may_sync(ctx.identity) and st.button(t("sync_now")):
-                blocks.run_sync_with_progress(ctx.desk, ctx.actor, incremental=False)
+                blocks.run_sync_with_progress(ctx.app, ctx.actor, incremental=False)
                 st.rerun()

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mca_core.desk import Actor, Desk
-from mca_core.domain.models import Identity
+from mca_core import Actor, App, Identity
 
 #: Session keys: one prefix per generator; the password only ever sits in PASSWORD_KEY.
 PROVIDER, INVITE, RESELLER = "inv3", "inv1", "inv2"
@@ -16,9 +15,9 @@ PASSWORD_KEY = f"{INVITE}_password"
 
 @dataclass(frozen=True)
 class InvitationsContext:
-    """The signed-in user, the desk, the synced customers and the generators they may use."""
+    """The signed-in user, the app, the synced customers and the generators they may use."""
 
-    desk: Desk
+    app: App
     actor: Actor
     identity: Identity
     #: customer id -> its row in the latest snapshot (empty before the first sync).

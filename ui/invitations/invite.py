@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.usecases import invitations
+from mca_core import ExistingCustomerInvitation, NewCustomerInvitation
 from ui.i18n import t
 
 from .context import INVITE, PASSWORD_KEY, InvitationsContext
@@ -13,7 +13,6 @@ from .shared import already_accepted_warning, customer_picker, editor, generate,
 
 
 def render(ctx: InvitationsContext) -> None:
-    identity = ctx.identity
     st.markdown(t("inv_gen_invite_help"))
     p = INVITE
     company = st.session_state.get("inv_prefilled")
@@ -51,10 +50,7 @@ def render(ctx: InvitationsContext) -> None:
             generate(
                 ctx,
                 p,
-                lambda pc: invitations.invitation_for_new_customer(
-                    pc,
-                    ctx.desk.store,
-                    identity,
+                NewCustomerInvitation(
                     customer=customer or "",
                     user_name=user_name,
                     password=password,
@@ -66,10 +62,7 @@ def render(ctx: InvitationsContext) -> None:
             generate(
                 ctx,
                 p,
-                lambda pc: invitations.invitation_for_existing_customer(
-                    pc,
-                    ctx.desk.store,
-                    identity,
+                ExistingCustomerInvitation(
                     customer=customer or "",
                     to=to,
                     locale=locale,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.usecases import invitations
+from mca_core import ProviderRequest, invitations
 from ui.i18n import t
 
 from .context import PROVIDER, InvitationsContext
@@ -45,10 +45,7 @@ def render(ctx: InvitationsContext) -> None:
         generate(
             ctx,
             p,
-            lambda pc: invitations.provider_request(
-                pc,
-                ctx.desk.store,
-                identity,
+            ProviderRequest(
                 customer=customer or "",
                 ask=ask,
                 to=to,

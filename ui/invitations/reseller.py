@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core.domain.models import PartnerType
-from mca_core.usecases import invitations
-from mca_core.usecases.sync import snapshot_scope
+from mca_core import PartnerType, RelationshipInvitation
 from ui.i18n import t
 
 from .context import RESELLER, InvitationsContext
@@ -17,19 +15,17 @@ from .shared import already_accepted_warning, customer_picker, editor, generate,
 def known_resellers(ctx: InvitationsContext) -> dict[str, str]:
     """An indirect provider's resellers (tenant id -> name): the sandbox directory, or the
     resellers seen on synced customers in live mode (any other tenant id can be typed)."""
-    identity, desk = ctx.identity, ctx.desk
+    identity, app = ctx.identity, ctx.app
     if identity.partner_type is not PartnerType.INDIRECT_PROVIDER:
         return {}
-    if desk.is_sandbox:
-        from mca_core.emulator import PARTNERS
-
+    if app.is_sandbox:
         return {
             p.tenant_id: p.name
-            for p in PARTNERS.values()
+            for p in app.partner_names()
             if p.provider_tenant_id == identity.partner_tenant_id
         }
-    snap = desk.store.latest_snapshot(snapshot_scope(identity, desk.settings.backend))
-    rows = desk.store.snapshot_rows(snap.id) if snap else []
+    snap = app.latest_snapshot(identity)
+    rows = app.snapshot_rows(snap) if snap else []
     return {
         r["associated_partner_id"]: r["associated_partner_id"]
         for r in rows
@@ -70,10 +66,7 @@ def render(ctx: InvitationsContext) -> None:
         generate(
             ctx,
             p,
-            lambda pc: invitations.relationship_request(
-                pc,
-                ctx.desk.store,
-                identity,
+            RelationshipInvitation(
                 to=to,
                 locale=locale,
                 customer=customer or None,

@@ -8,13 +8,21 @@ from typing import Any
 
 import streamlit as st
 
-from mca_core.desk import Desk
-from mca_core.domain import access
-from mca_core.domain.errors import AccessRefused, InvalidInput, McaError, PartnerCenterError
-from mca_core.domain.models import Identity
-from mca_core.usecases import invitations
-from mca_core.usecases.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
-from mca_core.usecases.sync import snapshot_scope
+from mca_core import (
+    LOCALES,
+    MAILTO_MAX_LENGTH,
+    PASSWORD_MASK,
+    AccessRefused,
+    App,
+    Email,
+    Identity,
+    InvalidInput,
+    Invitation,
+    McaError,
+    PartnerCenterError,
+    access,
+    invitations,
+)
 from ui import attest_blocks as ab
 from ui.i18n import LANGUAGES, problem_text, refusal_text, t, tn
 from ui.markup import md
@@ -50,15 +58,15 @@ def available_generators(identity: Identity) -> tuple[tuple[str, str], ...]:
     return tuple(generators)
 
 
-def load_customers(desk: Desk, identity: Identity) -> dict[str, dict[str, Any]]:
+def load_customers(app: App, identity: Identity) -> dict[str, dict[str, Any]]:
     """customer id -> its row in the latest snapshot, kept per snapshot in the session (a
     type-ahead over the whole portfolio and the warnings below, no Partner Center call)."""
-    snap = desk.store.latest_snapshot(snapshot_scope(identity, desk.settings.backend))
+    snap = app.latest_snapshot(identity)
     if snap is None:
         return {}
     cached = st.session_state.get("inv_rows")
     if not cached or cached[0] != snap.id:
-        rows = {row["customer_id"]: row for row in desk.store.snapshot_rows(snap.id)}
+        rows = {row["customer_id"]: row for row in app.snapshot_rows(snap)}
         cached = (snap.id, rows, snap.taken_at)
         st.session_state["inv_rows"] = cached
     return cached[1]
@@ -204,10 +212,10 @@ def locale_picker(key: str) -> str:
     )
 
 
-def generate(ctx: InvitationsContext, prefix: str, work: Callable[[Any], Any]) -> None:
-    """Run one use case; keep the draft (never its password) and fill the editor with it."""
+def generate(ctx: InvitationsContext, prefix: str, request: Invitation) -> None:
+    """Generate one email; keep the draft (never its password) and fill the editor with it."""
     try:
-        email: Email = ctx.desk.run(work, ctx.actor)
+        email: Email = ctx.app.invite(ctx.actor, request)
     except McaError as exc:
         show_error(exc)
         return

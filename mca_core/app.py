@@ -1,0 +1,450 @@
+"""The App: one method per user action, the one way pages, the CLI and scripts reach the core.
+
+Each method takes the signed-in `Actor` and a typed request, decides the channel and the token
+kind once, opens one Partner Center client for the action, runs one use case (which checks
+access, validates, calls and audits), and makes the desk's snapshot agree with what was done
+(write-through) so every page agrees before the next sync.
+
+    app = App.from_settings(load_settings())
+    actor = app.sandbox_actor("admin-agent")
+    found = app.verify(actor, "contoso.onmicrosoft.com")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from mca_core.auth.providers import StaticTokenProvider, read_claims
+from mca_core.backends import Backend, PartnerName, SandboxBackend, SandboxUser
+from mca_core.config import Settings
+from mca_core.desk import Actor, Desk, run_sync
+from mca_core.domain.errors import ConfigurationError
+from mca_core.domain.models import (
+    AcceptanceStatus,
+    AttestationResult,
+    AuditEvent,
+    Customer,
+    Identity,
+    TokenKind,
+)
+from mca_core.domain.requests import (
+    AttestRequest,
+    BulkAttestRequest,
+    ExistingCustomerInvitation,
+    Invitation,
+    NewCustomerInvitation,
+    NewCustomerRequest,
+    ProviderRequest,
+    RelationshipInvitation,
+    SyncRequest,
+)
+from mca_core.partner_center.client import PartnerCenterClient
+from mca_core.store.database import SnapshotInfo
+from mca_core.usecases import bulk, enhanced, invitations
+from mca_core.usecases.attestation import attest_customer, prepare_attestation
+from mca_core.usecases.channel import (
+    CLASSIC,
+    ENHANCED,
+    TOKEN_KINDS,
+    AttestOutcome,
+    ChannelName,
+    EnhancedOptions,
+    channel_of,
+)
+from mca_core.usecases.customers import NewCustomerOutcome, create_customer_with_attestation
+from mca_core.usecases.status import acceptance_status, resolve_customer
+from mca_core.usecases.sync import (
+    SyncSummary,
+    accepted_changes,
+    finalised_changes,
+    new_customer_changes,
+    snapshot_scope,
+    sync_acceptance,
+)
+from mca_core.usecases.verify import Verification, after_attestation, verify_customer
+
+T = TypeVar("T")
+
+
+class App:
+    """One configured installation's user actions (see the module docstring)."""
+
+    def __init__(self, desk: Desk):
+        self.desk = desk
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> App:
+        return cls(Desk(settings))
+
+    # --- the installation -------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.desk.settings
+
+    @property
+    def backend(self) -> Backend:
+        return self.desk.backend
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.desk.is_sandbox
+
+    @property
+    def base_url(self) -> str:
+        return self.desk.base_url
+
+    @property
+    def channel(self) -> ChannelName:
+        """The attestation channel this installation uses (configuration decides)."""
+        return channel_of(self.settings)
+
+    @property
+    def enhanced_options(self) -> EnhancedOptions:
+        return EnhancedOptions.from_settings(self.settings)
+
+    @property
+    def link_reachable(self) -> bool:
+        """Whether a browser can open an acceptance link (not from the embedded sandbox)."""
+        return self.backend.link_reachable
+
+    # --- who acts ---------------------------------------------------------------------------
+
+    def sandbox_users(self) -> dict[str, SandboxUser]:
+        """The seeded users the sandbox offers at sign-in (none in live mode)."""
+        return self.backend.users() if isinstance(self.backend, SandboxBackend) else {}
+
+    def sandbox_actor(self, user_key: str | None = None) -> Actor:
+        return self.desk.sandbox_actor(user_key)
+
+    def live_actor(self, device_code_prompt: Callable[[str], None] | None = None) -> Actor:
+        """Live mode from configuration: a token, a refresh token or device-code sign-in."""
+        return run_sync(self.desk.live_actor(device_code_prompt=device_code_prompt))
+
+    def actor_from_login(self, access_token: str | None, claims: dict[str, Any]) -> Actor:
+        """Live mode behind the dashboard's sign-in: the user's own token when the identity
+        provider gave one, else the app's refresh token (the secure application model)."""
+        if access_token:
+            tokens = StaticTokenProvider(access_token)
+            claims = read_claims(access_token) or claims
+        else:
+            tokens = self.desk.live_tokens()
+        return Actor(self.desk.live_identity(tokens, claims), tokens)
+
+    def actor_for(self, actor: Actor, kind: TokenKind) -> Actor:
+        """The same person with the tokens a call needs: the enhanced channel calls Partner
+        Center with the partner app's App-only token; the identity (role checks, audit) stays
+        the signed-in user's."""
+        # By value: a dashboard that reloaded a module holds providers of the older enum class.
+        if str(getattr(actor.tokens, "kind", TokenKind.APP_USER)) == kind.value:
+            return actor
+        if kind is TokenKind.APP_USER:
+            raise ConfigurationError(
+                "The classic channel needs a signed-in user's App+User token; this actor holds "
+                "an App-only token."
+            )
+        if isinstance(self.backend, SandboxBackend):
+            key = getattr(actor.tokens, "user_key", None) or self.settings.sandbox_user
+            return Actor(actor.identity, self.backend.tokens(key, TokenKind.APP_ONLY))
+        try:
+            tokens = self.desk.live_app_only_tokens()
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"The enhanced attestation channel calls Partner Center with the partner app's "
+                f"App-only token (client credentials). {exc} Or set attestation_channel = "
+                '"classic".'
+            ) from exc
+        return Actor(actor.identity, tokens)
+
+    def _run(
+        self,
+        actor: Actor,
+        work: Callable[[PartnerCenterClient], Awaitable[T]],
+        kind: TokenKind = TokenKind.APP_USER,
+    ) -> T:
+        """One client for one action, with the tokens the action needs."""
+        return self.desk.run(work, self.actor_for(actor, kind))
+
+    # --- reading Partner Center ---------------------------------------------------------------
+
+    def list_customers(self, actor: Actor) -> list[Customer]:
+        return self._run(actor, lambda pc: pc.list_customers())
+
+    def status(self, actor: Actor, reference: str, *, field: str = "customer") -> AcceptanceStatus:
+        """Attestations and direct acceptance of one customer (tenant id or domain)."""
+
+        async def work(pc: PartnerCenterClient) -> AcceptanceStatus:
+            customer = await resolve_customer(pc, reference, field=field)
+            return await acceptance_status(pc, customer.id, mode="full")
+
+        return self._run(actor, work)
+
+    def verify(self, actor: Actor, reference: str) -> Verification:
+        """A customer's attestations and direct acceptance, the verdict and the next step."""
+        return self._run(
+            actor, lambda pc: verify_customer(pc, self.desk.store, actor.identity, reference)
+        )
+
+    def sync(self, actor: Actor, request: SyncRequest | None = None) -> SyncSummary:
+        """Every customer's acceptance into a new snapshot (progress, cancel, incremental)."""
+        r = request or SyncRequest()
+        return self._run(
+            actor,
+            lambda pc: sync_acceptance(
+                pc,
+                self.desk.store,
+                actor.identity,
+                backend=self.settings.backend,
+                mode=r.mode,
+                incremental=r.incremental,
+                progress=r.progress,
+                cancel=r.cancel,
+            ),
+        )
+
+    # --- attesting ----------------------------------------------------------------------------
+
+    def attest(self, actor: Actor, request: AttestRequest) -> AttestOutcome:
+        """Attest through the installation's channel (or the one the request names): classic
+        stores the agreement now (App+User); enhanced sends the customer an acceptance link
+        (App-only). The identity, role checks and audit stay the signed-in user's."""
+        name, r, store = channel_of(self.settings, request.channel), request, self.desk.store
+        if name == CLASSIC:
+            result = self._run(
+                actor,
+                lambda pc: attest_customer(
+                    pc, store, actor.identity, customer=r.customer, first_name=r.first_name,
+                    last_name=r.last_name, email=r.email, phone=r.phone,
+                    date_agreed=r.date_agreed, user_tz=r.user_tz, request_id=r.request_id,
+                ),
+                TOKEN_KINDS[CLASSIC],
+            )  # fmt: skip
+            self._attested(actor.identity, result.customer_id, result, r)
+            return AttestOutcome.of_classic(result)
+        o = self.enhanced_options
+        created = self._run(
+            actor,
+            lambda pc: enhanced.create_attestation(
+                pc, store, actor.identity, customer=r.customer, first_name=r.first_name,
+                last_name=r.last_name, email=r.email, phone=r.phone,
+                company_name=r.company_name, country=r.country, language=r.language,
+                wire=o.wire, link_lifetime=o.link_lifetime,
+            ),
+            TOKEN_KINDS[ENHANCED],
+        )  # fmt: skip
+        return AttestOutcome.of_enhanced(created)
+
+    def _attested(
+        self, identity: Identity, customer_id: str, result: AttestationResult, r: AttestRequest
+    ) -> None:
+        """Write the attestation through to the snapshot as the request stated it (the use
+        case validated these same values a moment ago)."""
+        contact, day = prepare_attestation(
+            r.first_name, r.last_name, r.email, r.phone, r.date_agreed, user_tz=r.user_tz
+        )
+        self.desk.write_through(
+            identity,
+            customer_id,
+            lambda before: accepted_changes(
+                before,
+                contact=contact,
+                date_agreed=day,
+                attested_by=identity.user_id,
+                new_attestation=result.outcome == "attested",
+            ),
+        )
+
+    def verified_after(
+        self, found: Verification, actor: Actor, outcome: AttestOutcome
+    ) -> Verification:
+        """The customer's verification after this attestation, without reading it again."""
+        if outcome.classic is None:
+            return found
+        return after_attestation(found, outcome.classic, actor.identity)
+
+    def create_customer(self, actor: Actor, request: NewCustomerRequest) -> NewCustomerOutcome:
+        """Create a customer (and attest for it, classic, when the agent says it accepted)."""
+        r = request
+        outcome = self._run(
+            actor,
+            lambda pc: create_customer_with_attestation(
+                pc,
+                self.desk.store,
+                actor.identity,
+                r.customer,
+                r.attestation,
+                create_request_id=r.create_request_id,
+                attest_request_id=r.attest_request_id,
+                user_tz=r.user_tz,
+            ),
+        )
+        identity, customer = actor.identity, outcome.customer
+        self.desk.write_through(identity, customer.id, lambda _: new_customer_changes(customer))
+        attested = outcome.attestation
+        if attested is not None and r.attestation is not None:
+            contact, day = r.attestation
+            self.desk.write_through(
+                identity,
+                customer.id,
+                lambda before: accepted_changes(
+                    before,
+                    contact=contact,
+                    date_agreed=day,
+                    attested_by=identity.user_id,
+                    new_attestation=attested.outcome == "attested",
+                ),
+            )
+        return outcome
+
+    def bulk_attest(self, actor: Actor, request: BulkAttestRequest) -> bulk.BulkReport:
+        """Attest for every row of a file (classic), journaled so a rerun never attests twice."""
+        r = request
+        report = self._run(
+            actor,
+            lambda pc: bulk.run_bulk(
+                pc,
+                self.desk.store,
+                actor.identity,
+                r.rows,
+                dry_run=r.dry_run,
+                progress=r.progress,
+                cancel=r.cancel,
+            ),
+        )
+        self.desk.write_through_bulk(actor.identity, report, r.rows)
+        return report
+
+    # --- the enhanced channel -----------------------------------------------------------------
+
+    def finalise(
+        self, actor: Actor, customer: str, attestation_id: str | None = None
+    ) -> enhanced.FinaliseOutcome:
+        """Create the agreement once the customer accepted through the link (App-only)."""
+        o = self.enhanced_options
+        outcome = self._run(
+            actor,
+            lambda pc: enhanced.finalise_attestation(
+                pc,
+                self.desk.store,
+                actor.identity,
+                customer=customer,
+                attestation_id=attestation_id,
+                wire=o.wire,
+                link_lifetime=o.link_lifetime,
+            ),
+            TokenKind.APP_ONLY,
+        )
+        user = actor.identity.user_id
+        self.desk.write_through(
+            actor.identity,
+            outcome.customer_id,
+            lambda before: finalised_changes(before, outcome, user),
+        )
+        return outcome
+
+    def refresh_links(
+        self, actor: Actor, customer_ids: list[str] | None = None
+    ) -> enhanced.RefreshSummary:
+        """Read the acceptance links' states from Partner Center (all, or these customers)."""
+        o = self.enhanced_options
+        return self._run(
+            actor,
+            lambda pc: enhanced.refresh_attestations(
+                pc,
+                self.desk.store,
+                actor.identity,
+                customer_ids=customer_ids,
+                wire=o.wire,
+                link_lifetime=o.link_lifetime,
+            ),
+            TokenKind.APP_ONLY,
+        )
+
+    def pipeline(self, identity: Identity) -> enhanced.Pipeline:
+        """Where every customer stands on the enhanced path (from the store; no call)."""
+        return enhanced.load_pipeline(self.desk.store, identity, self.settings.backend)
+
+    def customer_attestations(self, identity: Identity, customer_id: str) -> list[Any]:
+        return enhanced.customer_attestations(self.desk.store, identity, customer_id)
+
+    def acceptance_invitation(
+        self, actor: Actor, record: Any, *, to: str | None = "", locale: str = "en"
+    ) -> invitations.Email:
+        """The email carrying an acceptance link to the signer (audited; no call)."""
+        return enhanced.acceptance_invitation(
+            self.desk.store, actor.identity, record, to=to, locale=locale
+        )
+
+    def play_customer_accepts(self, attestation_id: str) -> str:
+        """Sandbox only: the customer clicks Accept on the acceptance page. Returns 'accepted',
+        'already', 'expired' or 'unknown'."""
+        if not isinstance(self.backend, SandboxBackend):
+            raise ConfigurationError(
+                "Only the sandbox can play the customer; in live mode the "
+                "customer accepts on Microsoft's page."
+            )
+        return self.backend.accept(attestation_id)
+
+    # --- invitations --------------------------------------------------------------------------
+
+    def invite(self, actor: Actor, request: Invitation) -> invitations.Email:
+        """One email, ready for a mail program (nothing is sent)."""
+        store, identity, r = self.desk.store, actor.identity, request
+        if isinstance(r, NewCustomerInvitation):
+            work = lambda pc: invitations.invitation_for_new_customer(  # noqa: E731
+                pc, store, identity, customer=r.customer, user_name=r.user_name,
+                password=r.password, to=r.to, locale=r.locale,
+            )  # fmt: skip
+        elif isinstance(r, ExistingCustomerInvitation):
+            work = lambda pc: invitations.invitation_for_existing_customer(  # noqa: E731
+                pc, store, identity, customer=r.customer, to=r.to, locale=r.locale
+            )
+        elif isinstance(r, RelationshipInvitation):
+            work = lambda pc: invitations.relationship_request(  # noqa: E731
+                pc, store, identity, to=r.to, locale=r.locale, customer=r.customer,
+                company_name=r.company_name, indirect_reseller_id=r.indirect_reseller_id,
+                reseller_name=r.reseller_name,
+            )  # fmt: skip
+        else:
+            assert isinstance(r, ProviderRequest)
+            work = lambda pc: invitations.provider_request(  # noqa: E731
+                pc, store, identity, customer=r.customer, ask=r.ask, to=r.to, locale=r.locale,
+                contact_first_name=r.contact_first_name, contact_last_name=r.contact_last_name,
+                contact_email=r.contact_email, contact_phone=r.contact_phone,
+                date_agreed=r.date_agreed,
+            )  # fmt: skip
+        return self._run(actor, work)
+
+    # --- what the desk keeps --------------------------------------------------------------------
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL: a cache key for what pages read from the store."""
+        return self.desk.store.url
+
+    def snapshot_scope(self, identity: Identity) -> str:
+        return snapshot_scope(identity, self.settings.backend)
+
+    def latest_snapshot(self, identity: Identity) -> SnapshotInfo | None:
+        """The partner's newest snapshot on this backend (complete or not)."""
+        return self.desk.store.latest_snapshot(self.snapshot_scope(identity))
+
+    def snapshots(self, identity: Identity, limit: int | None = None) -> list[SnapshotInfo]:
+        return self.desk.store.snapshots(self.snapshot_scope(identity), limit=limit)
+
+    def snapshot_rows(self, snapshot: SnapshotInfo) -> list[dict[str, Any]]:
+        return self.desk.store.snapshot_rows(snapshot.id)
+
+    def audit_events(self, identity: Identity, **filters: Any) -> list[AuditEvent]:
+        """The partner's audit events, newest first (filters: see `Store.audit`; pass
+        `viewer_id` to include the viewer's own events from before partners were recorded)."""
+        filters.setdefault("partner_tenant_id", identity.partner_tenant_id)
+        return self.desk.store.audit(**filters)
+
+    def partner_names(self) -> list[PartnerName]:
+        """Partners whose names the desk knows: the sandbox directory (none in live mode)."""
+        return self.backend.partners() if isinstance(self.backend, SandboxBackend) else []
+
+
+__all__ = ["App"]
