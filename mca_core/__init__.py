@@ -49,6 +49,7 @@ from mca_core.domain.names import format_person_name
 from mca_core.domain.requests import (
     AttestRequest,
     BulkAttestRequest,
+    BulkSignersRequest,
     ExistingCustomerInvitation,
     Invitation,
     NewCustomerInvitation,
@@ -61,10 +62,11 @@ from mca_core.domain.validation import classify_customer_ref, may_attest, utc_to
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import SnapshotInfo
 from mca_core.store.enhanced_attestations import AttestationState, EnhancedAttestation
-from mca_core.usecases import bulk, enhanced, invitations, metrics, reports
+from mca_core.usecases import bulk, bulk_signers, enhanced, invitations, metrics, reports
 from mca_core.usecases.attestation import prepare_attestation
 from mca_core.usecases.bulk import COLUMNS as BULK_COLUMNS
 from mca_core.usecases.bulk import BulkRow
+from mca_core.usecases.bulk_signers import BulkSignersReport, SignerOutcome, SignerRow
 from mca_core.usecases.channel import CHANNELS, CLASSIC, ENHANCED, AttestOutcome, ChannelName
 from mca_core.usecases.customers import (
     CULTURES,
@@ -101,6 +103,8 @@ __all__ = [
     "AuditEvent",
     "BulkAttestRequest",
     "BulkRow",
+    "BulkSignersReport",
+    "BulkSignersRequest",
     "ChannelName",
     "ConfigurationError",
     "Contact",
@@ -130,6 +134,8 @@ __all__ = [
     "Role",
     "SandboxUser",
     "Settings",
+    "SignerOutcome",
+    "SignerRow",
     "SnapshotInfo",
     "SyncRequest",
     "SyncSummary",
@@ -138,6 +144,7 @@ __all__ = [
     "VerifiedAttestation",
     "access",
     "bulk",
+    "bulk_signers",
     "check_may_attest",
     "check_may_verify",
     "check_new_customer_request",

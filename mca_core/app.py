@@ -13,6 +13,7 @@ access, validates, calls and audits), and makes the desk's snapshot agree with w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from mca_core.auth.providers import StaticTokenProvider, read_claims
@@ -31,6 +32,7 @@ from mca_core.domain.models import (
 from mca_core.domain.requests import (
     AttestRequest,
     BulkAttestRequest,
+    BulkSignersRequest,
     ExistingCustomerInvitation,
     Invitation,
     NewCustomerInvitation,
@@ -41,7 +43,7 @@ from mca_core.domain.requests import (
 )
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import SnapshotInfo
-from mca_core.usecases import bulk, enhanced, invitations
+from mca_core.usecases import bulk, bulk_signers, enhanced, invitations
 from mca_core.usecases.attestation import attest_customer, prepare_attestation
 from mca_core.usecases.channel import (
     CLASSIC,
@@ -99,6 +101,11 @@ class App:
     def channel(self) -> ChannelName:
         """The attestation channel this installation uses (configuration decides)."""
         return channel_of(self.settings)
+
+    @property
+    def current_since(self) -> date:
+        """The current MCA's cutoff: older acceptances must be renewed (`current_mca_since`)."""
+        return self.settings.current_mca_since
 
     @property
     def enhanced_options(self) -> EnhancedOptions:
@@ -176,19 +183,26 @@ class App:
 
         async def work(pc: PartnerCenterClient) -> AcceptanceStatus:
             customer = await resolve_customer(pc, reference, field=field)
-            return await acceptance_status(pc, customer.id, mode="full")
+            return await acceptance_status(
+                pc, customer.id, mode="full", current_since=self.current_since
+            )
 
         return self._run(actor, work)
 
     def verify(self, actor: Actor, reference: str) -> Verification:
         """A customer's attestations and direct acceptance, the verdict and the next step."""
         return self._run(
-            actor, lambda pc: verify_customer(pc, self.desk.store, actor.identity, reference)
+            actor,
+            lambda pc: verify_customer(
+                pc, self.desk.store, actor.identity, reference, current_since=self.current_since
+            ),
         )
 
     def sync(self, actor: Actor, request: SyncRequest | None = None) -> SyncSummary:
-        """Every customer's acceptance into a new snapshot (progress, cancel, incremental)."""
+        """Every customer's acceptance into a new snapshot (progress, cancel, incremental);
+        with `auto_finalise`, the accepted enhanced attestations are finalised first."""
         r = request or SyncRequest()
+        self._auto_finalise_before_sync(actor)
         return self._run(
             actor,
             lambda pc: sync_acceptance(
@@ -200,6 +214,7 @@ class App:
                 incremental=r.incremental,
                 progress=r.progress,
                 cancel=r.cancel,
+                current_since=self.current_since,
             ),
         )
 
@@ -217,6 +232,7 @@ class App:
                     pc, store, actor.identity, customer=r.customer, first_name=r.first_name,
                     last_name=r.last_name, email=r.email, phone=r.phone,
                     date_agreed=r.date_agreed, user_tz=r.user_tz, request_id=r.request_id,
+                    **self._classic_refusal(),
                 ),
                 TOKEN_KINDS[CLASSIC],
             )  # fmt: skip
@@ -229,6 +245,7 @@ class App:
                 pc, store, actor.identity, customer=r.customer, first_name=r.first_name,
                 last_name=r.last_name, email=r.email, phone=r.phone,
                 company_name=r.company_name, country=r.country, language=r.language,
+                requested_lifetime_minutes=enhanced.minutes_of_hours(r.link_lifetime_hours),
                 wire=o.wire, link_lifetime=o.link_lifetime,
             ),
             TOKEN_KINDS[ENHANCED],
@@ -252,6 +269,7 @@ class App:
                 date_agreed=day,
                 attested_by=identity.user_id,
                 new_attestation=result.outcome == "attested",
+                current_since=self.current_since,
             ),
         )
 
@@ -293,6 +311,7 @@ class App:
                     date_agreed=day,
                     attested_by=identity.user_id,
                     new_attestation=attested.outcome == "attested",
+                    current_since=self.current_since,
                 ),
             )
         return outcome
@@ -314,6 +333,35 @@ class App:
         )
         self.desk.write_through_bulk(actor.identity, report, r.rows)
         return report
+
+    def bulk_attest_signers(
+        self, actor: Actor, request: BulkSignersRequest
+    ) -> bulk_signers.BulkSignersReport:
+        """Enhanced channel: an acceptance link for every row of a signers file
+        (`BulkSignersRequest` in, `bulk_signers.BulkSignersReport` out). Links are created with
+        the partner app's App-only token; each customer's current acceptance is read with the
+        signed-in user's own (App+User) token; the latest sync completes company names and
+        countries. Resumable: the same file again sends nothing twice."""
+        r, o, store, identity = request, self.enhanced_options, self.desk.store, actor.identity
+        app_only = self.actor_for(actor, TokenKind.APP_ONLY)
+        kind = str(getattr(actor.tokens, "kind", TokenKind.APP_USER))
+        snapshot = self.latest_snapshot(identity)
+        rows = self.snapshot_rows(snapshot) if snapshot is not None else []
+        synced = {row["customer_id"]: row for row in rows}
+
+        async def work() -> bulk_signers.BulkSignersReport:
+            async with (
+                self.desk.client(app_only.tokens) as pc,
+                self.desk.client(actor.tokens) as reader,
+            ):
+                return await bulk_signers.run_bulk_signers(
+                    pc, store, identity, r.rows, dry_run=r.dry_run, progress=r.progress,
+                    cancel=r.cancel, wire=o.wire, link_lifetime=o.link_lifetime,
+                    current_since=self.current_since, snapshot=synced, invitations=r.invitations,
+                    reader=reader if kind == TokenKind.APP_USER.value else None,
+                )  # fmt: skip
+
+        return run_sync(work())
 
     # --- the enhanced channel -----------------------------------------------------------------
 
@@ -346,9 +394,10 @@ class App:
     def refresh_links(
         self, actor: Actor, customer_ids: list[str] | None = None
     ) -> enhanced.RefreshSummary:
-        """Read the acceptance links' states from Partner Center (all, or these customers)."""
+        """Read the acceptance links' states from Partner Center (all, or these customers);
+        with `auto_finalise`, then create the agreement of each one the customer accepted."""
         o = self.enhanced_options
-        return self._run(
+        summary = self._run(
             actor,
             lambda pc: enhanced.refresh_attestations(
                 pc,
@@ -360,6 +409,7 @@ class App:
             ),
             TokenKind.APP_ONLY,
         )
+        return self._finalised_after_refresh(actor, summary, customer_ids)
 
     def pipeline(self, identity: Identity) -> enhanced.Pipeline:
         """Where every customer stands on the enhanced path (from the store; no call)."""
@@ -386,6 +436,96 @@ class App:
             )
         return self.backend.accept(attestation_id)
 
+    def finalise_ready(self, actor: Actor) -> enhanced.ReadySummary:
+        """Finalise every enhanced attestation whose customer accepted, after reading the open
+        links' states (App-only, like `finalise`); one audit row per finalise, and each new
+        agreement written through to the snapshot."""
+        o = self.enhanced_options
+        summary = self._run(
+            actor,
+            lambda pc: enhanced.finalise_ready(
+                pc, self.desk.store, actor.identity, wire=o.wire, link_lifetime=o.link_lifetime
+            ),
+            TokenKind.APP_ONLY,
+        )
+        self._write_through_finalised(actor.identity, summary)
+        return summary
+
+    def _write_through_finalised(self, identity: Identity, summary: enhanced.ReadySummary) -> None:
+        user = identity.user_id
+        for item in summary.items:
+            if item.result is not None:
+                self.desk.write_through(
+                    identity,
+                    item.customer_id,
+                    lambda before, done=item.result: finalised_changes(before, done, user),
+                )
+
+    def _may_auto_finalise(self, actor: Actor, customer_ids: list[str] | None = None) -> bool:
+        """`auto_finalise` is on, the user may finalise, and the store holds attestations that
+        could be ready (no token is asked for, no call made, otherwise)."""
+        return (
+            self.settings.auto_finalise
+            and enhanced.may_attest(actor.identity)
+            and bool(
+                enhanced.ready_attestations(
+                    self.desk.store, actor.identity, customer_ids=customer_ids, waiting_too=True
+                )
+            )
+        )
+
+    def _finalised_after_refresh(
+        self, actor: Actor, summary: enhanced.RefreshSummary, customer_ids: list[str] | None
+    ) -> enhanced.RefreshSummary:
+        """`auto_finalise` after `refresh_links`: finalise the accepted ones just read."""
+        if not self.settings.auto_finalise or not enhanced.may_attest(actor.identity):
+            return summary
+        store = self.desk.store
+        if not enhanced.ready_attestations(store, actor.identity, customer_ids=customer_ids):
+            return summary
+        o = self.enhanced_options
+        done = self._run(
+            actor,
+            lambda pc: enhanced.finalise_ready(
+                pc, self.desk.store, actor.identity, wire=o.wire, link_lifetime=o.link_lifetime,
+                customer_ids=customer_ids, refresh=False, probe_without_status_read=False,
+            ),
+            TokenKind.APP_ONLY,
+        )  # fmt: skip
+        self._write_through_finalised(actor.identity, done)
+        return summary.with_finalised(done.finalised)
+
+    def _auto_finalise_before_sync(self, actor: Actor) -> enhanced.ReadySummary | None:
+        """`auto_finalise` before a sync: read the open links' states and finalise the accepted
+        ones, so the snapshot shows their agreements. Never fails the sync: what went wrong is
+        in the audit log (each finalise, the refresh) and the log."""
+        import logging
+
+        from mca_core.domain.errors import McaError
+
+        if not self._may_auto_finalise(actor):
+            return None
+        o = self.enhanced_options
+        try:
+            done = self._run(
+                actor,
+                lambda pc: enhanced.finalise_ready(
+                    pc, self.desk.store, actor.identity, wire=o.wire,
+                    link_lifetime=o.link_lifetime, probe_without_status_read=False,
+                ),
+                TokenKind.APP_ONLY,
+            )  # fmt: skip
+        except McaError as exc:
+            logging.getLogger(__name__).warning("auto_finalise before the sync failed: %s", exc)
+            return None
+        self._write_through_finalised(actor.identity, done)
+        return done
+
+    def _classic_refusal(self) -> dict[str, Any]:
+        """How Partner Center refuses the retired classic call (settings; not public)."""
+        s = self.settings
+        return {"retired_status": s.classic_retired_status, "retired_code": s.classic_retired_code}
+
     # --- invitations --------------------------------------------------------------------------
 
     def invite(self, actor: Actor, request: Invitation) -> invitations.Email:
@@ -404,7 +544,7 @@ class App:
             work = lambda pc: invitations.relationship_request(  # noqa: E731
                 pc, store, identity, to=r.to, locale=r.locale, customer=r.customer,
                 company_name=r.company_name, indirect_reseller_id=r.indirect_reseller_id,
-                reseller_name=r.reseller_name,
+                reseller_name=r.reseller_name, user_name=r.user_name, password=r.password,
             )  # fmt: skip
         else:
             assert isinstance(r, ProviderRequest)

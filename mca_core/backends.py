@@ -62,6 +62,20 @@ def sandbox_user_keys() -> tuple[str, ...]:
     return tuple(SANDBOX_USERS)
 
 
+def embedded_emulator_options(settings: Settings) -> dict[str, Any]:
+    """What the embedded emulator takes from the desk's settings, so desk and sandbox agree:
+    when the classic call is retired and how it refuses, and whether the enhanced create body
+    names the customer (`enhanced_wire.customer_tenant_id = ""` leaves it out)."""
+    wire = settings.enhanced_wire or {}
+    customer_field = str(wire.get("customer_tenant_id", "customerTenantId") or "").strip()
+    return {
+        "classic_retired_on": settings.sandbox_classic_retired_on,
+        "classic_refusal_status": settings.classic_retired_status,
+        "classic_refusal_code": settings.classic_retired_code,
+        "enhanced_customer_required": bool(customer_field),
+    }
+
+
 class SandboxBackend:
     """The emulator: embedded in process (default) or standalone over HTTP (`sandbox_url`)."""
 
@@ -102,7 +116,10 @@ class SandboxBackend:
 
                 s = self.settings
                 self._emulator = Emulator(
-                    s.emulator_dir, customers=s.sandbox_customers, seed=s.sandbox_seed
+                    s.emulator_dir,
+                    customers=s.sandbox_customers,
+                    seed=s.sandbox_seed,
+                    **embedded_emulator_options(s),
                 )
             return self._emulator
 
@@ -268,12 +285,18 @@ def serve_emulator(
     reset: bool = False,
     faults: dict[str, Any] | None = None,
     announce: Callable[[str], None] = print,
+    options: dict[str, Any] | None = None,
 ) -> None:
-    """Run the emulator as a standalone server (the CLI's `emulator` command) until Ctrl+C."""
+    """Run the emulator as a standalone server (the CLI's `emulator` command) until Ctrl+C.
+    `options`: further keyword arguments of `Emulator` (e.g. `classic_retired_on`)."""
     from mca_core.emulator import Emulator, FaultConfig, exposure_warning, serve
 
     emulator = Emulator(
-        data_dir, customers=customers, seed=seed, faults=FaultConfig(**(faults or {}))
+        data_dir,
+        customers=customers,
+        seed=seed,
+        faults=FaultConfig(**(faults or {})),
+        **(options or {}),
     )
     if reset:
         emulator.reset()
@@ -281,6 +304,11 @@ def serve_emulator(
         f"Partner Center emulator on http://{host}:{port} (data: {data_dir}); "
         "tokens at POST /sandbox/token; Ctrl+C stops it."
     )
+    if emulator.classic_retired_on is not None:
+        announce(
+            f"The classic attestation call is refused from {emulator.classic_retired_on} "
+            f"(HTTP {emulator.classic_refusal_status} / {emulator.classic_refusal_code})."
+        )
     warning = exposure_warning(host)  # /sandbox/* needs no token: loopback is the guard
     if warning:
         announce(warning)
@@ -296,6 +324,7 @@ __all__ = [
     "SandboxBackend",
     "SandboxUser",
     "backend_for",
+    "embedded_emulator_options",
     "sandbox_user_keys",
     "serve_emulator",
 ]

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from mca_core.domain.errors import ConfigurationError
-from mca_core.domain.models import PartnerType, Role
+from mca_core.domain.errors import (
+    CLASSIC_RETIRED_CODE,
+    CLASSIC_RETIRED_STATUS,
+    ConfigurationError,
+)
+from mca_core.domain.models import CURRENT_MCA_SINCE, PartnerType, Role
 
 PRODUCTION_BASE_URL = "https://api.partnercenter.microsoft.com"
 DEFAULT_SECRETS_FILE = Path(".streamlit") / "secrets.toml"
@@ -44,6 +50,11 @@ class Settings(BaseModel):
     #: A standalone emulator (`python -m mca_core emulator`) the sandbox talks to over HTTP
     #: instead of the embedded one, e.g. "http://127.0.0.1:8765" (browser tests, shared demos).
     sandbox_url: str | None = None
+    #: The embedded emulator refuses the classic attestation call from this day on its clock
+    #: (Microsoft retired it on 2026-01-05); None ("never") accepts it. Env
+    #: MCA_SANDBOX_CLASSIC_RETIRED_ON: YYYY-MM-DD or never. It refuses with
+    #: classic_retired_status / classic_retired_code below, so desk and sandbox agree.
+    sandbox_classic_retired_on: date | None = None
 
     # --- Partner Center client ---
     pc_base_url: str = PRODUCTION_BASE_URL
@@ -76,6 +87,20 @@ class Settings(BaseModel):
     #: "classic" (POST .../agreements with contact and date; deprecated by Microsoft from
     #: 2026-01-05) or "enhanced" (attestation -> customer accepts -> agreement; App-only).
     attestation_channel: Literal["classic", "enhanced"] = "classic"
+    #: Acceptances dated before this day are of an earlier MCA: the customer must accept the
+    #: current one again before new orders (Microsoft's 2023 MCA refresh; env
+    #: MCA_CURRENT_MCA_SINCE, YYYY-MM-DD).
+    current_mca_since: date = CURRENT_MCA_SINCE
+    #: What Partner Center answers the retired classic attestation call with (status and code;
+    #: Microsoft's real ones are not public). The classic attest then raises
+    #: ClassicAttestationRetired, which names the enhanced flow.
+    classic_retired_status: int = Field(CLASSIC_RETIRED_STATUS, ge=400, le=599)
+    classic_retired_code: int = CLASSIC_RETIRED_CODE
+    #: Finalise every attestation whose customer accepted when the links are refreshed and
+    #: before a sync (App.refresh_links, App.sync; env MCA_AUTO_FINALISE). Off by default for
+    #: now: the pages still show "ready to finalise" after a refresh (tests/test_page_enhanced);
+    #: turn it on with them.
+    auto_finalise: bool = False
     #: How long an acceptance link stays valid when Partner Center's answer does not say.
     enhanced_link_lifetime_hours: float = Field(168, gt=0, le=24 * 90)
     #: Corrections of assumed enhanced-attestation names ({name: value}); names in
@@ -91,6 +116,11 @@ class Settings(BaseModel):
             except ValueError as exc:
                 raise ValueError(f"not a JSON object of names: {exc}") from exc
         return value
+
+    @field_validator("sandbox_classic_retired_on", mode="before")
+    @classmethod
+    def _retired_day(cls, value: Any) -> Any:
+        return optional_day(value) if isinstance(value, str) else value
 
     @property
     def effective_rate_limit(self) -> float:
@@ -117,6 +147,27 @@ class Settings(BaseModel):
             for group in groups:
                 mapping[group.strip().lower()] = role
         return mapping
+
+
+#: Words that mean "no day" where a setting or a flag takes an optional date.
+NEVER = frozenset({"never", "none", "off", ""})
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def optional_day(value: object) -> date | None:
+    """A day as YYYY-MM-DD, or None for `never` (also `none`, `off`, empty); else ValueError."""
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if text.lower() in NEVER:
+        return None
+    problem = ValueError(f"'{text[:40]}' is not a day: use YYYY-MM-DD or never")
+    if not _DAY.fullmatch(text):
+        raise problem
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise problem from None
 
 
 def read_secrets_file(path: Path | None = None) -> dict[str, Any]:

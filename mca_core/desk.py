@@ -160,7 +160,7 @@ class Desk:
                 customer_id,
                 lambda before, c=contact, d=day, n=new: accepted_changes(
                     before, contact=c, date_agreed=d, attested_by=identity.user_id,
-                    new_attestation=n,
+                    new_attestation=n, current_since=self.settings.current_mca_since,
                 ),
             )  # fmt: skip
         return written

@@ -48,8 +48,12 @@ if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), width="stretch
 
 frame = overview_blocks.load_frame(app, latest)
 previous = next((s for s in snapshots[1:] if s.complete), None)
+if previous is not None and "reacceptance_required" not in previous.summary:
+    previous = None  # counted before the desk knew the 2023 MCA refresh: no fair comparison
 overview_blocks.kpi_cards(
-    metrics.kpis(frame), metrics.kpis_from_summary(previous.summary) if previous else None
+    metrics.kpis(frame),
+    metrics.kpis_from_summary(previous.summary) if previous else None,
+    app.current_since,
 )
 enhanced_blocks.pipeline_section(app, actor)  # the enhanced channel's cards and work list
 

@@ -59,7 +59,10 @@ step = found.next_step
 if step == "none":
     st.success(t("next_none"), icon="✅")
 else:
-    st.info(t(f"next_{step}"), icon="👉")
+    advice = t(f"next_{step}")
+    if found.state == "reacceptance_required":  # same links: accepting the current MCA is due
+        advice = t("next_reaccept", since=found.status.current_since.isoformat()) + " " + advice
+    st.info(advice, icon="👉")
     if step == "attest":
         ab.link_page(ab.ATTEST_PAGE, t("vf_go_attest"), icon="✍️", customer=customer.id)
         ab.link_page(ab.INVITATIONS_PAGE, t("vf_go_invite"), icon="✉️", customer=customer.id)

@@ -67,8 +67,15 @@ def test_sync_now_fills_the_headline(sandbox_env):
     values = {m.label: m.value for m in at.metric}
     assert values["Customers"] == "40"
     accepted = int(values["Accepted"].replace(",", ""))
+    reaccept = int(values["Must re-accept the current MCA"].replace(",", ""))
     not_accepted = int(values["Not accepted (orders refused)"].replace(",", ""))
-    assert accepted + not_accepted == 40
+    assert accepted + reaccept + not_accepted == 40
+    assert reaccept > 0  # the seed holds customers whose only attestation predates 2023-04-01
+    from ui.i18n import plain_text
+
+    done = plain_text("sync_done", "en", n=40, accepted=accepted, reaccept=reaccept, failed=0,
+                      calls=68, seconds=0.1)  # fmt: skip
+    assert f"{reaccept:,} must re-accept the current MCA" in done
     assert values["Acceptance rate"] == f"{accepted / 40:.1%}"
     assert "Synced" in text_of(at)
 
@@ -80,6 +87,18 @@ def test_chinese_labels(sandbox_env):
     assert not at.exception
     assert at.title[0].value == "MCA 接受情况工作台"
     assert "当前用户" in text_of(at)
+
+
+def test_chinese_headline_counts_reacceptance(sandbox_env):
+    at = sign_in("admin-agent")
+    next(b for b in at.button if b.label.startswith("Sync now")).click()
+    at.run(timeout=120)
+    assert not at.exception
+    at.selectbox(key="ui_language").set_value("zh-CN")
+    at.run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert int(values["需重新接受当前 MCA"]) > 0
 
 
 def test_sign_out_returns_to_sign_in(sandbox_env):

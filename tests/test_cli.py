@@ -59,12 +59,18 @@ def test_status_json_fields(sandbox_env):
     assert code == 0
     assert set(doc) == {
         "customer_id",
+        "state",
         "accepted",
+        "latest_acceptance_date",
+        "current_mca_since",
         "attested",
         "direct_signed",
         "latest_attestation",
     }
-    assert doc["accepted"] == (doc["attested"] or bool(doc["direct_signed"]))
+    assert doc["state"] in ("accepted", "reacceptance_required", "not_accepted")
+    assert doc["accepted"] == (doc["state"] == "accepted")
+    current = (doc["latest_acceptance_date"] or "") >= doc["current_mca_since"]
+    assert doc["accepted"] == (current or bool(doc["direct_signed"]))
     if doc["latest_attestation"]:
         assert set(doc["latest_attestation"]) == {"date_agreed", "first_name", "last_name", "email"}
 
@@ -128,6 +134,7 @@ def test_future_date_is_invalid_input_naming_the_field(sandbox_env):
 def test_classic_attest_never_defaults_or_guesses_the_date(sandbox_env, date_args):
     """Issue 10.1 / 11.9: `--date` missing, empty or loose is invalid input; nothing is sent."""
     cid = unaccepted_customer_id()
+    _, before, _ = run_json("status", cid)
     code, doc, err = run_json(
         "attest",
         cid,
@@ -143,7 +150,7 @@ def test_classic_attest_never_defaults_or_guesses_the_date(sandbox_env, date_arg
     assert doc["problems"][0]["field"] in ("--date", "date_agreed")
     assert "YYYY-MM-DD" in err
     _, status, _ = run_json("status", cid)
-    assert not status["attested"]
+    assert status == before  # nothing was sent
 
 
 def test_bad_email_and_unknown_customer_are_invalid_input(sandbox_env):
@@ -203,6 +210,7 @@ def test_sync_summary(sandbox_env):
     for key in (
         "customers",
         "accepted",
+        "reacceptance_required",
         "attested",
         "direct_signed",
         "not_accepted",
@@ -212,7 +220,7 @@ def test_sync_summary(sandbox_env):
     ):
         assert key in doc
     assert doc["customers"] == 40 and doc["failed"] == 0
-    assert doc["accepted"] + doc["not_accepted"] == 40
+    assert doc["accepted"] + doc["reacceptance_required"] + doc["not_accepted"] == 40
 
 
 def test_live_mode_against_the_standalone_emulator(tmp_path, monkeypatch, sandbox_env):

@@ -183,6 +183,7 @@ AUDIT_OUTCOMES = (
     *(k for k in typing.get_args(enhanced.FinaliseKind) if k != "already_finalised"),
     *("refused", "invalid", "failed", "created", "done", "dry_run", "cancelled", "generated"),
     *("accepted", "not_accepted", "expired", "refreshed", "partly_failed"),
+    "reacceptance_required",  # verify: only an acceptance of an earlier MCA (the 2023 refresh)
 )
 LOOKUPS = {"t", "t_plain", "tn", "message"}
 
@@ -386,3 +387,15 @@ def desk_store():
     from mca_core.store.database import Store
 
     return Store(load_settings().resolved_store_url)
+
+
+def test_audit_page_names_the_reacceptance_outcome(sandbox_env):
+    desk = Desk(load_settings())
+    admin = desk.sandbox_actor("admin-agent").identity
+    audit.record(desk.store, admin, verify.ACTION, "reacceptance_required", detail="1 attestation")
+    for lang, label in (("en", "must re-accept the current MCA"), ("zh-CN", "需重新接受当前 MCA")):
+        at = open_page(str(ROOT / "pages" / "5_Audit.py"))
+        at.session_state["ui_language"] = lang
+        run(at)
+        assert list(at.dataframe[0].value["outcome"]) == [label]
+        assert label in at.multiselect(key="au_outcomes").options

@@ -71,6 +71,7 @@ def context_for(kind: str, company: str = COMPANY) -> dict:
             "required_link": LINK,
             "reseller_name": "Northwind Traders IT",
             "provider_name": "Fabrikam Distribution",
+            "sign_in_name": "",
         }
     return {
         **base,
@@ -117,7 +118,7 @@ def test_each_template_renders_filled_in_each_locale(kind, locale):
     link = mail.required_link
     if kind == "provider_request":
         assert link is None
-        assert "Jane Doe" in mail.text_body and "2026-11-20" in mail.text_body
+        assert "Jane Doe" in mail.text_body and "2026-01-05" in mail.text_body
         assert "Fabrikam Distribution" in mail.text_body
     else:
         assert link in mail.text_body
@@ -506,6 +507,47 @@ async def test_provider_link_on_behalf_of_a_reseller(make_client, store):
     assert info.value.problems[0].field == "indirect_reseller_id"
 
 
+async def test_a_new_customers_relationship_invitation_carries_its_sign_in(make_client, store):
+    """The seed asks for it: the reseller-relationship email of a customer just created carries
+    the first admin's sign-in; the password is masked in the bodies, kept on the Email only,
+    revealed at the hand-off and never audited."""
+    pc = make_client("admin-agent")
+    customer = await first_customer(pc)
+    mail = await invitations.relationship_request(
+        pc,
+        store,
+        identity("admin-agent"),
+        customer=customer.id,
+        user_name="admin",
+        password=SecretStr(PASSWORD),
+        locale="zh-CN",
+    )
+    assert PASSWORD not in mail.text_body and PASSWORD_MASK in mail.text_body
+    assert f"admin@{customer.domain}" in mail.text_body
+    assert PASSWORD in mail.revealed_text and PASSWORD in (mail.revealed_html or "")
+    assert mail.without_password().needs_password
+    assert PASSWORD not in json.dumps([e.model_dump(mode="json") for e in store.audit()])
+    with pytest.raises(InvalidInput) as info:
+        await invitations.relationship_request(
+            pc, store, identity("admin-agent"), customer=customer.id, user_name="admin"
+        )
+    assert info.value.fields == ["password"]
+    plain = await invitations.relationship_request(pc, store, identity("admin-agent"))
+    assert PASSWORD_MASK not in plain.text_body and "Sign-in name" not in plain.text_body
+
+
+def test_cli_reseller_invitation_takes_the_password_from_the_environment(
+    sandbox_env, monkeypatch
+):
+    monkeypatch.delenv("MCA_CUSTOMER_TEMP_PASSWORD", raising=False)
+    code, _, err = run("invite", "reseller", "--user-name", "admin")
+    assert code == 2 and "MCA_CUSTOMER_TEMP_PASSWORD" in err
+    monkeypatch.setenv("MCA_CUSTOMER_TEMP_PASSWORD", PASSWORD)
+    code, out, err = run("invite", "reseller", "--user-name", "admin@contoso.com")
+    assert code == EXIT_OK, err
+    assert "Sign-in name: admin@contoso.com" in out and PASSWORD in out and PASSWORD not in err
+
+
 async def test_reseller_link_names_its_provider(make_client, store):
     pc = make_client("indirect-reseller")
     mail = await invitations.relationship_request(pc, store, identity("indirect-reseller"))
@@ -514,7 +556,9 @@ async def test_reseller_link_names_its_provider(make_client, store):
     assert "together with Fabrikam Distribution" in mail.text_body
 
 
-async def test_reseller_asks_its_provider_to_attest(make_client, store):
+async def test_reseller_asks_its_provider_for_an_enhanced_attestation(make_client, store):
+    """The classic attestation and its screen were retired on 2026-01-05: the provider is asked
+    to create an enhanced attestation for the named signer, never to use the old screen."""
     pc = make_client("indirect-reseller")
     customer = await first_customer(pc)
     mail = await invitations.provider_request(
@@ -539,16 +583,18 @@ async def test_reseller_asks_its_provider_to_attest(make_client, store):
         "Jane Doe",
         "jane@customer.com",
         "+44 20 7946 0958",
-        "2026-11-20",
         "Fabrikam Distribution",
+        "enhanced MCA attestation",
+        "acceptance link",
     ):
         assert fact in mail.text_body
+    assert "Customer agreement" not in mail.text_body and "2026-11-20" not in mail.text_body
     [event] = store.audit(action="invite")
     assert event.inputs["ask"] == "attest"
     assert event.inputs["recipient_domain"] == "fabrikamdistribution.com"
 
 
-async def test_provider_request_checks_the_contact_and_date_only_when_asking_to_attest(
+async def test_provider_request_checks_the_signer_only_when_asking_to_attest(
     make_client, store
 ):
     pc = make_client("indirect-reseller")
@@ -564,9 +610,9 @@ async def test_provider_request_checks_the_contact_and_date_only_when_asking_to_
             contact_first_name="J4ne",
             contact_last_name="",
             contact_email="nope",
-            date_agreed="2099-01-01",
+            date_agreed="2099-01-01",  # not used on the enhanced flow: never a problem
         )
-    assert set(info.value.fields) == {"first_name", "last_name", "email", "date_agreed"}
+    assert set(info.value.fields) == {"first_name", "last_name", "email"}
     mail = await invitations.provider_request(pc, store, me, customer=customer.id, ask="link")
     assert "relationship link" in mail.subject
     with pytest.raises(InvalidInput):
@@ -700,4 +746,6 @@ def test_cli_reseller_provider_request(sandbox_env):
         "2025-01-15",
     )
     assert code == EXIT_OK, err
-    assert "Fabrikam Distribution" in out and "2025-01-15" in out and customer["id"] in out
+    assert "Fabrikam Distribution" in out and customer["id"] in out
+    assert "enhanced MCA attestation" in out and "2025-01-15" not in out
+    assert "--date is not used" in err

@@ -71,8 +71,18 @@ def test_statuses_and_kpis():
     ]
     k = metrics.kpis(f)
     assert (k.customers, k.accepted, k.by_attestation, k.directly, k.both) == (8, 4, 2, 1, 1)
-    assert (k.not_accepted, k.unknown, k.at_risk) == (3, 1, 3)
+    assert (k.not_accepted, k.unknown, k.at_risk, k.reacceptance_required) == (3, 1, 3, 0)
     assert k.rate == 0.5
+    assert list(f["state"].astype(str)) == [
+        "accepted",
+        "accepted",
+        "accepted",
+        "not_accepted",
+        "not_accepted",
+        "not_accepted",
+        "unknown",
+        "accepted",
+    ]
 
 
 def test_kpis_from_summary_match_the_rows():
@@ -80,6 +90,79 @@ def test_kpis_from_summary_match_the_rows():
         {"customers": 8, "accepted": 4, "attested": 3, "direct_signed": 2, "not_accepted": 3}
     )
     assert (k.by_attestation, k.directly, k.both, k.unknown) == (2, 1, 1, 1)
+
+
+def test_kpis_from_summary_count_reacceptance():
+    k = metrics.kpis_from_summary(
+        {
+            "customers": 10,
+            "accepted": 4,
+            "attested": 4,
+            "direct_signed": 0,
+            "reacceptance_required": 3,
+            "not_accepted": 2,
+        }
+    )
+    assert (k.reacceptance_required, k.not_accepted, k.at_risk, k.unknown) == (3, 2, 5, 1)
+
+
+#: The 2023 refresh: an attestation dated before the cutoff is of an earlier MCA.
+REFRESH_ROWS = [
+    # only a pre-cutoff attestation (a snapshot taken before the desk knew the refresh said
+    # accepted: the evidence decides, not the stored flag)
+    row("old", True, False, True, when=datetime(2022, 5, 1, tzinfo=UTC), country="CN"),
+    row("new", True, None, True, when=datetime(2023, 4, 1, tzinfo=UTC)),  # the cutoff day
+    row("signed", True, True, True, when=datetime(2021, 1, 1, tzinfo=UTC)),  # old + directly
+    row("none", False, False, False, country="CN"),
+]
+
+
+def test_an_attestation_before_the_current_mca_must_be_accepted_again():
+    f = metrics.customers_frame(REFRESH_ROWS)
+    assert list(f["status"].astype(str)) == [
+        "reacceptance_required",
+        "attested",
+        "direct",  # its attestation is of an earlier MCA: the direct acceptance counts
+        "not_accepted",
+    ]
+    assert list(f["state"].astype(str)) == [
+        "reacceptance_required",
+        "accepted",
+        "accepted",
+        "not_accepted",
+    ]
+    k = metrics.kpis(f)
+    assert (k.accepted, k.by_attestation, k.directly, k.both) == (2, 1, 1, 0)
+    assert (k.reacceptance_required, k.not_accepted, k.at_risk, k.unknown) == (1, 1, 2, 0)
+    assert k.as_dict()["reacceptance_required"] == 1 and k.as_dict()["at_risk"] == 2
+    breakdown = dict(zip(*metrics.acceptance_breakdown(f).values.T, strict=True))
+    assert breakdown["reacceptance_required"] == 1 and breakdown["not_accepted"] == 1
+    assert metrics.not_accepted_by(f, "country").to_dict("records") == [
+        {"country": "CN", "customers": 2}  # both kinds of blocked customers
+    ]
+    assert list(metrics.filter_customers(f, statuses=["reacceptance_required"])["customer_id"]) == [
+        "old"
+    ]
+    since = date(2023, 4, 1)
+    assert [metrics.row_blocked(r, since) for r in REFRESH_ROWS] == [True, False, False, True]
+    assert metrics.row_blocked(REFRESH_ROWS[0]) is True  # the default cutoff is 2023-04-01
+
+
+def test_moving_the_cutoff_makes_the_old_attestation_current():
+    early = date(2020, 1, 1)
+    f = metrics.customers_frame(REFRESH_ROWS, current_since=early)
+    assert list(f["status"].astype(str)) == ["attested", "attested", "both", "not_accepted"]
+    assert list(f["state"].astype(str)) == ["accepted", "accepted", "accepted", "not_accepted"]
+    assert [metrics.row_blocked(r, early) for r in REFRESH_ROWS] == [False, False, False, True]
+    now = metrics.kpis(metrics.customers_frame(REFRESH_ROWS))
+    before = metrics.kpis(f)
+    change = metrics.deltas(now, before)
+    assert (change["reacceptance_required"], change["accepted"], change["not_accepted"]) == (
+        1,
+        -1,
+        0,
+    )
+    assert metrics.deltas(now, None)["reacceptance_required"] is None
 
 
 def test_deltas():
@@ -94,7 +177,14 @@ def test_deltas():
 def test_breakdown_month_reseller_country():
     f = frame()
     breakdown = dict(zip(*metrics.acceptance_breakdown(f).values.T, strict=True))
-    assert breakdown == {"attested": 2, "direct": 1, "both": 1, "not_accepted": 3, "unknown": 1}
+    assert breakdown == {
+        "attested": 2,
+        "direct": 1,
+        "both": 1,
+        "reacceptance_required": 0,
+        "not_accepted": 3,
+        "unknown": 1,
+    }
     months = metrics.attestations_per_month(f)
     assert [m.strftime("%Y-%m") for m in months["month"]] == ["2025-12", "2026-01"]
     assert list(months["customers"]) == [1, 2]

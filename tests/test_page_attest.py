@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -17,6 +17,7 @@ from mca_core.domain import errors
 from mca_core.domain.validation import utc_today
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import Store
+from mca_core.usecases.metrics import row_blocked
 
 from .apptest import open_page, run, texts, visible
 from .conftest import ROOT
@@ -181,6 +182,83 @@ def test_a_blocked_customer_opens_the_form_without_claiming_a_date(synced):
     assert at.date_input(key="ex_date").value is None  # the agent enters when it was accepted
     assert any("Preselected from the blocked list" in i.value for i in at.info)
     assert at.text_input(key="ex_first").value == ""  # the agent still enters the contact
+
+
+def earlier_mca_only(rows: list[dict]) -> dict:
+    """A customer whose only acceptance is an attestation dated before 2023-04-01."""
+    return next(
+        r
+        for r in rows
+        if r["latest_date_agreed"] is not None
+        and r["latest_date_agreed"].date() < date(2023, 4, 1)
+        and not r["direct_signed"]
+    )
+
+
+def blocked_tab(lang: str = "en") -> AppTest:
+    at = page()
+    if lang != "en":
+        at.session_state["ui_language"] = lang
+    at.session_state["attest_tab"] = "受阻客户" if lang == "zh-CN" else "Blocked customers"
+    return run(at)
+
+
+def test_the_blocked_list_names_customers_that_must_re_accept(synced):
+    rows = snapshot_rows()
+    blocked = [r for r in rows if row_blocked(r, date(2023, 4, 1))]
+    old = earlier_mca_only(rows)
+    never = next(r for r in blocked if not r["attested"])
+    assert old in blocked
+    at = blocked_tab()
+    assert any("before 2023-04-01" in w.value and "13605" in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Customers blocked"] == f"{len(blocked):,}"
+    assert f"bl_attest_{old['customer_id']}" in {b.key for b in at.button}
+    at.text_input(key="bl_search").set_value(old["domain"])
+    run(at)
+    latest = old["latest_date_agreed"].date().isoformat()
+    shown = [m.value for m in at.markdown]
+    assert f"Must re-accept (last accepted {latest})" in shown
+    assert "Not accepted" not in shown
+    at.text_input(key="bl_search").set_value(never["domain"])
+    run(at)
+    shown = [m.value for m in at.markdown]
+    assert "Not accepted" in shown and not any("Must re-accept" in v for v in shown)
+
+
+def test_an_attestation_before_the_cutoff_keeps_the_customer_blocked(synced):
+    rows = snapshot_rows()
+    never = [r for r in rows if r["accepted"] is False and not r["attested"]]
+    stale, fresh = never[0], never[1]
+    for row, day in ((stale, "2022-06-01"), (fresh, utc_today().isoformat())):
+        args = ["attest", row["customer_id"], "--first-name", "Jane", "--last-name", "Doe"]
+        args += ["--email", "jane@example.com", "--date", day]
+        assert main(args, out=io.StringIO(), err=io.StringIO()) == 0
+    at = blocked_tab()
+    keys = {b.key for b in at.button}
+    assert f"bl_attest_{fresh['customer_id']}" not in keys  # attested for the current MCA
+    assert f"bl_attest_{stale['customer_id']}" in keys  # an earlier MCA: still blocked
+    at.text_input(key="bl_search").set_value(stale["domain"])
+    run(at)
+    assert "Must re-accept (last accepted 2022-06-01)" in [m.value for m in at.markdown]
+
+
+def test_chinese_blocked_list(synced):
+    old = earlier_mca_only(snapshot_rows())
+    at = blocked_tab("zh-CN")  # one page: fewer blocked customers than BLOCKED_PAGE_SIZE
+    latest = old["latest_date_agreed"].date().isoformat()
+    assert f"需重新接受（最近接受于 {latest}）" in [m.value for m in at.markdown]
+    assert any("旧版 MCA" in w.value for w in at.warning)
+
+
+def test_a_review_dated_before_the_cutoff_warns_it_does_not_unblock(blocked_id):
+    at = run(page(customer=blocked_id))
+    fill_contact(at)
+    at.date_input(key="ex_date").set_value(date(2022, 6, 1))
+    run(button(at, "Review attestation").click())
+    assert any(
+        "2022-06-01 is before 2023-04-01" in w.value and "earlier MCA" in w.value
+        for w in at.warning
+    )
 
 
 def test_chinese_tabs_and_form(blocked_id):
@@ -394,6 +472,7 @@ def test_bulk_bad_rows_duplicates_and_accepted_customers_are_flagged(synced):
     assert f"later than today in UTC ({today})" in table.loc[4, "problems"]
     assert "duplicate in file" in table.loc[5, "state"] and "line 2" in table.loc[5, "problems"]
     assert "already accepted" in table.loc[6, "state"]
+    assert not any("already accepted" in table.loc[line, "state"] for line in (2, 3, 4, 5))
     assert button(at, "Submit").disabled  # a dry run first
     run(button(at, "Dry run").click())
     metrics = {m.label: m.value for m in at.metric}
@@ -402,6 +481,23 @@ def test_bulk_bad_rows_duplicates_and_accepted_customers_are_flagged(synced):
     assert not store().audit(action="attest") and not button(at, "Submit").disabled
     labels = [d.label for d in at.get("download_button")]
     assert "Download the results (CSV)" in labels
+
+
+def test_bulk_does_not_call_a_customer_that_must_re_accept_already_accepted(synced):
+    rows = snapshot_rows()
+    old = earlier_mca_only(rows)
+    current = next(r for r in rows if r["accepted"] and r["attested"])
+    today = utc_today().isoformat()
+    data = "\n".join(
+        [
+            "customer,first_name,last_name,email,phone,date_agreed",
+            f"{old['customer_id']},Jane,Doe,jane@example.com,,{today}",
+            f"{current['customer_id']},Max,Mu,max@example.com,,{today}",
+        ]
+    ).encode()
+    table = grid(upload(bulk_page(), data)).set_index("line")
+    assert "ready" in table.loc[2, "state"] and "already accepted" not in table.loc[2, "state"]
+    assert "already accepted" in table.loc[3, "state"]
 
 
 def test_bulk_gb18030_file_keeps_chinese_names(synced):

@@ -11,7 +11,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mca_core.domain.models import MCA_ACCEPTANCE_URL
-from mca_core.domain.validation import utc_today
 from mca_core.emulator import SANDBOX_USERS
 from mca_core.emulator.directory import FABRIKAM_TENANT_ID, NORTHWIND_TENANT_ID
 from mca_core.usecases.invitations import PASSWORD_MASK
@@ -214,6 +213,30 @@ def test_a_draft_whose_password_left_the_page_is_dropped(sandbox_env):
     assert not at.code and any("no longer on this page" in i.value for i in at.info)
 
 
+def test_a_new_customers_relationship_invitation_carries_its_sign_in(sandbox_env):
+    """The seed asks for the reseller-relationship email to carry a new customer's sign-in:
+    the password is masked in the draft, revealed only on request and at the hand-off, never
+    kept in the draft or the audit, and it leaves with Done."""
+    at = synced("admin-agent")
+    at.selectbox(key="inv2_customer").select_index(0).run()
+    at.text_input(key="inv2_user").input("admin").run()
+    at.button(key="inv2_generate").click().run()  # a sign-in name without its password
+    assert any("password" in e.lower() for e in errors(at)), errors(at)
+    at.text_input(key="inv2_password").input(PASSWORD).run()
+    at.button(key="inv2_generate").click().run()
+    assert not errors(at), errors(at)
+    body = at.code[1].value
+    assert "Sign-in name: admin@" in body and PASSWORD_MASK in body and PASSWORD not in body
+    at.toggle(key="inv2_reveal").set_value(True).run()
+    assert PASSWORD in at.html[0].value
+    assert quote(PASSWORD, safe="") in at.link_button[0].proto.url  # the hand-off carries it
+    assert PASSWORD not in repr(at.session_state["inv2_draft"])
+    assert PASSWORD.encode() not in data_files(sandbox_env / "data")
+    at.button(key="inv2_done").click().run()
+    assert "inv2_password" not in at.session_state or not at.session_state["inv2_password"]
+    assert not at.code
+
+
 def test_customer_query_parameter_preselects_it(sandbox_env):
     at = synced("admin-agent")
     rows = at.session_state["inv_rows"][1]
@@ -241,11 +264,12 @@ def test_reseller_writes_to_its_provider_first(sandbox_env):
     at.text_input(key="inv3_last_name").input("Doe").run()
     at.text_input(key="inv3_email").input("jane@customer.example").run()
     at.text_input(key="inv3_to").input("mca@fabrikamdistribution.com").run()
-    at.date_input(key="inv3_date").set_value(utc_today()).run()  # never defaulted
+    assert not at.get("date_input")  # the enhanced flow dates the agreement itself
     at.button(key="inv3_generate").click().run()
     assert not errors(at), errors(at)
     body = at.code[1].value
     assert "Hello Fabrikam Distribution team" in body and "Jane Doe" in body
+    assert "enhanced MCA attestation" in body and "Customer agreement" not in body
     assert NORTHWIND_TENANT_ID in body
     assert at.link_button[0].proto.url.startswith("mailto:mca@fabrikamdistribution.com?")
 
@@ -287,3 +311,51 @@ def test_an_invalid_recipient_is_named_in_the_ui_language(sandbox_env):
     assert not at.exception
     assert any(e.startswith("收件人") for e in errors(at))
     assert at.text_input(key="inv2_to").value == "not an address"
+
+
+# --- the 2023 MCA refresh --------------------------------------------------------------------
+
+
+def preselected(customer_id: str, lang: str = "en") -> AppTest:
+    """The invite generator with `customer_id` chosen through ?customer= (after a sync)."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["sandbox_user_key"] = "admin-agent"
+    if lang != "en":
+        at.session_state["ui_language"] = lang
+    at.query_params["customer"] = customer_id
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="inv1_customer").value == customer_id
+    return at
+
+
+def test_a_customer_that_must_re_accept_is_not_called_accepted(sandbox_env):
+    from datetime import date
+
+    at = synced("admin-agent")
+    rows = at.session_state["inv_rows"][1]
+    old = next(
+        r
+        for r in rows.values()
+        if r["latest_date_agreed"] is not None
+        and r["latest_date_agreed"].date() < date(2023, 4, 1)
+        and not r["direct_signed"]
+    )
+    current = next(
+        r
+        for r in rows.values()
+        if r["latest_date_agreed"] is not None
+        and r["latest_date_agreed"].date() >= date(2023, 4, 1)
+    )
+    at = preselected(old["customer_id"])
+    latest = old["latest_date_agreed"].date().isoformat()
+    notes = [visible(i.value) for i in at.info]
+    assert any(
+        "must accept the current MCA" in n and f"({latest})" in n and "2023-04-01" in n
+        for n in notes
+    ), notes
+    assert not any("already accepted" in visible(w.value) for w in at.warning)
+    at = preselected(current["customer_id"])
+    assert any("has already accepted the MCA" in visible(w.value) for w in at.warning)
+    at = preselected(old["customer_id"], "zh-CN")
+    assert any("必须接受当前 MCA" in i.value for i in at.info)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, date, datetime
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mca_core.cli.main import main
-from mca_core.usecases.metrics import customers_frame, kpis
+from mca_core.usecases.metrics import customers_frame, kpis, row_blocked
 
 from .conftest import ROOT
 
@@ -57,14 +58,16 @@ def test_kpis_match_the_snapshot_and_filters_change_the_table(synced):
     settings = load_settings()
     store = Store(settings.resolved_store_url)
     snap = store.latest_snapshot()
-    expected = kpis(customers_frame(store.snapshot_rows(snap.id)))
+    rows = store.snapshot_rows(snap.id)
+    expected = kpis(customers_frame(rows, current_since=settings.current_mca_since))
     at = page()
     at.run()
     assert not at.exception
     values = metric_values(at)
     assert values["Customers"] == f"{expected.customers:,}"
     assert values["Accepted"] == f"{expected.accepted:,}"
-    assert values["At risk: orders refused"] == f"{expected.not_accepted:,}"
+    assert values["Not accepted (orders refused)"] == f"{expected.not_accepted:,}"
+    assert values["At risk: orders refused"] == f"{expected.at_risk:,}"
     assert values["Acceptance rate"] == f"{expected.rate:.1%}"
     assert len(at.dataframe[0].value) == 40
     at.multiselect(key="ov_status").set_value(["not_accepted"])
@@ -81,6 +84,66 @@ def test_kpis_match_the_snapshot_and_filters_change_the_table(synced):
     assert labels == ["Download CSV", "Download Excel"]
 
 
+def test_the_reacceptance_kpi_counts_acceptances_of_an_earlier_mca(synced):
+    """About 1 in 5 sandbox customers holds only an attestation from before 2023-04-01: the
+    KPI counts them, the caption names the cutoff, the filter and table show them, the export
+    carries the state."""
+    from mca_core.config import load_settings
+    from mca_core.store.database import Store
+    from ui.overview_blocks import export_frame
+
+    settings = load_settings()
+    assert settings.current_mca_since == date(2023, 4, 1)
+    store = Store(settings.resolved_store_url)
+    rows = store.snapshot_rows(store.latest_snapshot().id)
+    expected = kpis(customers_frame(rows, current_since=settings.current_mca_since))
+    old = [r for r in rows if row_blocked(r, settings.current_mca_since) and r["attested"]]
+    assert expected.reacceptance_required == len(old) > 0
+    assert expected.at_risk == expected.not_accepted + expected.reacceptance_required
+    at = page()
+    at.run()
+    assert not at.exception
+    values = metric_values(at)
+    assert values["Must re-accept the current MCA"] == f"{expected.reacceptance_required:,}"
+    assert any("Acceptances before 2023-04-01 are of an earlier MCA" in c.value for c in at.caption)
+    assert "Must re-accept (earlier MCA)" in at.multiselect(key="ov_status").options
+    at.multiselect(key="ov_status").set_value(["reacceptance_required"])
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == expected.reacceptance_required
+    assert set(table["status"]) == {"Must re-accept (earlier MCA)"}
+    assert set(table["state"]) == {"Must re-accept (earlier MCA)"}
+    assert set(table["domain"]) == {r["domain"] for r in old}
+    exported = export_frame(customers_frame(rows, current_since=settings.current_mca_since))
+    assert "state" in exported.columns
+    states = dict(zip(exported["customer_id"], exported["state"], strict=True))
+    assert {states[r["customer_id"]] for r in old} == {"reacceptance_required"}
+    assert set(exported["state"]) <= {"accepted", "reacceptance_required", "not_accepted"}
+
+
+def test_the_reacceptance_kpi_shows_its_change_since_the_previous_sync(synced):
+    from mca_core.config import load_settings
+    from mca_core.store.database import Store
+
+    settings = load_settings()
+    store = Store(settings.resolved_store_url)
+    rows = store.snapshot_rows(store.latest_snapshot().id)
+    before = kpis(customers_frame(rows)).reacceptance_required
+    old = next(r for r in rows if row_blocked(r) and r["attested"])
+    attest = ["attest", old["customer_id"], "--first-name", "Jane", "--last-name", "Doe"]
+    today = datetime.now(UTC).date().isoformat()
+    assert main([*attest, "--email", "jane@example.com", "--date", today], out=io.StringIO(),
+                err=io.StringIO()) == 0  # fmt: skip
+    assert main(["sync"], out=io.StringIO(), err=io.StringIO()) == 0
+    at = page()
+    at.run()
+    assert not at.exception
+    card = next(m for m in at.metric if m.label == "Must re-accept the current MCA")
+    assert card.value == f"{before - 1:,}"
+    assert str(card.delta) == "-1"
+
+
 def test_chinese_overview(synced):
     at = page()
     at.session_state["ui_language"] = "zh-CN"
@@ -88,6 +151,8 @@ def test_chinese_overview(synced):
     assert not at.exception
     assert at.title[0].value == "接受情况总览"
     assert "客户数" in metric_values(at)
+    assert "需重新接受当前 MCA" in metric_values(at)
+    assert any("2023-04-01 之前的接受属于旧版 MCA" in c.value for c in at.caption)
 
 
 def test_reseller_sees_only_its_customers(sandbox_env):

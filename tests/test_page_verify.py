@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -35,7 +36,27 @@ def synced(sandbox_env):
 
 
 def blocked(user_scope_rows: list[dict]) -> str:
-    return next(r["customer_id"] for r in user_scope_rows if r["accepted"] is False)
+    """A customer with no acceptance at all (neither an attestation nor direct)."""
+    return next(
+        r["customer_id"]
+        for r in user_scope_rows
+        if r["accepted"] is False and not r["attested"] and not r["direct_signed"]
+    )
+
+
+CUTOFF = datetime(2023, 4, 1, tzinfo=UTC)
+
+
+def earlier_mca_only(user_scope_rows: list[dict]) -> dict:
+    """A customer whose only acceptance is an attestation from before 2023-04-01 (the seed
+    holds about 1 in 5 such customers)."""
+    return next(
+        r
+        for r in user_scope_rows
+        if r["latest_date_agreed"] is not None
+        and r["latest_date_agreed"] < CUTOFF
+        and not r["direct_signed"]
+    )
 
 
 def rows() -> list[dict]:
@@ -163,3 +184,40 @@ def test_chinese_verify(synced):
     assert at.title[0].value == "核验客户"
     assert "未接受" in at.error[0].value
     assert "下一步" in texts(at)
+
+
+def test_an_attestation_before_2023_04_01_must_be_accepted_again(synced):
+    row = earlier_mca_only(rows())
+    customer_id = row["customer_id"]
+    latest = row["latest_date_agreed"].date().isoformat()
+    at = run(page(customer=customer_id))
+    assert not at.success and not at.error
+    [verdict] = [w.value for w in at.warning]
+    assert "Must re-accept the current MCA" in verdict
+    assert f"latest acceptance ({latest})" in verdict and "before 2023-04-01" in verdict
+    assert "New orders are refused until the customer accepts the current MCA" in verdict
+    assert {m.label: m.value for m in at.metric}["Latest agreement date (UTC)"] == latest
+    page_text = texts(at)
+    assert "accepted an earlier MCA only and must accept the current one" in page_text
+    assert "If the customer has accepted the MCA, attest for it" in page_text  # same next step
+    assert "Attest for this customer" in page_text and "Send an invitation to accept" in page_text
+    [event] = Store(load_settings().resolved_store_url).audit(action="verify")
+    assert (event.outcome, event.customer_id) == ("reacceptance_required", customer_id)
+
+
+def test_an_attestation_of_the_current_mca_lets_orders_through_again(synced):
+    customer_id = earlier_mca_only(rows())["customer_id"]
+    today = datetime.now(UTC).date().isoformat()
+    attest = ["attest", customer_id, "--first-name", "Jane", "--last-name", "Doe"]
+    assert cli(*attest, "--email", "jane@example.com", "--date", today) == 0
+    at = run(page(customer=customer_id))
+    assert any("Accepted" in s.value for s in at.success) and not at.warning
+    assert "Nothing to do" in texts(at)
+
+
+def test_chinese_reacceptance_verdict(synced):
+    at = page(customer=earlier_mca_only(rows())["customer_id"])
+    at.session_state["ui_language"] = "zh-CN"
+    run(at)
+    assert "需重新接受当前 MCA" in at.warning[0].value and "2023-04-01" in at.warning[0].value
+    assert "客户仅接受过旧版 MCA" in texts(at)

@@ -1093,7 +1093,7 @@ def test_every_way_to_start_the_emulator_defaults_to_loopback() -> None:
     assert inspect.signature(emulator_server.run_in_thread).parameters["host"].default == (
         "127.0.0.1"
     )
-    source = inspect.getsource(emulator_main.main)
+    source = inspect.getsource(emulator_main.build_parser)
     assert "default=DEFAULT_HOST" in source and emulator_server.DEFAULT_HOST == "127.0.0.1"
 
 

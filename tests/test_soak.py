@@ -76,10 +76,13 @@ class SoakCustomer:
 def soak_customers(
     db: Path, targets: int = TARGETS, already_accepted: int = ALREADY_ACCEPTED
 ) -> list[SoakCustomer]:
-    """`targets` customers not accepted, then `already_accepted` accepted ones (seed order)."""
+    """`targets` customers not accepted, then `already_accepted` accepted ones (seed order).
+    Accepted = the current MCA: signed directly, or attested on or after 2023-04-01 (a customer
+    whose only attestation is older must accept again, so the bulk run attests it)."""
     query = """
         SELECT c.id, c.domain, c.direct_signed OR EXISTS (
             SELECT 1 FROM agreements a WHERE a.customer_id = c.id AND a.type = ?
+            AND a.date_agreed_ts >= 1680307200
         ) AS accepted
         FROM customers c
         WHERE c.partner_tenant_id = ? AND c.associated_partner_id IS NULL

@@ -9,7 +9,7 @@ from datetime import date
 import httpx
 import pytest
 
-from mca_core.domain.models import Contact
+from mca_core.domain.models import CURRENT_MCA_SINCE, Contact
 from mca_core.emulator import SANDBOX_USERS, FaultConfig
 from mca_core.partner_center.retry import RetryPolicy
 from mca_core.store.database import Store
@@ -27,26 +27,33 @@ def store(tmp_path):
     s.dispose()
 
 
-async def truth(pc):
-    """What each customer really is, asked the long way."""
+async def truth(pc, current: bool = False):
+    """What each customer really is, asked the long way (`current`: attested on or after the
+    current MCA's cutoff, 2023-04-01, rather than attested at all)."""
     out = {}
     for c in await pc.list_customers():
-        out[c.id] = (
-            bool(await pc.get_attestations(c.id)),
-            await pc.get_direct_signing_status(c.id),
-        )
+        attestations = await pc.get_attestations(c.id)
+        if current:
+            attestations = [a for a in attestations if a.date_agreed.date() >= CURRENT_MCA_SINCE]
+        out[c.id] = (bool(attestations), await pc.get_direct_signing_status(c.id))
     return out
 
 
 async def test_default_mode_stops_at_first_evidence_full_asks_both(make_client, store):
     facts = await truth(make_client())
-    attested = sum(1 for a, _ in facts.values() if a)
+    current = await truth(make_client(), current=True)
+    attested_now = sum(1 for a, _ in current.values() if a)
     pc = make_client()
     summary = await sync_acceptance(pc, store, ADMIN, backend="sandbox")
     assert summary.customers == SMALL_PORTFOLIO and summary.failed == 0
-    assert summary.api_calls == 1 + attested + 2 * (SMALL_PORTFOLIO - attested)
-    assert summary.accepted == sum(1 for a, s in facts.values() if a or s)
-    assert summary.accepted + summary.not_accepted == SMALL_PORTFOLIO
+    # a current attestation is proof enough; an old one (or none) also asks direct signing
+    assert summary.api_calls == 1 + attested_now + 2 * (SMALL_PORTFOLIO - attested_now)
+    assert summary.accepted == sum(1 for a, s in current.values() if a or s)
+    old_only = sum(1 for c, (a, s) in facts.items() if a and not current[c][0] and not s)
+    assert summary.reacceptance_required == old_only > 0
+    assert summary.accepted + summary.reacceptance_required + summary.not_accepted == (
+        SMALL_PORTFOLIO
+    )
     full = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox", mode="full")
     assert full.api_calls == 1 + 2 * SMALL_PORTFOLIO
     assert full.accepted == summary.accepted
@@ -60,7 +67,8 @@ async def test_incremental_reasks_only_the_not_accepted(make_client, store):
     pc = make_client()
     again = await sync_acceptance(pc, store, ADMIN, backend="sandbox", incremental=True)
     assert again.reused == first.accepted
-    assert again.api_calls == 1 + 2 * first.not_accepted
+    asked = first.not_accepted + first.reacceptance_required
+    assert again.api_calls == 1 + 2 * asked  # no current attestation: both reads each
     assert again.accepted == first.accepted
 
     # a customer attested since: the next incremental sync sees it

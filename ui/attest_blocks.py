@@ -337,9 +337,21 @@ def run_use_case(action: Callable[[], T]) -> T:
 
 
 def verdict_block(found: Verification) -> None:
-    """Accepted or not, can order or not, in words and in three figures."""
-    if found.accepted:
+    """Accepted (the current MCA), must re-accept (an earlier MCA only) or not accepted; can
+    order or not, in words and in three figures."""
+    status = found.status
+    if found.state == "accepted":
         st.success(t("verdict_accepted"), icon="✅")
+    elif found.state == "reacceptance_required":
+        latest_day = status.latest_acceptance_date
+        st.warning(
+            t(
+                "verdict_reacceptance_required",
+                latest=latest_day.isoformat() if latest_day is not None else "—",
+                since=status.current_since.isoformat(),
+            ),
+            icon="⚠️",
+        )
     else:
         st.error(t("verdict_not_accepted"), icon="⛔")
     latest = found.status.latest_attestation

@@ -65,6 +65,7 @@ def run_sync_with_progress(app: App, actor: Actor, *, incremental: bool = True) 
             "sync_done",
             summary.customers,
             accepted=summary.accepted,
+            reaccept=summary.reacceptance_required,
             failed=summary.failed,
             calls=summary.api_calls,
             seconds=summary.seconds,
@@ -83,13 +84,21 @@ def acceptance_headline(app: App, actor: Actor) -> None:
     s = snap.summary
     customers = int(s.get("customers") or 0)
     accepted = int(s.get("accepted") or 0)
+    # a snapshot from before the desk knew the MCA refresh does not count them: "—"
+    known = "reacceptance_required" in s
+    reaccept = f"{int(s.get('reacceptance_required') or 0):,}" if known else "—"
     not_accepted = int(s.get("not_accepted") or 0)
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric(t("kpi_customers"), f"{customers:,}")
     cols[1].metric(t("kpi_accepted"), f"{accepted:,}")
-    cols[2].metric(t("kpi_not_accepted"), f"{not_accepted:,}")
+    cols[2].metric(
+        t("kpi_reacceptance_required"),
+        reaccept,
+        help=t("kpi_reacceptance_required_help", date=app.current_since.isoformat()),
+    )
+    cols[3].metric(t("kpi_not_accepted"), f"{not_accepted:,}")
     rate = f"{accepted / customers:.1%}" if customers else "—"
-    cols[3].metric(t("kpi_rate"), rate)
+    cols[4].metric(t("kpi_rate"), rate)
     st.caption(t("synced_at", when=snap.taken_at.strftime("%Y-%m-%d %H:%M"), who=snap.taken_by))
     if not snap.complete:
         st.warning(t("sync_incomplete"))

@@ -17,7 +17,9 @@ Rule = Callable[[Identity], None]
 
 #: Session keys holding a new customer's temporary password, by the only page that may hold
 #: them (the Invitations page's password field and the hand-off from Attest to it).
-SECRET_KEYS_BY_PAGE = {"invitations_title": ("inv1_password", "invite_prefill")}
+SECRET_KEYS_BY_PAGE = {
+    "invitations_title": ("inv1_password", "inv2_password", "invite_prefill")
+}
 
 
 def forget_secrets_of_other_pages(title_key: str) -> None:

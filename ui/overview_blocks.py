@@ -20,6 +20,7 @@ STATUS_COLOURS = {
     "attested": "#0F6CBD",
     "direct": "#13A10E",
     "both": "#5C2E91",
+    "reacceptance_required": "#EAA300",  # amber: an earlier MCA only, must accept again
     "not_accepted": "#C50F1F",
     "unknown": "#8A8886",
 }
@@ -31,6 +32,11 @@ def status_label(status: str) -> str:
     return t(f"status_{status}")
 
 
+def state_label(state: str) -> str:
+    """A customer's acceptance state (`metrics.STATES`) in the UI language."""
+    return t("kpi_accepted") if state == "accepted" else status_label(state)
+
+
 def reseller_names(app: App) -> dict[str, str]:
     """Readable names of indirect resellers: the emulator's directory in the sandbox."""
     return {p.tenant_id: p.name for p in app.partner_names()}
@@ -38,50 +44,74 @@ def reseller_names(app: App) -> dict[str, str]:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _frame(
-    store_url: str, snapshot_id: int, revision: int, _app: App, _snapshot: SnapshotInfo
+    store_url: str,
+    snapshot_id: int,
+    revision: int,
+    current_since: date,
+    _app: App,
+    _snapshot: SnapshotInfo,
 ) -> pd.DataFrame:
     rows = _app.snapshot_rows(_snapshot)
-    return metrics.customers_frame(rows, reseller_names(_app))
+    return metrics.customers_frame(rows, reseller_names(_app), current_since=current_since)
 
 
 def load_frame(app: App, snapshot: SnapshotInfo) -> pd.DataFrame:
-    """The snapshot as a frame, read once per snapshot and revision (a sync never changes;
-    the desk's own work is written through and bumps the revision)."""
-    return _frame(app.store_url, snapshot.id, snapshot.revision, app, snapshot)
+    """The snapshot as a frame judged against the current MCA (`app.current_since`), read once
+    per snapshot, revision and cutoff (a sync never changes; the desk's own work is written
+    through and bumps the revision)."""
+    return _frame(app.store_url, snapshot.id, snapshot.revision, app.current_since, app, snapshot)
 
 
-def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None) -> None:
+def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None, current_since: date) -> None:
     change = metrics.deltas(now, before)
 
     def delta(name: str) -> int | None:
         value = change.get(name)
         return None if value is None else int(value)
 
-    row1 = st.columns(4)
+    def sum_of(*names: str) -> int | None:
+        values = [delta(name) for name in names]
+        return None if None in values else sum(v for v in values if v is not None)
+
+    row1 = st.columns(5)
     row1[0].metric(
         t("kpi_customers"), f"{now.customers:,}", delta=delta("customers"), help=t("kpi_delta_help")
     )
     row1[1].metric(t("kpi_accepted"), f"{now.accepted:,}", delta=delta("accepted"))
-    rate_delta = change.get("rate")
     row1[2].metric(
+        t("kpi_reacceptance_required"),
+        f"{now.reacceptance_required:,}",
+        delta=delta("reacceptance_required"),
+        delta_color="inverse",
+        help=t("kpi_reacceptance_required_help", date=current_since.isoformat()),
+    )
+    row1[3].metric(
+        t("kpi_not_accepted"),
+        f"{now.not_accepted:,}",
+        delta=delta("not_accepted"),
+        delta_color="inverse",
+    )
+    rate_delta = change.get("rate")
+    row1[4].metric(
         t("kpi_rate"),
         f"{now.rate:.1%}",
         delta=None if rate_delta is None else t_plain("kpi_rate_delta", delta=rate_delta * 100),
     )
-    row1[3].metric(
+    row2 = st.columns(5)
+    row2[0].metric(
         t("kpi_at_risk"),
         f"{now.at_risk:,}",
-        delta=delta("not_accepted"),
+        delta=sum_of("not_accepted", "reacceptance_required"),
         delta_color="inverse",
         help=t("kpi_at_risk_help"),
     )
-    row2 = st.columns(4)
-    row2[0].metric(
+    row2[1].metric(
         t("kpi_by_attestation"), f"{now.by_attestation:,}", delta=delta("by_attestation")
     )
-    row2[1].metric(t("kpi_directly"), f"{now.directly:,}", delta=delta("directly"))
-    row2[2].metric(t("kpi_both"), f"{now.both:,}", delta=delta("both"), help=t("kpi_both_help"))
-    row2[3].metric(t("kpi_unknown"), f"{now.unknown:,}")
+    row2[2].metric(t("kpi_directly"), f"{now.directly:,}", delta=delta("directly"))
+    row2[3].metric(t("kpi_both"), f"{now.both:,}", delta=delta("both"), help=t("kpi_both_help"))
+    row2[4].metric(t("kpi_unknown"), f"{now.unknown:,}")
+    st.caption(t("kpi_cutoff_caption", date=current_since.isoformat()))
 
 
 def filters(frame: pd.DataFrame) -> pd.DataFrame:
@@ -240,35 +270,68 @@ def charts(
     with_resellers = filtered[filtered["reseller"] != metrics.NO_RESELLER]
     if len(with_resellers):
         with left:
-            by_reseller = metrics.not_accepted_by(with_resellers, "reseller")
-            _bar(
-                by_reseller,
-                "customers",
-                "reseller",
-                t("chart_by_reseller"),
-                horizontal=True,
-                colour=STATUS_COLOURS["not_accepted"],
-                labels={"reseller": t("col_reseller"), "customers": t("axis_customers")},
-            )
+            _blocked_bar(with_resellers, "reseller", t("chart_by_reseller"), t("col_reseller"))
     else:
         right = left  # a direct-bill portfolio has no resellers: the country chart takes the row
     with right:
-        by_country = metrics.not_accepted_by(filtered, "country")
-        _bar(
-            by_country,
-            "customers",
-            "country",
-            t("chart_by_country"),
-            horizontal=True,
-            colour=STATUS_COLOURS["not_accepted"],
-            labels={"country": t("col_country"), "customers": t("axis_customers")},
-        )
+        _blocked_bar(filtered, "country", t("chart_by_country"), t("col_country"))
+
+
+def blocked_counts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Customers whose new orders are refused, per `column` value (the largest groups, as
+    `metrics.not_accepted_by` ranks them) and per blocked status: column, status, customers."""
+    top = metrics.not_accepted_by(frame, column)
+    blocked = frame.loc[frame["status"].isin(metrics.BLOCKED_STATUSES)]
+    pairs = pd.DataFrame(
+        {column: blocked[column].fillna("—").astype(str), "status": blocked["status"].astype(str)}
+    )
+    counts = pairs.value_counts()
+    records = [
+        {column: value, "status": status, "customers": int(counts.get((value, status), 0))}
+        for value in top[column]
+        for status in metrics.BLOCKED_STATUSES
+    ]
+    out = pd.DataFrame(records, columns=[column, "status", "customers"])
+    return out[out["customers"] > 0].reset_index(drop=True)
+
+
+def _blocked_bar(frame: pd.DataFrame, column: str, title: str, axis: str) -> None:
+    """Blocked customers by `column`, one colour per blocked status (stacked, largest first)."""
+    data = blocked_counts(frame, column)
+    if data.empty:
+        st.markdown(f"**{title}**")
+        st.caption(t("chart_empty"))
+        return
+    # names from Partner Center are data: escaped, as in _bar
+    data = data.assign(
+        **{column: data[column].map(html.escape)}, label=data["status"].map(status_label)
+    )
+    fig = px.bar(
+        data,
+        x="customers",
+        y=column,
+        orientation="h",
+        title=title,
+        color="label",
+        color_discrete_map={status_label(s): c for s, c in STATUS_COLOURS.items()},
+        category_orders={
+            column: list(dict.fromkeys(data[column])),
+            "label": [status_label(s) for s in metrics.BLOCKED_STATUSES],
+        },
+        labels={column: axis, "customers": t("axis_customers"), "label": t("col_status")},
+    )
+    # plotly express draws the first of `category_orders` at the top of a horizontal bar chart
+    fig.update_layout(
+        barmode="stack", height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10}
+    )
+    st.plotly_chart(fig, width="stretch")
 
 
 def export_frame(filtered: pd.DataFrame) -> pd.DataFrame:
     """The filtered table as exported: stable English column names, readable values."""
     out = filtered.copy()
     out["status"] = out["status"].astype(str)
+    out["state"] = out["state"].astype(str)
     out["latest_date_agreed"] = out["latest_date_agreed"].dt.strftime("%Y-%m-%d")
     return out.drop(columns=["associated_partner_id"])
 
@@ -283,6 +346,7 @@ def customer_table(filtered: pd.DataFrame) -> None:
             "company": shown["company_name"],
             "domain": shown["domain"],
             "status": shown["status"].astype(str).map(status_label),
+            "state": shown["state"].astype(str).map(state_label),
             "country": shown["country"],
             "reseller": shown["reseller"],
             "latest": shown["latest_date_agreed"].dt.strftime("%Y-%m-%d").fillna("—"),
@@ -300,6 +364,7 @@ def customer_table(filtered: pd.DataFrame) -> None:
             "company": t("col_company"),
             "domain": t("col_domain"),
             "status": t("col_status"),
+            "state": t("col_acceptance"),
             "country": t("col_country"),
             "reseller": t("col_reseller"),
             "latest": t("col_latest"),

@@ -2,10 +2,15 @@
 
 * ``attest CUSTOMER_ID ... --channel enhanced`` (or ``attestation_channel = "enhanced"``):
   creates the attestation and prints its id and the acceptance link (exit 0);
+* ``attest ... --link-lifetime-hours H``: asks Partner Center for a link valid H hours
+  (5 minutes to 7 days; sent in minutes); without it the service decides;
 * ``finalise CUSTOMER_ID``: creates the agreement once the customer accepted: exit 0 created
   (or already there), **4 the customer has not accepted yet** (the attestation is kept), and the
   usual codes otherwise (2 invalid input, 3 refused, 1 any other failure, an expired link
   included);
+* ``finalise --all-ready``: reads the open links' states, then creates the agreement of every
+  attestation whose customer accepted (one audit row each; never twice): exit 0 when none
+  failed, 1 otherwise; ``--json`` one document with the counts and one item per attestation;
 * ``pipeline [--json] [--no-refresh]``: per customer, MCA required / link sent / expired /
   ready to finalise / done, after reading the open attestations' status;
 * ``sandbox-accept ATTESTATION_ID``: sandbox only, play the customer who clicks Accept (exit 2
@@ -26,6 +31,8 @@ from mca_core.domain.requests import AttestRequest
 from mca_core.store.enhanced_attestations import EnhancedAttestation
 from mca_core.usecases import enhanced
 from mca_core.usecases.channel import ENHANCED
+
+LIFETIME_FLAG = "--link-lifetime-hours"
 
 
 def _when(value: datetime | None) -> str | None:
@@ -68,20 +75,38 @@ def cmd_attest_enhanced(cli: Cli) -> int:
             "customer accepts.",
             file=cli.err,
         )
-    result = app.attest(
-        cli.actor(),
-        AttestRequest(
-            customer=a.customer_id,
-            first_name=a.first_name,
-            last_name=a.last_name,
-            email=a.email,
-            phone=a.phone,
-            company_name=a.company_name,
-            country=a.country,
-            language=a.language or "en",
-            channel=ENHANCED,
-        ),
-    )
+    hours = getattr(a, "link_lifetime_hours", None)
+    try:
+        result = app.attest(
+            cli.actor(),
+            AttestRequest(
+                customer=a.customer_id,
+                first_name=a.first_name,
+                last_name=a.last_name,
+                email=a.email,
+                phone=a.phone,
+                company_name=a.company_name,
+                country=a.country,
+                language=a.language or "en-US",
+                link_lifetime_hours=hours,
+                channel=ENHANCED,
+            ),
+        )
+    except InvalidInput as exc:  # name the flag, in its unit, rather than the form's field
+        raise InvalidInput(
+            [
+                Problem(
+                    LIFETIME_FLAG,
+                    f"--link-lifetime-hours {hours:g} is outside 5 minutes to 7 days.",
+                    "Give 0.0834 to 168 hours (e.g. 48), or leave it out.",
+                    code=p.code,
+                    params=p.params,
+                )
+                if p.code == "link_lifetime_range" and hours is not None
+                else p
+                for p in exc.problems
+            ]
+        ) from None
     created = result.enhanced
     assert created is not None
     record = created.attestation
@@ -116,6 +141,8 @@ def cmd_attest_enhanced(cli: Cli) -> int:
 
 def cmd_finalise(cli: Cli) -> int:
     app, a = cli.app, cli.args
+    if getattr(a, "all_ready", False):
+        return cmd_finalise_all_ready(cli)
     try:
         outcome = app.finalise(cli.actor(), a.customer_id, a.attestation_id)
     except enhanced.EnhancedRefusal as exc:
@@ -149,6 +176,43 @@ def cmd_finalise(cli: Cli) -> int:
         text += f" (MS-RequestId {outcome.request_id})"
     cli.emit(doc, text)
     return EXIT_OK
+
+
+def cmd_finalise_all_ready(cli: Cli) -> int:
+    """`finalise --all-ready`: every attestation whose customer accepted, exit 0 unless one
+    failed (1)."""
+    if cli.args.attestation_id:
+        raise InvalidInput(
+            Problem(
+                "--attestation-id",
+                "--attestation-id names one attestation; --all-ready finalises every ready one.",
+                "Use CUSTOMER_ID --attestation-id ID for one, or --all-ready alone.",
+                code="invalid",
+            )
+        )
+    summary = cli.app.finalise_ready(cli.actor())
+    refreshed = summary.refresh
+    if refreshed is not None:
+        for error in refreshed.errors:
+            print(f"warning: {error}", file=cli.err)
+    lines = [
+        f"{summary.finalised} finalised, {summary.not_ready} not ready, {summary.failed} failed"
+    ]
+    if refreshed is not None and not refreshed.status_read:
+        lines.append(
+            "(Partner Center offers no status read: every pending link was tried; the ones "
+            "not accepted yet are kept)"
+        )
+    for item in summary.items:
+        if item.outcome == "not_ready":
+            continue
+        rid = f" (MS-RequestId {item.request_id})" if item.request_id else ""
+        lines.append(f"{item.customer_id}  {item.outcome}: {item.message}{rid}")
+    for item in summary.items:
+        if item.outcome == "failed":
+            print(f"Failed: {item.customer_id}: {item.message}", file=cli.err)
+    cli.emit(summary.as_dict(), "\n".join(lines))
+    return EXIT_OK if summary.failed == 0 else EXIT_FAILED
 
 
 STAGE_TEXT = {
@@ -244,13 +308,33 @@ def cmd_sandbox_accept(cli: Cli) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    attest = sub.choices.get("attest")  # the core command (cli/main.py): its enhanced flags
+    if attest is not None:
+        attest.add_argument(
+            LIFETIME_FLAG,
+            type=float,
+            default=None,
+            metavar="HOURS",
+            help="enhanced: ask for an acceptance link valid this long, 5 minutes to 7 days "
+            "(0.0834 to 168; sent in minutes); default: Partner Center decides",
+        )
     finalise = sub.add_parser(
         "finalise",
         help="enhanced channel: create the agreement once the customer accepted",
         description="Exit codes: 0 created or already there, 4 the customer has not accepted "
-        "yet, 2 invalid input, 3 refused, 1 any other failure (an expired link included).",
+        "yet, 2 invalid input, 3 refused, 1 any other failure (an expired link included). "
+        "With --all-ready: every attestation whose customer accepted; 0 when none failed, 1 "
+        "otherwise.",
     )
-    finalise.add_argument("customer_id", metavar="CUSTOMER_ID", help="tenant id or domain")
+    which = finalise.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "customer_id", metavar="CUSTOMER_ID", nargs="?", default=None, help="tenant id or domain"
+    )
+    which.add_argument(
+        "--all-ready",
+        action="store_true",
+        help="every attestation whose customer accepted (after reading the links' states)",
+    )
     finalise.add_argument(
         "--attestation-id", default=None, help="a specific attestation (default: the newest open)"
     )
@@ -288,6 +372,7 @@ __all__ = [
     "attestation_document",
     "cmd_attest_enhanced",
     "cmd_finalise",
+    "cmd_finalise_all_ready",
     "cmd_pipeline",
     "cmd_sandbox_accept",
     "register",

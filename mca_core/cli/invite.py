@@ -37,10 +37,13 @@ kinds:
                     shell history). Without --user-name: an existing customer's email.
   reseller          your reseller relationship link (accepting it accepts the MCA);
                     --customer optional; an indirect provider may add --reseller ID.
-  provider-request  indirect resellers: ask your indirect provider to attest
-                    (--ask attest with --contact-first-name, --contact-last-name,
-                    --contact-email, optional --contact-phone and --date) or to send
-                    its relationship link (--ask link).
+                    For a customer just created, --user-name NAME adds the first
+                    admin's sign-in, with the password from {PASSWORD_ENV}.
+  provider-request  indirect resellers: ask your indirect provider to create an
+                    enhanced MCA attestation for the customer's signer (--ask attest
+                    with --contact-first-name, --contact-last-name, --contact-email,
+                    optional --contact-phone) or to send its relationship link
+                    (--ask link). The classic attestation was retired on 2026-01-05.
 
 The password goes into the email body only: never into the audit log or onto stderr.
 `--out FILE` is written atomically; `--out -` is stdout.
@@ -77,7 +80,10 @@ def register(sub: Any) -> None:
         "--user-name",
         metavar="NAME",
         default=None,
-        help=f"mca, new customer: the first admin's sign-in name (password: ${PASSWORD_ENV})",
+        help=(
+            f"mca or reseller, new customer: the first admin's sign-in name "
+            f"(password: ${PASSWORD_ENV})"
+        ),
     )
     parser.add_argument(
         "--reseller",
@@ -96,9 +102,13 @@ def register(sub: Any) -> None:
             f"--contact-{flag}",
             metavar=flag.split("-")[-1].upper(),
             default=None,
-            help=f"provider-request: the {flag.replace('-', ' ')} of who accepted",
+            help=f"provider-request: the signer's {flag.replace('-', ' ')} (who will accept)",
         )
-    parser.add_argument("--date", default=None, help="YYYY-MM-DD the customer accepted (UTC)")
+    parser.add_argument(
+        "--date",
+        default=None,
+        help="not used: the enhanced flow dates the agreement when the signer accepts",
+    )
     parser.set_defaults(func=cmd_invite)
 
 
@@ -115,6 +125,28 @@ def _require_customer(value: str | None) -> str:
     return value
 
 
+def _temporary_password(kind: str) -> str:
+    """A new customer's temporary password, from the environment only (flags land in the
+    shell history)."""
+    password = os.environ.get(PASSWORD_ENV, "")
+    if not password:
+        without = (
+            "leave out --user-name for an existing customer's invitation"
+            if kind == "mca"
+            else "leave out --user-name to send the link without the sign-in"
+        )
+        raise InvalidInput(
+            Problem(
+                PASSWORD_ENV,
+                f"A new customer's sign-in needs the temporary password, and {PASSWORD_ENV} "
+                "is not set.",
+                f"Set {PASSWORD_ENV} in the environment (not on the command line), or {without}.",
+                code="required",
+            )
+        )
+    return password
+
+
 def cmd_invite(cli: Any) -> int:
     from mca_core.cli._context import EXIT_OK, out_target, write_out
 
@@ -123,19 +155,8 @@ def cmd_invite(cli: Any) -> int:
     target = out_target(cli, a.out) if a.out else None
     app, actor = cli.app, cli.actor()
     identity = actor.identity
+    password = _temporary_password(a.kind) if a.user_name else None
     if a.kind == "mca" and a.user_name:
-        password = os.environ.get(PASSWORD_ENV, "")
-        if not password:
-            raise InvalidInput(
-                Problem(
-                    PASSWORD_ENV,
-                    f"A new customer's invitation needs the temporary password, and "
-                    f"{PASSWORD_ENV} is not set.",
-                    f"Set {PASSWORD_ENV} in the environment (not on the command line), or "
-                    "leave out --user-name for an existing customer's invitation.",
-                    code="required",
-                )
-            )
         customer = _require_customer(a.customer)
         request: Invitation = NewCustomerInvitation(
             customer=customer,
@@ -154,9 +175,17 @@ def cmd_invite(cli: Any) -> int:
             customer=a.customer,
             company_name=a.company,
             indirect_reseller_id=a.reseller,
+            user_name=a.user_name,
+            password=password,
         )
     else:
         customer = _require_customer(a.customer)
+        if a.date:
+            print(
+                "Note: --date is not used: on the enhanced flow the agreement is dated when the "
+                "signer accepts.",
+                file=cli.err,
+            )
         request = ProviderRequest(
             customer=customer,
             ask=a.ask,

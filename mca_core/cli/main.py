@@ -82,9 +82,15 @@ def customer_document(c: Customer) -> dict[str, Any]:
 
 def status_document(s: AcceptanceStatus) -> dict[str, Any]:
     latest = s.latest_attestation
+    day = s.latest_acceptance_date
     return {
         "customer_id": s.customer_id,
+        #: accepted | reacceptance_required | not_accepted (the current MCA; see --help)
+        "state": s.state,
+        #: true only for "accepted": new orders go through
         "accepted": s.accepted,
+        "latest_acceptance_date": day.isoformat() if day else None,
+        "current_mca_since": s.current_since.isoformat(),
         "attested": s.attested,
         "direct_signed": s.direct_signed,
         "latest_attestation": None
@@ -136,7 +142,15 @@ def cmd_status(cli: Cli) -> int:
     status = cli.app.status(cli.actor(), cli.args.customer_id, field="CUSTOMER_ID")
     doc = status_document(status)
     latest = doc["latest_attestation"]
-    verdict = "ACCEPTED" if status.accepted else "NOT ACCEPTED: orders will be refused (13605)"
+    verdict = {
+        "accepted": "ACCEPTED",
+        "reacceptance_required": (
+            f"RE-ACCEPTANCE REQUIRED: the latest acceptance ({status.latest_acceptance_date}) "
+            f"predates the current MCA ({status.current_since}); new orders will be refused "
+            "(13605) until the customer accepts it"
+        ),
+        "not_accepted": "NOT ACCEPTED: orders will be refused (13605)",
+    }[status.state]
     text = [
         f"{status.customer_id}: {verdict}",
         f"  attested by partner: {'yes' if status.attested else 'no'}",
@@ -229,6 +243,7 @@ def cmd_sync(cli: Cli) -> int:
     text = (
         f"{summary.customers} customers: {summary.accepted} accepted "
         f"({summary.attested} attested, {summary.direct_signed} directly signed), "
+        f"{summary.reacceptance_required} must re-accept the current MCA, "
         f"{summary.not_accepted} not accepted, {summary.failed} failed; "
         f"{summary.api_calls} API calls in {summary.seconds:.1f} s"
     )
@@ -293,6 +308,17 @@ def cmd_emulator(cli: Cli) -> int:
             "fault_seed": a.fault_seed,
         },
         announce=lambda line: print(line, file=cli.err, flush=True),
+        options={
+            "classic_retired_on": a.classic_retired_on,
+            **{
+                name: value
+                for name, value in (
+                    ("classic_refusal_status", a.classic_refusal_status),
+                    ("classic_refusal_code", a.classic_refusal_code),
+                )
+                if value is not None
+            },
+        },
     )
     return EXIT_OK
 
@@ -408,6 +434,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the emulator keeps its state (default: the sandbox's)",
     )
     emu.add_argument("--reset", action="store_true", help="wipe and reseed before serving")
+
+    def retired_on(text: str) -> Any:
+        from mca_core.config import optional_day
+
+        try:
+            return optional_day(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def error_status(text: str) -> int:
+        if not text.strip().isdigit() or not 400 <= int(text) <= 599:
+            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not an HTTP error status 400-599")
+        return int(text)
+
+    emu.add_argument(
+        "--classic-retired-on",
+        type=retired_on,
+        default=None,
+        metavar="YYYY-MM-DD|never",
+        help="refuse the classic attestation call from this day on the emulator's clock "
+        "(Microsoft retired it on 2026-01-05); default: never",
+    )
+    emu.add_argument(
+        "--classic-refusal-status",
+        type=error_status,
+        default=None,
+        help="HTTP status of that refusal (default 400; Microsoft's real one is not public)",
+    )
+    emu.add_argument(
+        "--classic-refusal-code",
+        type=int,
+        default=None,
+        help="Partner Center error code of that refusal (default 600098; an emulator choice)",
+    )
     emu.set_defaults(func=cmd_emulator)
 
     reset = sub.add_parser("reset-sandbox", help="wipe the embedded sandbox and reseed it")
@@ -416,7 +476,10 @@ def build_parser() -> argparse.ArgumentParser:
     cust = sub.add_parser("customers", help="one row per customer")
     cust.set_defaults(func=cmd_customers)
 
-    status = sub.add_parser("status", help="a customer's MCA acceptance")
+    status = sub.add_parser(
+        "status",
+        help="a customer's MCA acceptance: accepted, reacceptance_required or not_accepted",
+    )
     status.add_argument("customer_id", metavar="CUSTOMER_ID", help="tenant id or domain")
     status.set_defaults(func=cmd_status)
 

@@ -15,6 +15,7 @@ REPORT_COLUMNS = (
     "country",
     "associated_partner_id",
     "status",
+    "state",
     "accepted",
     "attested",
     "direct_signed",
@@ -42,9 +43,14 @@ def cmd_report(cli) -> int:
                 code="no_snapshot",
             )
         )
-    frame = customers_frame(app.snapshot_rows(snap))
+    frame = customers_frame(app.snapshot_rows(snap), current_since=app.current_since)
     k = kpis(frame)
     frame["status"] = frame["status"].astype(str)
+    frame["state"] = frame["state"].astype(str)
+    # `accepted` follows the state: orders go through only on a current acceptance
+    frame["accepted"] = [
+        None if state == "unknown" else state == "accepted" for state in frame["state"]
+    ]
     frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")
     data = export_table(frame, cli.args.format, columns=REPORT_COLUMNS)
     write_out(cli, target, data)  # atomically; a failure is exit 2 naming --out
@@ -60,6 +66,7 @@ def cmd_report(cli) -> int:
     text = (
         f"{len(frame)} customers written to {where} ({cli.args.format}); snapshot of "
         f"{snap.taken_at:%Y-%m-%d %H:%M} UTC: {k.accepted} accepted, "
+        f"{k.reacceptance_required} must re-accept the current MCA, "
         f"{k.not_accepted} not accepted."
     )
     if target is None:  # stdout carries the data: the summary goes beside it, on stderr

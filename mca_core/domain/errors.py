@@ -22,7 +22,9 @@ The tree (catch the most specific class you can act on)::
             ├── NotFound              404
             ├── Conflict              409 (other than 600061)
             ├── Throttled             429: carries retry_after (seconds)
-            └── ServiceUnavailable    408, 5xx
+            ├── ServiceUnavailable    408, 5xx
+            └── ClassicAttestationRetired  the retired classic call's refusal (status and code
+                                      configurable; raised by the classic attest use case)
 
 Every PartnerCenterError carries the HTTP status, the Partner Center code and both request ids,
 and prints them, so a support ticket can quote what the service logged.
@@ -202,6 +204,51 @@ class Throttled(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     default_message = "Partner Center is unavailable or failed on its side."
+
+
+#: The day Microsoft retired the classic attestation call (POST .../agreements with a contact
+#: and a date, no attestation id): partner and news sources.
+CLASSIC_RETIRED_ON = "2026-01-05"
+#: What the retired classic call is taken to answer. Microsoft's real status and code are not
+#: public: the desk's settings `classic_retired_status` / `classic_retired_code` correct them,
+#: and the emulator refuses with the same defaults.
+CLASSIC_RETIRED_STATUS = 400
+CLASSIC_RETIRED_CODE = 600098
+
+
+class ClassicAttestationRetired(ServiceError):
+    """Partner Center refused a classic attestation because Microsoft retired that call: attest
+    through the enhanced flow instead. Carries the service's status, code and request ids."""
+
+    default_message = (
+        f"Microsoft retired the classic attestation call on {CLASSIC_RETIRED_ON}. Attest through "
+        'the enhanced flow: set attestation_channel = "enhanced" (or --channel enhanced); the '
+        "customer accepts through a link, then finalise."
+    )
+
+    @classmethod
+    def from_error(cls, error: PartnerCenterError) -> ClassicAttestationRetired:
+        retired = cls(
+            None,
+            status=error.status,
+            code=error.code,
+            request_id=error.request_id,
+            correlation_id=error.correlation_id,
+            error_name=error.error_name,
+            method=error.method,
+            path=error.path,
+        )
+        retired.service_message = error.message  # type: ignore[attr-defined]
+        return retired
+
+    @staticmethod
+    def matches(
+        error: PartnerCenterError,
+        status: int = CLASSIC_RETIRED_STATUS,
+        code: int | str = CLASSIC_RETIRED_CODE,
+    ) -> bool:
+        """Whether an error answer is the configured "classic call retired" refusal."""
+        return error.status == status and str(error.code).strip() == str(code).strip()
 
 
 #: Partner Center error codes with a class of their own (code -> class).

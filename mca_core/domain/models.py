@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -287,23 +287,82 @@ class CreatedCustomer(_Record):
         )
 
 
+#: The day the current MCA took effect (the 2023 refresh): an acceptance dated before it is of an
+#: earlier MCA, and such a customer must accept again before new orders (`current_mca_since`).
+CURRENT_MCA_SINCE = date(2023, 4, 1)
+
+#: Where a customer stands: a current acceptance (orders go through), only acceptances of an
+#: earlier MCA (`reacceptance_required`: new orders are refused), or none.
+AcceptanceState = Literal["accepted", "reacceptance_required", "not_accepted"]
+ACCEPTANCE_STATES: tuple[AcceptanceState, ...] = (
+    "accepted",
+    "reacceptance_required",
+    "not_accepted",
+)
+
+
+def acceptance_state(
+    latest_date_agreed: date | datetime | None,
+    direct_signed: bool | None,
+    current_since: date = CURRENT_MCA_SINCE,
+) -> AcceptanceState:
+    """Judge acceptance as Partner Center enforces it for new orders. An attestation does not
+    say which MCA it accepted, so its date decides (UTC day against `current_since`); direct
+    acceptance in the admin center (`isSigned`) is taken as of the current MCA."""
+    if direct_signed:
+        return "accepted"
+    if latest_date_agreed is None:
+        return "not_accepted"
+    if isinstance(latest_date_agreed, datetime):
+        moment = latest_date_agreed
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment  # naive = UTC
+        day = moment.astimezone(UTC).date()
+    else:
+        day = latest_date_agreed
+    return "accepted" if day >= current_since else "reacceptance_required"
+
+
 class AcceptanceStatus(_Record):
-    """Where one customer stands on the MCA: accepted = attested OR directly signed."""
+    """Where one customer stands on the MCA: accepted = a current attestation OR directly
+    signed; an attestation older than `current_since` only is `reacceptance_required`."""
 
     customer_id: str
     #: Newest first. Empty when not attested (or not asked: see `attestations_checked`).
     attestations: tuple[Attestation, ...] = ()
     attestations_checked: bool = True
-    #: None when not asked (the default sync stops at the first evidence).
+    #: None when not asked (the default sync stops at the first current evidence).
     direct_signed: bool | None = None
+    #: The cutoff this status is judged by (settings: `current_mca_since`).
+    current_since: date = CURRENT_MCA_SINCE
 
     @property
     def attested(self) -> bool:
+        """Any attestation, current or of an earlier MCA."""
         return bool(self.attestations)
 
     @property
+    def state(self) -> AcceptanceState:
+        latest = self.latest_attestation
+        return acceptance_state(
+            latest.date_agreed if latest is not None else None,
+            self.direct_signed,
+            self.current_since,
+        )
+
+    @property
     def accepted(self) -> bool:
-        return self.attested or bool(self.direct_signed)
+        """A current acceptance: new orders go through (else 403 / 13605)."""
+        return self.state == "accepted"
+
+    @property
+    def reacceptance_required(self) -> bool:
+        return self.state == "reacceptance_required"
+
+    @property
+    def latest_acceptance_date(self) -> date | None:
+        """The latest attestation's agreement day (UTC); direct acceptance carries no date."""
+        latest = self.latest_attestation
+        return latest.date_agreed.astimezone(UTC).date() if latest is not None else None
 
     @property
     def latest_attestation(self) -> Attestation | None:

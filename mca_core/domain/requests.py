@@ -17,6 +17,7 @@ from mca_core.domain.models import Contact, NewCustomer
 
 if TYPE_CHECKING:
     from mca_core.usecases.bulk import BulkRow
+    from mca_core.usecases.bulk_signers import SignerRow
 
 #: A date as a form or a command line gives it: a date, or the text typed (YYYY-MM-DD).
 DateInput = date | str | None
@@ -37,6 +38,8 @@ class AttestRequest:
     company_name: str | None = None
     country: str | None = None
     language: str | None = None
+    #: Enhanced channel: the link lifetime to request (5 minutes to 7 days); None: the service's.
+    link_lifetime_hours: float | None = None
     request_id: str | None = None
     #: The browser's time zone, for "not later than today" in the user's words.
     user_tz: tzinfo | None = None
@@ -84,6 +87,9 @@ class RelationshipInvitation:
     company_name: str | None = ""
     indirect_reseller_id: str | None = None
     reseller_name: str | None = ""
+    #: A customer just created: its first admin's sign-in name and temporary password.
+    user_name: str | None = None
+    password: object = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +129,19 @@ class BulkAttestRequest:
     cancel: threading.Event | None = None
 
 
+@dataclass(frozen=True)
+class BulkSignersRequest:
+    """Enhanced channel: an acceptance link for every row of a signers file (a dry run checks
+    without creating anything). `invitations`: also write each link's email (audited as an
+    invitation) for the report's zip."""
+
+    rows: list[SignerRow]
+    dry_run: bool = False
+    progress: Callable[[int, int], None] | None = None
+    cancel: threading.Event | None = None
+    invitations: bool = True
+
+
 Invitation = (
     NewCustomerInvitation | ExistingCustomerInvitation | RelationshipInvitation | ProviderRequest
 )
@@ -130,6 +149,7 @@ Invitation = (
 __all__ = [
     "AttestRequest",
     "BulkAttestRequest",
+    "BulkSignersRequest",
     "DateInput",
     "ExistingCustomerInvitation",
     "Invitation",

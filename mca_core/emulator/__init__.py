@@ -17,8 +17,12 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
     GET /v1/customers/{id}/directSignedMicrosoftCustomerAgreementStatus;
     GET /v1/customers/relationshiprequests. JSON shapes as the contract shows them, with
     `attributes.objectType`. The enhanced attestation flow, with assumed shapes (see
-    enhanced.py): POST /v1/attestations/enhanced, GET /v1/attestations/enhanced/{id}, finalise
-    through POST .../agreements with `attestationId`, and the customer's page GET /mca/.
+    enhanced.py): POST /v1/attestations/enhanced (optional `expirationTime`, minutes 5 to
+    10080; `customerTenantId` required unless `enhanced_customer_required=False`, then the
+    finalise binds the customer), GET /v1/attestations/enhanced/{id} (states in the partner
+    tools' lower-case words: linkgenerated, customeraccepted, linkexpired, agreementcreated),
+    finalise through POST .../agreements with `attestationId` (and `templateId`, optional, the
+    current MCA template only), and the customer's page GET /mca/.
   * Every answer echoes MS-RequestId and MS-CorrelationId (minted when the request has none).
   * Auth: a missing, foreign or expired bearer -> 401 / 1002; an App+User token without `mfa` in
     `amr` -> 401 / 900421 on every call; the token-kind table of the contract (App-only where only
@@ -40,6 +44,16 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
     service); dateAgreed later than the emulator clock's now in UTC -> 400 / 600002 "Agreement date
     cannot be later than the current date."; first name, last name, email AND phone equal to an
     existing MCA attestation of the customer -> 409 / 600061 PartnerConfirmedAgreementAlreadyExists.
+  * The classic call's retirement (Microsoft retired it on 2026-01-05): with
+    `classic_retired_on` set, from that day on the emulator clock's (the same now that judges
+    dateAgreed) a classic attestation (POST .../agreements WITHOUT `attestationId`) is refused,
+    after authentication, with `classic_refusal_status` / `classic_refusal_code` (default 400 /
+    600098, errorName ClassicAttestationRetired, "The partner attestation API for the MCA was
+    retired on 2026-01-05; use the enhanced attestation flow."). Microsoft's real status and code
+    are NOT public: both are configurable (`--classic-refusal-status`, `--classic-refusal-code`).
+    The enhanced finalise on the same path is never refused by this. Default: None (accepted,
+    as before); both command lines take `--classic-retired-on YYYY-MM-DD|never` (default never
+    for now), the embedded sandbox the setting `sandbox_classic_retired_on`.
   * Idempotency: POST /v1/customers and POST .../agreements with the same MS-RequestId from the same
     partner (same path) answer the stored 201 again (marked `X-Emulator-Replay: true`) and change
     nothing. Only successes are stored; a request without MS-RequestId is never deduplicated.
@@ -72,7 +86,9 @@ What it PROMISES (the contract in shared/partner-center-api.md, honoured exactly
     POST /sandbox/attestations/{id}/accept (play the customer).
     They mint tokens for anyone who can reach them: `serve()` binds loopback by default; keep it so
     (both command lines warn on stderr when told to bind any other host).
-  * Standalone: `python -m mca_core.emulator [--data-dir D --customers N --seed S --port 8765]`.
+  * Standalone: `python -m mca_core.emulator [--data-dir D --customers N --seed S --port 8765]
+    [--classic-retired-on YYYY-MM-DD|never] [--classic-refusal-status 400]
+    [--classic-refusal-code 600098]`.
 
 What it DOES NOT do:
   * No real Microsoft Entra: tokens are HS256 JWTs of the emulator's own key; only those are
@@ -87,7 +103,8 @@ What it DOES NOT do:
   * Throttling figures are configurable guesses (Microsoft publishes only 500/min per partner
     tenant for customers); buckets are per process.
   * Error codes the contract does not name are the emulator's choice (404 -> 1000, other invalid
-    input -> 400056, a domain in use -> 409 / 400056); error bodies use the newer form only.
+    input -> 400056, a domain in use -> 409 / 400056, the retired classic call -> 400 / 600098);
+    error bodies use the newer form only.
   * Relationship links always say DAP=false; `dualRoleIndirectRelationship` is only validated.
 """
 

@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 
-from .core import DEFAULT_CUSTOMERS, DEFAULT_SEED, Emulator
+from mca_core.config import optional_day
+
+from .core import (
+    DEFAULT_CLASSIC_REFUSAL_CODE,
+    DEFAULT_CLASSIC_REFUSAL_STATUS,
+    DEFAULT_CUSTOMERS,
+    DEFAULT_SEED,
+    Emulator,
+)
 from .server import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
 
 
-def main(argv: list[str] | None = None) -> None:
+def retired_on(text: str) -> date | None:
+    """`--classic-retired-on`: YYYY-MM-DD, or never."""
+    try:
+        return optional_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def error_status(text: str) -> int:
+    if not text.strip().isdigit() or not 400 <= int(text) <= 599:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not an HTTP error status 400-599")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mca_core.emulator", description=__doc__)
     parser.add_argument("--data-dir", default=".mca/emulator", help="where the SQLite file lives")
     parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
@@ -17,11 +40,47 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: loopback only")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--reset", action="store_true", help="wipe and reseed before serving")
-    args = parser.parse_args(argv)
-    emulator = Emulator(args.data_dir, customers=args.customers, seed=args.seed)
+    parser.add_argument(
+        "--classic-retired-on",
+        type=retired_on,
+        default=None,
+        metavar="YYYY-MM-DD|never",
+        help="refuse the classic attestation call from this day on the emulator's clock "
+        "(Microsoft retired it on 2026-01-05); default: never",
+    )
+    parser.add_argument(
+        "--classic-refusal-status",
+        type=error_status,
+        default=DEFAULT_CLASSIC_REFUSAL_STATUS,
+        help="HTTP status of that refusal (Microsoft's real one is not public)",
+    )
+    parser.add_argument(
+        "--classic-refusal-code",
+        type=int,
+        default=DEFAULT_CLASSIC_REFUSAL_CODE,
+        help="Partner Center error code of that refusal (an emulator choice)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    emulator = Emulator(
+        args.data_dir,
+        customers=args.customers,
+        seed=args.seed,
+        classic_retired_on=args.classic_retired_on,
+        classic_refusal_status=args.classic_refusal_status,
+        classic_refusal_code=args.classic_refusal_code,
+    )
     if args.reset:
         emulator.reset()
     print(f"MCA sandbox Partner Center on http://{args.host}:{args.port} (data: {args.data_dir})")
+    if emulator.classic_retired_on is not None:
+        print(
+            f"The classic attestation call is refused from {emulator.classic_retired_on} "
+            f"(HTTP {emulator.classic_refusal_status} / {emulator.classic_refusal_code})."
+        )
     warning = exposure_warning(args.host)
     if warning:
         print(warning, file=sys.stderr, flush=True)

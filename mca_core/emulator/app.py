@@ -456,6 +456,7 @@ class PartnerCenterApi:
     # POST /v1/customers/{id}/agreements (attest) ---------------------------------------------
     async def attest(self, request: Request) -> Response:
         caller = self.authenticate(request, app_only=False)
+        self.refuse_if_classic_retired()
         if caller.is_reseller:
             raise ApiError(
                 403,
@@ -491,6 +492,26 @@ class PartnerCenterApi:
                     conn, caller.tenant_id, rid, "POST", path, 201, json.dumps(created)
                 )
         return JSONResponse(created, status_code=201)
+
+    def refuse_if_classic_retired(self) -> None:
+        """The classic call (contact + date, no attestation id) once it is retired on the
+        emulator's clock: the configured refusal (Microsoft's real answer is not public)."""
+        emulator = self.emulator
+        if not emulator.classic_retired():
+            return
+        day = emulator.classic_retired_on.isoformat() if emulator.classic_retired_on else ""
+        raise ApiError(
+            emulator.classic_refusal_status,
+            emulator.classic_refusal_code,
+            f"The partner attestation API for the MCA was retired on {day}; use the enhanced"
+            " attestation flow.",
+            error_name="ClassicAttestationRetired",  # emulator choice
+            description=(
+                "Create an enhanced attestation (POST /v1/attestations/enhanced), let the"
+                " customer accept through its link, then create the agreement with the"
+                " attestation id."
+            ),
+        )
 
     def _validate_attestation(self, body: dict[str, Any]) -> dict[str, Any]:
         contact = body.get("primaryContact")

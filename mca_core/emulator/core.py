@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from starlette.types import Receive, Scope, Send
 
+from mca_core.domain import errors
 from mca_core.domain.models import TokenKind
 
 from . import tokens
@@ -23,6 +24,14 @@ from .transport import EmulatorTransport
 
 DEFAULT_CUSTOMERS = 1500
 DEFAULT_SEED = 42
+#: The day Microsoft retired the classic attestation call (partner and news sources).
+CLASSIC_RETIRED_ON = date.fromisoformat(errors.CLASSIC_RETIRED_ON)
+#: What the emulator answers a classic attestation with once it is retired. Microsoft's real
+#: status and code are NOT public: these are the emulator's choice and configurable
+#: (`classic_refusal_status`, `classic_refusal_code`; `--classic-refusal-*` on the command
+#: lines). The same defaults as the desk's settings `classic_retired_status` / `_code`.
+DEFAULT_CLASSIC_REFUSAL_STATUS = errors.CLASSIC_RETIRED_STATUS
+DEFAULT_CLASSIC_REFUSAL_CODE = errors.CLASSIC_RETIRED_CODE
 
 
 def _utc_now() -> datetime:
@@ -35,6 +44,16 @@ class Emulator:
     The first open of an empty data dir seeds `customers` customers for each portfolio partner
     from `seed`; later opens keep what is there (whatever `customers`/`seed` say) until `reset()`.
     `clock` (UTC now) judges `dateAgreed` and token expiry; `monotonic` drives throttling.
+
+    `classic_retired_on`: from that day on the emulator's clock, a classic attestation
+    (``POST /v1/customers/{id}/agreements`` without an attestation id) is refused with
+    `classic_refusal_status` / `classic_refusal_code` (Microsoft retired the call on 2026-01-05;
+    what it answers now is not public, so both are configurable); None accepts it as before.
+    The enhanced finalise on the same path is never refused by this.
+    `enhanced_customer_required`: the enhanced create body must name the customer
+    (`customerTenantId`); False accepts a body without it, and the attestation is bound to the
+    customer of its finalise path (for a desk configured with `enhanced_wire.customer_tenant_id
+    = ""`).
     """
 
     def __init__(
@@ -46,9 +65,19 @@ class Emulator:
         faults: FaultConfig | None = None,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] | None = None,
+        classic_retired_on: date | None = None,
+        classic_refusal_status: int = DEFAULT_CLASSIC_REFUSAL_STATUS,
+        classic_refusal_code: int = DEFAULT_CLASSIC_REFUSAL_CODE,
+        enhanced_customer_required: bool = True,
     ):
         if customers < 0:
             raise ValueError("customers may not be negative")
+        if not 400 <= classic_refusal_status <= 599:
+            raise ValueError("classic_refusal_status must be an HTTP error status (400-599)")
+        self.classic_retired_on: date | None = classic_retired_on
+        self.classic_refusal_status = classic_refusal_status
+        self.classic_refusal_code = classic_refusal_code
+        self.enhanced_customer_required = enhanced_customer_required
         self.clock: Callable[[], datetime] = clock or _utc_now
         self.monotonic: Callable[[], float] = monotonic or time.monotonic
         self.store = Store(data_dir, customers, seed)
@@ -74,6 +103,11 @@ class Emulator:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
+
+    def classic_retired(self) -> bool:
+        """Whether the classic attestation call is retired on the emulator clock's today."""
+        retired = self.classic_retired_on
+        return retired is not None and self.now().date() >= retired
 
     def _monotonic_now(self) -> float:
         return self.monotonic()
@@ -127,6 +161,9 @@ class Emulator:
                 names.get(k, k): v for k, v in counts["customersByReseller"].items()
             },
             "now": self.now().isoformat(),
+            "classicRetiredOn": (
+                self.classic_retired_on.isoformat() if self.classic_retired_on else None
+            ),
             "faults": self.faults.to_dict(),
         }
 

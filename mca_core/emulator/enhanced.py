@@ -7,15 +7,27 @@ Routes (registered by `app.build_app`):
   tokens only (App+User -> 403 / 1002); indirect resellers -> 403 / 600006; a missing or broken
   field -> 400 / 400056 naming it; an unknown customer -> 404. Idempotent on MS-RequestId.
   201 with ``attestationId``, ``status``, ``createdDateTime``, ``expirationDateTime``.
-* ``GET /v1/attestations/enhanced/{id}``: its status (LinkGenerated, Accepted, Expired,
-  AgreementCreated). Assumed, possibly emulator only: no Microsoft call is known.
+  ``expirationTime`` (optional, whole minutes 5 to 10080) sets the link's lifetime; else the
+  sandbox setting (default 7 days). ``customerTenantId`` is required unless the emulator was
+  made with ``enhanced_customer_required=False`` (a desk configured not to send it): then a
+  body without it creates an attestation bound to no customer yet, which the first finalise
+  binds to the customer of its path (how Microsoft names the customer is not known; this is
+  the simplest behaviour that lets the desk work either way). A customer it does name must
+  be visible (404) and must match the finalise's.
+* ``GET /v1/attestations/enhanced/{id}``: its status, in the partner tools' lower-case words
+  (``linkgenerated``, ``customeraccepted``, ``linkexpired``, ``agreementcreated``; the desk
+  compares case-insensitively and also knows the older ``Accepted`` / ``Expired``). Assumed,
+  possibly emulator only: no Microsoft call is known.
 * ``POST /v1/customers/{id}/agreements`` with ``attestationId`` in the body: finalise (create the
-  agreement). App-only only; before the customer accepted -> 409 / 600071
+  agreement). App-only only; ``templateId`` optional, but when sent it must be the current MCA
+  template (the old MCA template -> 400 TemplateNotSupported, the Cloud Agreement's or an
+  unknown one -> 400, as the classic call); before the customer accepted -> 409 / 600071
   EnhancedAttestationNotAccepted (emulator choice), after an unaccepted link expired -> 400 /
   600072 EnhancedAttestationExpired (emulator choice); a second finalise, or signer details equal
   to an existing MCA agreement -> 409 / 600061. The agreement then shows in the customer's
   agreements GET, dated when the customer accepted. Without ``attestationId`` the body is a
-  classic attestation, handled as before.
+  classic attestation, handled as before (and refused once the classic call is retired on the
+  emulator's clock, ``Emulator(classic_retired_on=...)``; never the finalise).
 * ``GET /mca/?attestationid=...``: the customer's acceptance page (no sign-in), a small HTML page
   with an **Accept agreement** button posting to ``POST /mca/accept``.
 * Sandbox controls (no auth): ``GET|PUT /sandbox/enhanced`` (``linkLifetimeSeconds``, default
@@ -28,6 +40,7 @@ Times follow the emulator's clock (`Emulator.now()`), so a fake clock drives exp
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -43,9 +56,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from mca_core.domain.models import MCA_AGREEMENT_TYPE, TokenKind
-from mca_core.partner_center.enhanced_wire import EnhancedWire
+from mca_core.partner_center.enhanced_wire import LINK_LIFETIME_MINUTES, EnhancedWire
 
-from .directory import MCA_AGREEMENT_LINK, MCA_TEMPLATE_ID
+from .directory import (
+    CLOUD_AGREEMENT_TEMPLATE_ID,
+    MCA_AGREEMENT_LINK,
+    MCA_TEMPLATE_ID,
+    OLD_MCA_TEMPLATE_ID,
+)
 from .tokens import Caller
 from .wire import (
     CODE_ALREADY_ATTESTED,
@@ -75,10 +93,13 @@ DEFAULT_LINK_LIFETIME = timedelta(days=7)
 LIFETIME_META_KEY = "enhanced_link_lifetime_seconds"
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
-STATUS_LINK_GENERATED = WIRE.status_link_generated
-STATUS_ACCEPTED = WIRE.status_accepted
-STATUS_EXPIRED = WIRE.status_expired
-STATUS_AGREEMENT_CREATED = WIRE.status_agreement_created
+#: The states as partner tools write them (CloudCockpit's API documentation): lower case.
+STATUS_LINK_GENERATED = "linkgenerated"
+STATUS_ACCEPTED = "customeraccepted"
+STATUS_EXPIRED = "linkexpired"
+STATUS_AGREEMENT_CREATED = "agreementcreated"
+#: The requested link lifetime's range in minutes (`expirationTime`).
+LIFETIME_MINUTES_MIN, LIFETIME_MINUTES_MAX = LINK_LIFETIME_MINUTES
 
 
 # --- state -----------------------------------------------------------------------------------
@@ -154,13 +175,16 @@ def _iso(ts: float | None) -> str | None:
 
 
 def attestation_item(row: sqlite3.Row, now: datetime) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        WIRE.attestation_id: row["id"],
-        WIRE.customer_tenant_id: row["customer_id"],
-        WIRE.status: state_of(row, now),
-        WIRE.created_at: _iso(row["created_ts"]),
-        WIRE.expires_at: _iso(row["expires_ts"]),
-    }
+    item: dict[str, Any] = {WIRE.attestation_id: row["id"]}
+    if row["customer_id"]:  # empty: bound to a customer by its first finalise
+        item[WIRE.customer_tenant_id] = row["customer_id"]
+    item.update(
+        {
+            WIRE.status: state_of(row, now),
+            WIRE.created_at: _iso(row["created_ts"]),
+            WIRE.expires_at: _iso(row["expires_ts"]),
+        }
+    )
     if row["accepted_ts"] is not None:
         item[WIRE.accepted_at] = _iso(row["accepted_ts"])
     item["attributes"] = {"objectType": "EnhancedAttestation"}
@@ -201,12 +225,17 @@ class EnhancedApi:
     async def create(self, request: Request) -> Response:
         caller = self.app_only_caller(request, "Enhanced attestation")
         body = await json_body(request)
-        values = self._validate(body)
-        customer = self.api.customer_or_404(caller, values["customer_id"])
+        values = self._validate(body, customer_required=self.emulator.enhanced_customer_required)
+        customer_id = ""
+        if values["customer_id"]:
+            customer_id = self.api.customer_or_404(caller, values["customer_id"])["id"]
         rid = request_id(request)
         path = request.url.path
         now = self.emulator.now()
-        lifetime = link_lifetime(self.emulator)
+        requested = _requested_minutes(body)
+        lifetime = (
+            timedelta(minutes=requested) if requested is not None else link_lifetime(self.emulator)
+        )
         with self.store.transaction() as conn:
             if rid is not None:
                 replay = self.store.find_replay(conn, caller.tenant_id, rid, "POST", path)
@@ -225,7 +254,7 @@ class EnhancedApi:
                 (
                     attestation_id,
                     caller.tenant_id,
-                    customer["id"],
+                    customer_id,
                     values["company_name"],
                     values["country"],
                     values["language"],
@@ -246,9 +275,16 @@ class EnhancedApi:
         return JSONResponse(created, status_code=201)
 
     @staticmethod
-    def _validate(body: dict[str, Any]) -> dict[str, str]:
+    def _validate(body: dict[str, Any], *, customer_required: bool = True) -> dict[str, str]:
+        customer = body.get(WIRE.customer_tenant_id)
+        if (customer is not None or customer_required) and (
+            not isinstance(customer, str) or not customer.strip()
+        ):
+            raise invalid(
+                f"The field {WIRE.customer_tenant_id} is required (a non-empty string).",
+                field=WIRE.customer_tenant_id,
+            )
         names = {
-            "customer_id": WIRE.customer_tenant_id,
             "first_name": WIRE.signatory_first_name,
             "last_name": WIRE.signatory_last_name,
             "email": WIRE.signatory_email,
@@ -281,7 +317,7 @@ class EnhancedApi:
                 f"The field {WIRE.signatory_phone} must be a string.", field=WIRE.signatory_phone
             )
         values["phone"] = (phone or "").strip()
-        values["customer_id"] = values["customer_id"].lower()
+        values["customer_id"] = str(customer or "").strip().lower()
         return values
 
     # GET /v1/attestations/enhanced/{attestation_id} --------------------------------------------
@@ -312,6 +348,7 @@ class EnhancedApi:
                 f"The field {WIRE.finalise_attestation_id} must be a non-empty string.",
                 field=WIRE.finalise_attestation_id,
             )
+        _check_template(body.get(WIRE.finalise_template))
         rid = request_id(request)
         path = request.url.path
         now = self.emulator.now()
@@ -327,7 +364,7 @@ class EnhancedApi:
             row = _get(conn, wanted)
             if row is None or row["partner_tenant_id"] != caller.tenant_id:
                 raise not_found(f"Attestation {wanted}")
-            if row["customer_id"] != customer["id"]:
+            if row["customer_id"] and row["customer_id"] != customer["id"]:
                 raise invalid(
                     f"Attestation {wanted} was created for another customer.",
                     field=WIRE.finalise_attestation_id,
@@ -352,7 +389,7 @@ class EnhancedApi:
                     error_name="EnhancedAttestationNotAccepted",
                     retryable=True,
                 )
-            self._refuse_duplicate(conn, row)
+            self._refuse_duplicate(conn, row, customer["id"])
             accepted = datetime.fromtimestamp(row["accepted_ts"], UTC)
             record = {
                 "customer_id": customer["id"],
@@ -369,8 +406,8 @@ class EnhancedApi:
             }
             self.store.insert_agreement(conn, record)
             conn.execute(
-                "UPDATE enhanced_attestations SET finalised_ts = ? WHERE id = ?",
-                (now.timestamp(), row["id"]),
+                "UPDATE enhanced_attestations SET finalised_ts = ?, customer_id = ? WHERE id = ?",
+                (now.timestamp(), customer["id"], row["id"]),
             )
             created = agreement_item(record)
             created[WIRE.finalise_attestation_id] = row["id"]
@@ -390,14 +427,16 @@ class EnhancedApi:
             error_name="PartnerConfirmedAgreementAlreadyExists",
         )
 
-    def _refuse_duplicate(self, conn: sqlite3.Connection, row: sqlite3.Row) -> None:
+    def _refuse_duplicate(
+        self, conn: sqlite3.Connection, row: sqlite3.Row, customer_id: str
+    ) -> None:
         wanted = (
             fold_text(row["first_name"]),
             fold_text(row["last_name"]),
             fold_text(row["email"]),
             digits_only(row["phone"]),
         )
-        for have in self.store.agreements(row["customer_id"], MCA_AGREEMENT_TYPE, conn):
+        for have in self.store.agreements(customer_id, MCA_AGREEMENT_TYPE, conn):
             if (
                 fold_text(have["first_name"]),
                 fold_text(have["last_name"]),
@@ -466,6 +505,60 @@ class EnhancedApi:
             "the Microsoft Customer Agreement. Your partner completes the rest; you may close "
             "this page.</p>",
         )
+
+
+def _requested_minutes(body: dict[str, Any]) -> int | None:
+    """`expirationTime`: the link lifetime the partner asks for, whole minutes 5 to 10080."""
+    value = body.get(WIRE.expiration_time)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
+        raise invalid(
+            f"The field {WIRE.expiration_time} must be a whole number of minutes.",
+            field=WIRE.expiration_time,
+        )
+    minutes = int(value)
+    if not LIFETIME_MINUTES_MIN <= minutes <= LIFETIME_MINUTES_MAX:
+        raise invalid(
+            f"The field {WIRE.expiration_time} must be between {LIFETIME_MINUTES_MIN} and "
+            f"{LIFETIME_MINUTES_MAX} minutes.",
+            field=WIRE.expiration_time,
+        )
+    return minutes
+
+
+def _check_template(value: Any) -> None:
+    """The finalise's `templateId`, when sent: the current MCA template only (as the classic
+    call refuses the old MCA template; the Cloud Agreement has no enhanced flow)."""
+    if value is None:
+        return
+    template = str(value).strip().lower()
+    if template == MCA_TEMPLATE_ID:
+        return
+    if template == OLD_MCA_TEMPLATE_ID:
+        raise invalid(
+            f"The agreement template {template} is no longer supported. Get the current template"
+            " id from GET /v1/agreements?agreementType=MicrosoftCustomerAgreement.",
+            field=WIRE.finalise_template,
+            name="TemplateNotSupported",
+        )
+    if template == CLOUD_AGREEMENT_TEMPLATE_ID:
+        raise invalid(
+            "The enhanced attestation creates a Microsoft Customer Agreement; the template"
+            f" {template} is the Microsoft Cloud Agreement's.",
+            field=WIRE.finalise_template,
+            name="TemplateNotSupported",
+        )
+    raise invalid(
+        f"The agreement template {template or '(empty)'} is unknown.",
+        field=WIRE.finalise_template,
+        name="TemplateNotFound",
+    )
 
 
 def _facts(row: sqlite3.Row) -> str:

@@ -443,6 +443,11 @@ class PartnerCenterClient:
         self.templates.put(self.base_url, template)
         return template
 
+    def cached_mca_template(self) -> AgreementTemplate | None:
+        """The MCA template an earlier call of this service read, without a call (App-only
+        tokens may not read GET /v1/agreements; the enhanced finalise sends it when known)."""
+        return self.templates.get(self.base_url)
+
     async def get_attestations(self, customer_id: str) -> list[Attestation]:
         """The customer's MCA attestations, newest `dateAgreed` first."""
         data, _ = await self._call(

@@ -1,7 +1,7 @@
 """Every path and JSON name of the *enhanced attestation* flow, in one place.
 
-Microsoft deprecated the classic attestation call (``POST /v1/customers/{id}/agreements`` with a
-contact and a date) from 2026-01-05. The enhanced flow replaces it: the partner creates an
+Microsoft retired the classic attestation call (``POST /v1/customers/{id}/agreements`` with a
+contact and a date) on 2026-01-05. The enhanced flow replaces it: the partner creates an
 attestation (App-only), the customer accepts the MCA on a Microsoft-hosted page, and the partner
 creates the agreement with the attestation id. Microsoft's page describing it is only partly
 public, so most names below are **assumed** (from partner integrations, or the emulator's own
@@ -15,6 +15,10 @@ choice). Each is marked:
 A partner corrects an assumed name from Microsoft's current page by changing its default here, or
 without touching code through configuration: ``[mca.enhanced_wire]`` in ``.streamlit/secrets.toml``
 (``signatory_email = "signatoryEmailAddress"``) or ``MCA_ENHANCED_WIRE`` holding the same as JSON.
+A few names may be emptied (:data:`MAY_BE_EMPTY`): the field is then not sent (the customer of
+the create body, the requested link lifetime, the finalise's template id) or the call not made
+(the status read). Status values are comma-separated lists compared case-insensitively
+(partner tools write ``customeraccepted``; older integrations ``Accepted``).
 Use cases never spell a path or a JSON name; they call the functions at the bottom. The README's
 table is generated from :data:`WIRE_FIELDS` (``wire_table_markdown``) and a test keeps them equal.
 """
@@ -81,7 +85,10 @@ class EnhancedWire:
     )
     # --- create: request -----------------------------------------------------------------------
     customer_tenant_id: str = _name(
-        "customerTenantId", A, "create body: the customer's tenant id (how the customer is named)"
+        "customerTenantId",
+        A,
+        "create body: the customer's tenant id (how the customer is named: unknown, no customer "
+        "field in the readable part of Microsoft's table); empty = not sent",
     )
     signatory_first_name: str = _name("signatoryFirstName", C, "create body: signer first name")
     signatory_last_name: str = _name("signatoryLastName", C, "create body: signer last name")
@@ -93,7 +100,15 @@ class EnhancedWire:
     )
     company_name: str = _name("companyName", A, "create body: the customer's company name")
     country: str = _name("country", C, "create body: ISO 3166-1 alpha-2 country")
-    language: str = _name("language", A, "create body: the agreement language")
+    language: str = _name(
+        "language", A, "create body: the agreement language, a culture code (en-US, zh-HK, ...)"
+    )
+    expiration_time: str = _name(
+        "expirationTime",
+        A,
+        "create body: the requested link lifetime in minutes, 5 to 10080 (partner API "
+        "documentation; sent only when one is requested); empty = never sent",
+    )
     # --- create: answer ------------------------------------------------------------------------
     attestation_id: str = _name(
         "attestationId", A, "create answer: the attestation id (every partner integration)"
@@ -107,11 +122,21 @@ class EnhancedWire:
     # --- status answer -------------------------------------------------------------------------
     status: str = _name("status", E, "status answer: the attestation's state")
     accepted_at: str = _name("acceptedDateTime", E, "status answer: when the customer accepted")
-    status_link_generated: str = _name("LinkGenerated", E, "status value: link created")
-    status_accepted: str = _name("Accepted", E, "status value: the customer accepted")
-    status_expired: str = _name("Expired", E, "status value: the link expired unaccepted")
+    status_required: str = _name(
+        "Required",
+        A,
+        "status values (comma-separated, any case; partner tools): no link yet (the desk "
+        "keeps its own state)",
+    )
+    status_link_generated: str = _name("LinkGenerated", A, "status values: link created")
+    status_accepted: str = _name(
+        "CustomerAccepted,Accepted", A, "status values: the customer accepted"
+    )
+    status_expired: str = _name(
+        "LinkExpired,Expired", A, "status values: the link expired unaccepted"
+    )
     status_agreement_created: str = _name(
-        "AgreementCreated", E, "status value: the agreement was created"
+        "AgreementCreated", A, "status values: the agreement was created"
     )
     # --- finalise ------------------------------------------------------------------------------
     finalise_attestation_id: str = _name(
@@ -125,6 +150,19 @@ class EnhancedWire:
     )
     finalise_type: str = _name(
         "type", A, "finalise body: agreement type MicrosoftCustomerAgreement (classic name)"
+    )
+    finalise_template: str = _name(
+        "templateId",
+        A,
+        "finalise body: the MCA template id (the Agreement resource always had it; inference); "
+        "empty = not sent",
+    )
+    mca_template_id: str = _name(
+        "117a77b0-9360-443b-8795-c6dedc750cf9",
+        A,
+        "finalise: the MCA template id sent when the desk holds none read from GET "
+        "/v1/agreements (App-only tokens may not read it; Microsoft's own bulk tool hard-codes "
+        "this one)",
     )
     not_accepted_error: str = _name(
         "600071,EnhancedAttestationNotAccepted",
@@ -160,8 +198,10 @@ class EnhancedWire:
                         f"enhanced_wire.{key} = '{text}' must contain exactly "
                         f"{', '.join('{' + p + '}' for p in sorted(wanted))}."
                     )
-            if not text and key not in ("status_path",):
-                raise ConfigurationError(f"enhanced_wire.{key} may not be empty.")
+            if not text and key not in MAY_BE_EMPTY:
+                raise ConfigurationError(
+                    f"enhanced_wire.{key} may not be empty (only {', '.join(MAY_BE_EMPTY)} may)."
+                )
             clean[key] = text
         return dataclasses.replace(cls(), **clean)
 
@@ -173,6 +213,17 @@ class EnhancedWire:
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != getattr(base, f.name)
         }
+
+
+#: Names a partner may empty: the field is then not sent, or the status read not made.
+MAY_BE_EMPTY: tuple[str, ...] = (
+    "status_path",
+    "customer_tenant_id",
+    "expiration_time",
+    "finalise_template",
+)
+#: The requested link lifetime's range, in minutes (partner tools: 5 minutes to 7 days).
+LINK_LIFETIME_MINUTES = (5, 10080)
 
 
 @dataclass(frozen=True)
@@ -196,7 +247,17 @@ WIRE_FACTS: tuple[tuple[str, Certainty], ...] = (
     ("direct-bill partners and indirect providers; never indirect resellers", C),
     ("three steps: create attestation, the customer accepts, create the agreement", C),
     ("a second agreement with identical signer details answers 600061", C),
-    ("link lifetime: unknown (partner tools offer 5 minutes to 7 days); emulator: 7 days", A),
+    (
+        "link lifetime: requested per attestation as expirationTime in minutes, 5 to 10080 "
+        "(partner API documentation); when none is requested the service's default is unknown "
+        "(the desk assumes enhanced_link_lifetime_hours; the emulator gives 7 days)",
+        A,
+    ),
+    (
+        "attestation states used by partner tools: required, linkgenerated, customeraccepted, "
+        "linkexpired, agreementcreated (compared case-insensitively)",
+        A,
+    ),
     ("acceptance shows up within minutes (up to ~5) after the customer clicks accept", A),
 )
 
@@ -221,18 +282,27 @@ def create_body(
     company_name: str,
     country: str,
     language: str,
+    requested_minutes: int | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        wire.customer_tenant_id: customer_id,
-        wire.signatory_first_name: signer.first_name,
-        wire.signatory_last_name: signer.last_name,
-        wire.signatory_email: signer.email,
-        wire.company_name: company_name,
-        wire.country: country,
-        wire.language: language,
-    }
+    """The create body. The customer is left out when `customer_tenant_id` is empty; the link
+    lifetime is sent only when requested (and `expiration_time` is not empty)."""
+    body: dict[str, Any] = {}
+    if wire.customer_tenant_id:
+        body[wire.customer_tenant_id] = customer_id
+    body.update(
+        {
+            wire.signatory_first_name: signer.first_name,
+            wire.signatory_last_name: signer.last_name,
+            wire.signatory_email: signer.email,
+            wire.company_name: company_name,
+            wire.country: country,
+            wire.language: language,
+        }
+    )
     if signer.phone_number:
         body[wire.signatory_phone] = signer.phone_number
+    if requested_minutes is not None and wire.expiration_time:
+        body[wire.expiration_time] = int(requested_minutes)
     return body
 
 
@@ -247,14 +317,22 @@ def finalise_path(wire: EnhancedWire, customer_id: str) -> str:
     return wire.finalise_path.format(customer_id=quote(customer_id, safe=""))
 
 
-def finalise_body(wire: EnhancedWire, *, attestation_id: str, signer: Contact) -> dict[str, Any]:
-    """The agreement body with the attestation id. No templateId (App-only tokens cannot read
-    the agreement metadata) and no dateAgreed (the customer's acceptance is Microsoft's record)."""
-    return {
+def finalise_body(
+    wire: EnhancedWire, *, attestation_id: str, signer: Contact, template_id: str | None = None
+) -> dict[str, Any]:
+    """The agreement body with the attestation id and the MCA template id (`template_id`: the
+    one the desk read from GET /v1/agreements, else `mca_template_id`; not sent when
+    `finalise_template` is empty). No dateAgreed: the customer's acceptance is Microsoft's
+    record."""
+    body: dict[str, Any] = {
         wire.finalise_attestation_id: attestation_id,
         wire.finalise_type: MCA_AGREEMENT_TYPE,
         wire.finalise_contact: signer.to_wire(),
     }
+    template = (template_id or wire.mca_template_id).strip()
+    if wire.finalise_template and template:
+        body[wire.finalise_template] = template
+    return body
 
 
 def acceptance_link(wire: EnhancedWire, attestation_id: str, service_base_url: str) -> str:
@@ -273,6 +351,7 @@ def acceptance_link(wire: EnhancedWire, attestation_id: str, service_base_url: s
 class ServiceState(StrEnum):
     """An attestation's state as the service reports it (desk words, not wire values)."""
 
+    REQUIRED = "required"
     LINK_GENERATED = "link_generated"
     ACCEPTED = "accepted"
     EXPIRED = "expired"
@@ -321,15 +400,30 @@ def parse_created(
     return CreatedAnswer(attestation_id, created, expires)
 
 
+def _values(spec: str) -> list[str]:
+    return [part.strip().casefold() for part in spec.split(",") if part.strip()]
+
+
+def status_values(wire: EnhancedWire) -> dict[str, ServiceState]:
+    """Every status value the desk understands (folded), and the state it means."""
+    states: dict[str, ServiceState] = {}
+    for spec, state in (
+        (wire.status_required, ServiceState.REQUIRED),
+        (wire.status_link_generated, ServiceState.LINK_GENERATED),
+        (wire.status_accepted, ServiceState.ACCEPTED),
+        (wire.status_expired, ServiceState.EXPIRED),
+        (wire.status_agreement_created, ServiceState.AGREEMENT_CREATED),
+    ):
+        for value in _values(spec):
+            states.setdefault(value, state)
+    return states
+
+
 def parse_status(wire: EnhancedWire, data: Any) -> StatusAnswer:
+    """The status answer; values are compared case-insensitively against the lists."""
     body = data if isinstance(data, Mapping) else {}
     value = str(body.get(wire.status) or "").strip().casefold()
-    states = {
-        wire.status_link_generated.casefold(): ServiceState.LINK_GENERATED,
-        wire.status_accepted.casefold(): ServiceState.ACCEPTED,
-        wire.status_expired.casefold(): ServiceState.EXPIRED,
-        wire.status_agreement_created.casefold(): ServiceState.AGREEMENT_CREATED,
-    }
+    states = status_values(wire)
     return StatusAnswer(
         state=states.get(value, ServiceState.UNKNOWN),
         expires_at=_when(body, wire.expires_at),
@@ -338,7 +432,7 @@ def parse_status(wire: EnhancedWire, data: Any) -> StatusAnswer:
 
 
 def _matches(error: ServiceError, spec: str) -> bool:
-    wanted = {part.strip().casefold() for part in spec.split(",") if part.strip()}
+    wanted = set(_values(spec))
     return str(error.code).casefold() in wanted or str(error.error_name or "").casefold() in wanted
 
 
@@ -352,6 +446,8 @@ def finalise_refusal(wire: EnhancedWire, error: ServiceError) -> str | None:
 
 
 __all__ = [
+    "LINK_LIFETIME_MINUTES",
+    "MAY_BE_EMPTY",
     "MICROSOFT_BASE_URL",
     "WIRE_FACTS",
     "WIRE_FIELDS",
@@ -369,5 +465,6 @@ __all__ = [
     "parse_created",
     "parse_status",
     "status_path",
+    "status_values",
     "wire_table_markdown",
 ]

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 
-from mca_core.domain.errors import AlreadyAttested, InvalidInput, NotFound, Problem
+from mca_core.domain.errors import (
+    CLASSIC_RETIRED_CODE,
+    CLASSIC_RETIRED_STATUS,
+    AlreadyAttested,
+    ClassicAttestationRetired,
+    InvalidInput,
+    NotFound,
+    Problem,
+    ServiceError,
+)
 from mca_core.domain.models import AttestationResult, Contact, Identity
 from mca_core.domain.validation import check_date_agreed, check_may_attest, validate_contact
 from mca_core.partner_center.client import PartnerCenterClient
@@ -71,8 +80,15 @@ async def attest_customer(
     now: datetime | None = None,
     user_tz: tzinfo | None = None,
     request_id: str | None = None,
+    retired_status: int = CLASSIC_RETIRED_STATUS,
+    retired_code: int | str = CLASSIC_RETIRED_CODE,
 ) -> AttestationResult:
-    """Attest for the customer given by tenant id or domain. Returns attested/already_attested."""
+    """Attest for the customer given by tenant id or domain. Returns attested/already_attested.
+
+    Microsoft retired this call on 2026-01-05: an answer with `retired_status` and
+    `retired_code` (settings `classic_retired_status` / `classic_retired_code`; the real ones
+    are not public) raises ClassicAttestationRetired, audited as failed, naming the enhanced flow.
+    """
     raw = {"first_name": first_name, "last_name": last_name, "email": email, "phone": phone}
     with audit.attempt(
         store,
@@ -93,9 +109,13 @@ async def attest_customer(
         await pc.get_mca_template()
         try:
             result = await pc.attest(customer_id, contact, day, request_id=request_id)
-        except NotFound as exc:
-            raise unknown_customer("customer", customer_id) from exc
-        except AlreadyAttested as exc:
+        except ServiceError as exc:
+            if ClassicAttestationRetired.matches(exc, retired_status, retired_code):
+                raise ClassicAttestationRetired.from_error(exc) from exc
+            if isinstance(exc, NotFound):
+                raise unknown_customer("customer", customer_id) from exc
+            if not isinstance(exc, AlreadyAttested):
+                raise
             result = AttestationResult(
                 customer_id=customer_id,
                 outcome="already_attested",

@@ -406,7 +406,7 @@ def _decode_gb18030(data: bytes) -> str:
     return text
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
     """A header cell as compared: no notes in parentheses, invisible marks, case or spacing."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
@@ -423,7 +423,7 @@ def _map_header(cells: list[str]) -> tuple[dict[str, list[int]], list[str]]:
     seen: dict[str, str] = {}
     duplicates: list[str] = []
     for index, cell in enumerate(cells):
-        key = _header_key(cell)
+        key = header_key(cell)
         column = _ALIAS_TO_COLUMN.get(key)
         if column is None:
             continue
@@ -435,7 +435,7 @@ def _map_header(cells: list[str]) -> tuple[dict[str, list[int]], list[str]]:
     customer = positions.get("customer")
     if customer:  # the customer columns in the order of preference
         order = COLUMN_ALIASES["customer"]
-        customer.sort(key=lambda i: order.index(_header_key(cells[i])))
+        customer.sort(key=lambda i: order.index(header_key(cells[i])))
     return positions, duplicates
 
 
@@ -446,13 +446,13 @@ def _first_line(text: str) -> str:
     return ""
 
 
-_SEP_LINE = re.compile(r'"?sep=(.)"?\s*', flags=re.IGNORECASE)
+SEP_LINE = re.compile(r'"?sep=(.)"?\s*', flags=re.IGNORECASE)
 
 
-def _choose_delimiter(text: str) -> str:
+def choose_delimiter(text: str) -> str:
     """The delimiter: Excel's `sep=` line if any, else the split that finds the most columns."""
     first = _first_line(text)
-    hint = _SEP_LINE.fullmatch(first)
+    hint = SEP_LINE.fullmatch(first)
     if hint:
         return hint.group(1)
     scores: dict[str, int] = {}
@@ -472,7 +472,7 @@ def _choose_delimiter(text: str) -> str:
     return max(candidates, key=lambda d: (first.count(d), d == ","))
 
 
-def _clean_cell(value: object) -> str:
+def clean_cell(value: object) -> str:
     """Trimmed text; undoes the `'` that our own exports put before formula-like values."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -495,14 +495,14 @@ def _line_too_long(line: int) -> CsvUnusable:
     )
 
 
-def _header_line_number(text: str) -> int:
+def header_line_number(text: str) -> int:
     """The file's line number (as the csv reader counts) of the first non-blank line."""
     first = _first_line(text)
     before = text[: text.find(first)] if first else text
     return len(re.findall(r"\r\n|\r|\n", before)) + 1
 
 
-def _csv_unusable(exc: csv.Error, line: int, check: str) -> CsvUnusable:
+def csv_unusable(exc: csv.Error, line: int, check: str) -> CsvUnusable:
     """The csv module's refusal as the file problem: a value over its field limit, or a
     malformed record, naming the line."""
     if _FIELD_LIMIT_MESSAGE in str(exc):
@@ -521,9 +521,9 @@ def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
     `ENCODINGS` ("gb18030" only when the user chose it; see `decode_csv`)."""
     text, _encoding = decode_csv(data, encoding)
     try:
-        delimiter = _choose_delimiter(text)
+        delimiter = choose_delimiter(text)
     except csv.Error as exc:  # a header cell over the csv module's field limit
-        raise _csv_unusable(exc, _header_line_number(text), "Check that line") from exc
+        raise csv_unusable(exc, header_line_number(text), "Check that line") from exc
     # strict: a quote left open swallows every later line into one cell; refuse that file
     # (naming the line the broken record starts on) instead of attesting garbled rows.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -534,7 +534,7 @@ def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
         for cells in reader:
             previous_end = reader.line_num
             if any(c.strip() for c in cells):
-                if not header_line and _SEP_LINE.fullmatch(delimiter.join(cells)):
+                if not header_line and SEP_LINE.fullmatch(delimiter.join(cells)):
                     header_line = reader.line_num  # Excel's `sep=;` line: not the header
                     continue
                 header, header_line = cells, reader.line_num
@@ -581,7 +581,7 @@ def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
                 )
             rows.append(_row_from_cells(line, cells, positions, width))
     except csv.Error as exc:
-        raise _csv_unusable(exc, previous_end + 1, "Check the quotes on that line") from exc
+        raise csv_unusable(exc, previous_end + 1, "Check the quotes on that line") from exc
     if not rows:
         raise CsvUnusable(
             "The file has a header but no rows.",
@@ -595,13 +595,13 @@ def _row_from_cells(
     line: int, cells: list[str], positions: dict[str, list[int]], width: int
 ) -> BulkRow:
     def cell(index: int) -> str:
-        return _clean_cell(cells[index]) if index < len(cells) else ""
+        return clean_cell(cells[index]) if index < len(cells) else ""
 
     values: dict[str, str] = {}
     for column in COLUMNS:
         indexes = positions.get(column, [])
         values[column] = next((v for v in (cell(i) for i in indexes) if v), "")
-    extra = tuple(text for text in (_clean_cell(c) for c in cells[width:]) if text)
+    extra = tuple(text for text in (clean_cell(c) for c in cells[width:]) if text)
     return BulkRow(line=line, extra_cells=extra, **values)
 
 
@@ -614,9 +614,9 @@ def rows_from_records(records: Iterable[Mapping[str, Any]], first_line: int = 2)
         ranks: dict[str, int] = {}
         order = COLUMN_ALIASES["customer"]
         for key, raw in record.items():
-            norm = _header_key(str(key))
+            norm = header_key(str(key))
             column = _ALIAS_TO_COLUMN.get(norm)
-            text = _clean_cell(raw)
+            text = clean_cell(raw)
             if column is None or not text:
                 continue
             rank = order.index(norm) if column == "customer" else 0
@@ -678,7 +678,7 @@ def _invisible(text: str) -> str | None:
     return None
 
 
-def _cell_problem(column: str, text: str) -> Problem | None:
+def cell_problem(column: str, text: str) -> Problem | None:
     """Length and invisible characters, judged before the rule of the column (never echoed)."""
     limit = MAX_CELL_CHARS.get(column)
     label = _LABELS.get(column, column)
@@ -721,7 +721,7 @@ def normalise_date_text(text: str) -> str:
 
 
 def _check_customer(text: str) -> tuple[str, str] | Problem:
-    problem = _cell_problem("customer", text)
+    problem = cell_problem("customer", text)
     if problem:
         return problem
     try:
@@ -740,8 +740,8 @@ def check_row(row: BulkRow, *, now: datetime | None = None) -> RowCheck:
     judged = {
         "first_name": check_person_name(row.first_name, "first_name", "First name"),
         "last_name": check_person_name(row.last_name, "last_name", "Last name"),
-        "email": _cell_problem("email", row.email) or check_email(row.email, "email"),
-        "phone": _cell_problem("phone", row.phone) or check_phone(row.phone, "phone"),
+        "email": cell_problem("email", row.email) or check_email(row.email, "email"),
+        "phone": cell_problem("phone", row.phone) or check_phone(row.phone, "phone"),
     }
     problems.extend(v for v in judged.values() if isinstance(v, Problem))
     contact: Contact | None = None
@@ -754,7 +754,7 @@ def check_row(row: BulkRow, *, now: datetime | None = None) -> RowCheck:
             phone_number=phone if isinstance(phone, str) else None,
         )
     day: date | None = None
-    date_problem = _cell_problem("date_agreed", row.date_agreed)
+    date_problem = cell_problem("date_agreed", row.date_agreed)
     if date_problem:
         problems.append(date_problem)
     else:

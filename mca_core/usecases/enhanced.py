@@ -5,13 +5,19 @@ Microsoft's current flow (the classic call is deprecated from 2026-01-05), per c
     MCA required -> link sent (attestation created, valid until ...) -> customer accepted
                  -> agreement created;          link expired -> offer a new link
 
-* :func:`create_attestation` creates the attestation (App-only) and returns the acceptance link;
+* :func:`create_attestation` creates the attestation (App-only) and returns the acceptance link,
+  optionally asking for a link lifetime (5 minutes to 7 days, sent in minutes); the agreement
+  language is a culture code (en-US, zh-HK, ...; the old two-letter values are mapped);
 * the customer accepts on Microsoft's page (in the sandbox: the emulator's ``/mca/`` page);
 * :func:`refresh_attestations` reads each open attestation's status, where the service offers
   a status read (assumed; see `enhanced_wire`), and resumes creates whose answer was lost;
-* :func:`finalise_attestation` creates the agreement with the attestation id; "not accepted yet"
-  (:class:`CustomerNotAcceptedYet`) keeps the attestation for a later try. Without a status read,
-  this refusal is how the desk learns the customer has not accepted;
+* :func:`finalise_attestation` creates the agreement with the attestation id (and the MCA
+  template id); "not accepted yet" (:class:`CustomerNotAcceptedYet`) keeps the attestation for a
+  later try. Without a status read, this refusal is how the desk learns the customer has not
+  accepted;
+* :func:`finalise_ready` refreshes, then finalises every attestation whose customer accepted
+  (one audit row each, never twice; an error on one stops no other): `finalise --all-ready`,
+  and the setting `auto_finalise` on a refresh or before a sync;
 * :func:`load_pipeline` builds the cards and the work list from the store and the latest sync.
 
 The same rules as the classic channel hold: `check_may_attest` (Admin and Sales agents of a
@@ -26,6 +32,7 @@ Every path and JSON name comes from `enhanced_wire`; none is spelled here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -55,6 +62,7 @@ from mca_core.domain.validation import (
 )
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.partner_center.enhanced_wire import (
+    LINK_LIFETIME_MINUTES,
     EnhancedWire,
     ServiceState,
     acceptance_link,
@@ -86,29 +94,58 @@ DEFAULT_LINK_LIFETIME = timedelta(days=7)
 ENHANCED_REQUEST_NAMESPACE = uuid.uuid5(
     uuid.NAMESPACE_URL, "https://mca-desk.invalid/enhanced-attestation"
 )
-#: Agreement languages offered on screen (any well-formed language tag is accepted).
+#: Agreement languages offered on screen: culture codes, as Microsoft's MCA document call takes
+#: them (section 10 of the API notes; inference for the enhanced body). Any well-formed culture
+#: code is accepted; a bare language code of the list below is mapped to its culture.
 AGREEMENT_LANGUAGES: tuple[str, ...] = (
-    "en",
+    "en-US",
+    "en-GB",
     "zh-CN",
+    "zh-HK",
     "zh-TW",
-    "ja",
-    "ko",
-    "de",
-    "fr",
-    "es",
-    "it",
+    "ja-JP",
+    "ko-KR",
+    "de-DE",
+    "fr-FR",
+    "es-ES",
+    "it-IT",
     "pt-BR",
-    "nl",
-    "sv",
-    "da",
-    "nb",
-    "fi",
-    "pl",
-    "cs",
-    "tr",
-    "ru",
+    "nl-NL",
+    "sv-SE",
+    "da-DK",
+    "nb-NO",
+    "fi-FI",
+    "pl-PL",
+    "cs-CZ",
+    "tr-TR",
+    "ru-RU",
 )
+#: Two-letter values the desk offered before culture codes (forms and scripts may still send
+#: them) and the culture each now means.
+LANGUAGE_CULTURES: dict[str, str] = {
+    "en": "en-US",
+    "zh": "zh-CN",
+    "ja": "ja-JP",
+    "ko": "ko-KR",
+    "de": "de-DE",
+    "fr": "fr-FR",
+    "es": "es-ES",
+    "it": "it-IT",
+    "pt": "pt-BR",
+    "nl": "nl-NL",
+    "sv": "sv-SE",
+    "da": "da-DK",
+    "nb": "nb-NO",
+    "no": "nb-NO",
+    "fi": "fi-FI",
+    "pl": "pl-PL",
+    "cs": "cs-CZ",
+    "tr": "tr-TR",
+    "ru": "ru-RU",
+}
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+#: A link lifetime the partner may request, in minutes (partner tools: 5 minutes to 7 days).
+LINK_LIFETIME_MINUTES_MIN, LINK_LIFETIME_MINUTES_MAX = LINK_LIFETIME_MINUTES
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -190,6 +227,11 @@ class RefreshSummary:
     #: False when the service answered that it has no status read (assumed call absent).
     status_read: bool = True
     errors: tuple[str, ...] = ()
+    #: Agreements created right after this refresh (setting `auto_finalise`; App.refresh_links).
+    finalised: int = 0
+
+    def with_finalised(self, finalised: int) -> RefreshSummary:
+        return dataclasses.replace(self, finalised=finalised)
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -202,28 +244,73 @@ def require_app_only(pc: PartnerCenterClient) -> None:
 
 
 def check_language(value: object, field: str = "language") -> str | Problem:
-    """The agreement language: a language tag such as en, zh-CN or pt-BR."""
+    """The agreement language as a culture code such as en-US, zh-HK or de-DE. The two-letter
+    values the desk offered before (en, de, ...) are mapped to their culture (en -> en-US)."""
     text = str(value or "").strip().replace("_", "-")
     if not text:
         return Problem(
             field,
             "The agreement language is empty.",
-            "Choose the language the customer reads the agreement in, e.g. en or zh-CN.",
+            "Choose the language the customer reads the agreement in, e.g. en-US or zh-CN.",
             code="required",
         )
     if not _LANGUAGE_TAG.match(text):
         return Problem(
             field,
             f"'{text}' is not a language tag.",
-            "Use a tag such as en, zh-CN, de or pt-BR.",
+            "Use a culture code such as en-US, zh-CN, de-DE or pt-BR.",
             code="bad_language",
             params={"value": text},
         )
     parts = text.split("-")
+    if len(parts) == 1:
+        culture = LANGUAGE_CULTURES.get(parts[0].lower())
+        if culture is None:
+            return Problem(
+                field,
+                f"'{text}' is a language without a country or region.",
+                "Use a culture code such as en-US, zh-CN, de-DE or pt-BR.",
+                code="bad_language",
+                params={"value": text},
+            )
+        return culture
     canonical = [parts[0].lower()]
     for part in parts[1:]:
         canonical.append(part.upper() if len(part) == 2 else part.title())
     return "-".join(canonical)
+
+
+def minutes_of_hours(hours: object) -> object:
+    """A requested link lifetime in hours (the CLI, AttestRequest) as minutes (the wire's); a
+    value that is no number is passed on for `check_link_lifetime` to name."""
+    if hours is None or isinstance(hours, bool):
+        return hours
+    try:
+        return float(hours) * 60  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return hours
+
+
+def check_link_lifetime(minutes: object, field: str = "link_lifetime") -> int | Problem | None:
+    """A requested link lifetime: None (the service decides), or 5 to 10080 minutes (5 minutes
+    to 7 days), rounded to whole minutes."""
+    if minutes is None:
+        return None
+    try:
+        value = float(minutes)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    low, high = LINK_LIFETIME_MINUTES_MIN, LINK_LIFETIME_MINUTES_MAX
+    if isinstance(minutes, bool) or not low <= value <= high:  # NaN fails too
+        return Problem(
+            field,
+            f"The link lifetime must be between {low} minutes and {high // 1440} days "
+            f"({low} to {high} minutes).",
+            "Request 5 minutes to 7 days (168 hours), or leave it to Partner Center.",
+            code="link_lifetime_range",
+            params={"value": str(minutes)[:40], "min": str(low), "max": str(high)},
+        )
+    return int(value + 0.5)
 
 
 def prepare_enhanced(
@@ -358,8 +445,11 @@ async def _send_create(
     wire: EnhancedWire,
     lifetime: timedelta,
     now: datetime,
+    requested_minutes: int | None = None,
 ) -> tuple[EnhancedAttestation, str | None, str | None]:
-    """Send (or replay) the create of a `creating` row and store its answer."""
+    """Send (or replay) the create of a `creating` row and store its answer. A requested link
+    lifetime is sent as asked (the store does not keep it: a create resumed later by a refresh
+    or a finalise asks for none, and its replayed request id gets the first answer anyway)."""
     body = create_body(
         wire,
         customer_id=record.customer_id,
@@ -367,7 +457,10 @@ async def _send_create(
         company_name=record.company_name,
         country=record.country,
         language=record.language,
+        requested_minutes=requested_minutes,
     )
+    if requested_minutes is not None:  # the service's answer may not say: assume what we asked
+        lifetime = timedelta(minutes=requested_minutes)
     try:
         data, ids = await pc.call("POST", wire.create_path, body=body, request_id=record.request_id)
     except TransportError as exc:  # no answer: the row stays `creating`, replayed next time
@@ -433,6 +526,7 @@ async def create_attestation(
     company_name: object = None,
     country: object = None,
     language: object = None,
+    requested_lifetime_minutes: object = None,
     wire: EnhancedWire | None = None,
     link_lifetime: timedelta | None = None,
     now: datetime | None = None,
@@ -441,6 +535,9 @@ async def create_attestation(
 
     Asking again for the same signer while the link is valid reuses it; after it expired (or
     failed) a new attestation is created. A `creating` row of the same request is replayed.
+    `requested_lifetime_minutes`: the link lifetime to ask Partner Center for (5 to 10080
+    minutes, sent as `enhanced_wire.expiration_time`); None asks for none, and `link_lifetime`
+    is what the desk assumes when the answer does not say when the link expires.
     """
     wire = wire or EnhancedWire()
     lifetime = link_lifetime or DEFAULT_LINK_LIFETIME
@@ -454,6 +551,8 @@ async def create_attestation(
         "country": country,
         "language": language,
     }
+    if requested_lifetime_minutes is not None:
+        raw["link_lifetime_minutes"] = requested_lifetime_minutes
     with audit.attempt(
         store,
         identity,
@@ -464,16 +563,23 @@ async def create_attestation(
     ) as attempt:
         require_app_only(pc)
         # Every problem of the form before any call; then again with the customer's defaults.
-        prepare_enhanced(
-            first_name,
-            last_name,
-            email,
-            phone,
-            company_name,
-            country,
-            language,
-            customer_pending=True,
-        )
+        requested = check_link_lifetime(requested_lifetime_minutes)
+        lifetime_problems = [requested] if isinstance(requested, Problem) else []
+        try:
+            prepare_enhanced(
+                first_name,
+                last_name,
+                email,
+                phone,
+                company_name,
+                country,
+                language,
+                customer_pending=True,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(exc.problems + lifetime_problems) from None
+        if isinstance(requested, Problem):
+            raise InvalidInput(requested)
         journal = _journal(store)
         found = await resolve_customer(pc, customer)
         attempt.customer_id = found.id
@@ -481,9 +587,14 @@ async def create_attestation(
             first_name, last_name, email, phone, company_name, country, language, customer=found
         )
         assert request is not None
-        attempt.inputs = _inputs(request, raw)
-        outcome = await _create(pc, journal, identity, found, request, wire, lifetime, moment)
-        attempt.inputs = _inputs(request, raw, attestation_id=outcome.attestation.attestation_id)
+        extra = {"link_lifetime_minutes": requested} if requested is not None else {}
+        attempt.inputs = _inputs(request, raw, **extra)
+        outcome = await _create(
+            pc, journal, identity, found, request, wire, lifetime, moment, requested
+        )
+        attempt.inputs = _inputs(
+            request, raw, attestation_id=outcome.attestation.attestation_id, **extra
+        )
         attempt.done(
             outcome.outcome,
             detail=outcome.message,
@@ -502,6 +613,7 @@ async def _create(
     wire: EnhancedWire,
     lifetime: timedelta,
     now: datetime,
+    requested_minutes: int | None = None,
 ) -> CreateOutcome:
     partner = identity.partner_tenant_id
 
@@ -550,7 +662,7 @@ async def _create(
                 return known(record, kind)
     try:
         saved, request_id, correlation_id = await _send_create(
-            pc, journal, record, wire, lifetime, now
+            pc, journal, record, wire, lifetime, now, requested_minutes
         )
     except AlreadyAttested as exc:
         stored = journal.get(record.request_id) or record
@@ -712,7 +824,12 @@ async def _finalise(
         data, ids = await pc.call(
             "POST",
             finalise_path(wire, found.id),
-            body=finalise_body(wire, attestation_id=record.attestation_id, signer=record.signer),
+            body=finalise_body(
+                wire,
+                attestation_id=record.attestation_id,
+                signer=record.signer,
+                template_id=_template_id(pc),
+            ),
             request_id=rid,
         )
     except TransportError as exc:
@@ -786,6 +903,14 @@ async def _finalise(
         correlation_id=ids.correlation_id,
         message="Agreement created: the customer's MCA acceptance is recorded.",
     )
+
+
+def _template_id(pc: PartnerCenterClient) -> str | None:
+    """The MCA template id for the finalise: the one this desk read from GET /v1/agreements
+    (cached per service), else None and `enhanced_wire.mca_template_id` is sent. No call here:
+    the finalise's App-only token may not read the agreement metadata."""
+    template = pc.cached_mca_template()
+    return template.template_id if template is not None else None
 
 
 def _utc_text(value: datetime | None) -> str:
@@ -897,6 +1022,204 @@ async def _refresh(
             changed += 1
     status_read = not_offered < len(answers)
     return RefreshSummary(len(answers), changed, resumed, status_read, tuple(errors))
+
+
+# --- finalise every ready attestation ------------------------------------------------------------
+
+#: What `finalise_ready` did with one open attestation.
+ReadyKind = Literal[
+    "attested", "already_attested", "not_ready", "not_accepted", "expired", "failed"
+]
+
+
+@dataclass(frozen=True)
+class ReadyItem:
+    """One open attestation `finalise_ready` looked at, and what became of it."""
+
+    customer_id: str
+    company_name: str
+    attestation_id: str | None
+    outcome: ReadyKind
+    message: str = ""
+    request_id: str | None = None
+    #: The finalise's outcome when an agreement exists now (for the write-through).
+    result: FinaliseOutcome | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "company_name": self.company_name,
+            "attestation_id": self.attestation_id,
+            "outcome": self.outcome,
+            "message": self.message,
+            "request_id": self.request_id,
+        }
+
+
+@dataclass(frozen=True)
+class ReadySummary:
+    """What `finalise_ready` did: counts, and one item per open attestation it looked at."""
+
+    finalised: int = 0
+    not_ready: int = 0
+    failed: int = 0
+    items: tuple[ReadyItem, ...] = ()
+    #: The refresh that came first (None when the caller had just refreshed).
+    refresh: RefreshSummary | None = None
+    #: True when, without a status read, the finalise itself was tried on every pending link.
+    probed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "finalised": self.finalised,
+            "not_ready": self.not_ready,
+            "failed": self.failed,
+            "status_read": None if self.refresh is None else self.refresh.status_read,
+            "probed": self.probed,
+            "items": [item.as_dict() for item in self.items],
+        }
+
+
+_WAITING = (AttestationState.CREATING, AttestationState.LINK_SENT)
+
+
+def ready_attestations(
+    store: Store | None,
+    identity: Identity,
+    *,
+    customer_ids: list[str] | None = None,
+    now: datetime | None = None,
+    waiting_too: bool = False,
+) -> list[EnhancedAttestation]:
+    """The partner's attestations whose customer accepted (from the store; no call), oldest
+    first; with `waiting_too`, those still waiting for the customer as well (expired links
+    are never included)."""
+    if store is None:
+        return []
+    moment = _now(now)
+    wanted = {AttestationState.ACCEPTED, *(_WAITING if waiting_too else ())}
+    rows = _journal(store).for_partner(
+        identity.partner_tenant_id, states=OPEN_STATES, customer_ids=customer_ids
+    )
+    return [r for r in reversed(rows) if r.current_state(moment) in wanted]
+
+
+async def finalise_ready(
+    pc: PartnerCenterClient,
+    store: Store | None,
+    identity: Identity,
+    *,
+    wire: EnhancedWire | None = None,
+    link_lifetime: timedelta | None = None,
+    now: datetime | None = None,
+    customer_ids: list[str] | None = None,
+    refresh: bool = True,
+    probe_without_status_read: bool = True,
+) -> ReadySummary:
+    """Finalise every attestation whose customer accepted: first bring the open attestations
+    up to date (`refresh_attestations`, unless the caller just did), then create the agreement
+    of each accepted one through `finalise_attestation`, which audits it (one `finalise` row
+    each) and never finalises an attestation twice (it is `agreement_created` afterwards).
+    An error on one attestation is counted and does not stop the others.
+
+    Without a status read (`status_path` empty, or the service answers 404), the desk cannot
+    know who accepted: with `probe_without_status_read` every pending link is then tried, and
+    "not accepted yet" keeps it (counted not ready; audited `not_accepted` as any finalise).
+    """
+    wire = wire or EnhancedWire()
+    lifetime = link_lifetime or DEFAULT_LINK_LIFETIME
+    moment = _now(now)
+    # Refused (or without an App-only token): one audited attempt, and nothing is read.
+    with audit.attempt(store, identity, ACTION_FINALISE, check=check_may_attest):
+        require_app_only(pc)
+        _journal(store)
+    refreshed: RefreshSummary | None = None
+    if refresh:
+        refreshed = await refresh_attestations(
+            pc,
+            store,
+            identity,
+            customer_ids=customer_ids,
+            wire=wire,
+            link_lifetime=lifetime,
+            now=moment,
+        )
+    status_read = (
+        refreshed.status_read if refreshed is not None else status_path(wire, "x") is not None
+    )
+    probe = probe_without_status_read and not status_read
+    items: list[ReadyItem] = []
+    for record in ready_attestations(
+        store, identity, customer_ids=customer_ids, now=moment, waiting_too=True
+    ):
+        state = record.current_state(moment)
+        tried = state is AttestationState.ACCEPTED or (
+            probe and state is AttestationState.LINK_SENT and bool(record.attestation_id)
+        )
+        if not tried:
+            items.append(_ready_item(record, "not_ready", "Waiting for the customer to accept."))
+            continue
+        items.append(await _finalise_one(pc, store, identity, record, wire, lifetime, moment))
+    counts = {"finalised": 0, "not_ready": 0, "failed": 0}
+    for item in items:
+        if item.outcome in ("attested", "already_attested"):
+            counts["finalised"] += 1
+        elif item.outcome == "failed":
+            counts["failed"] += 1
+        else:
+            counts["not_ready"] += 1
+    return ReadySummary(**counts, items=tuple(items), refresh=refreshed, probed=probe)
+
+
+def _ready_item(
+    record: EnhancedAttestation,
+    outcome: ReadyKind,
+    message: str,
+    request_id: str | None = None,
+    result: FinaliseOutcome | None = None,
+) -> ReadyItem:
+    return ReadyItem(
+        customer_id=record.customer_id,
+        company_name=record.company_name,
+        attestation_id=record.attestation_id,
+        outcome=outcome,
+        message=message,
+        request_id=request_id,
+        result=result,
+    )
+
+
+async def _finalise_one(
+    pc: PartnerCenterClient,
+    store: Store | None,
+    identity: Identity,
+    record: EnhancedAttestation,
+    wire: EnhancedWire,
+    lifetime: timedelta,
+    now: datetime,
+) -> ReadyItem:
+    """One attestation's finalise (audited by `finalise_attestation`); never raises McaError."""
+    try:
+        outcome = await finalise_attestation(
+            pc,
+            store,
+            identity,
+            customer=record.customer_id,
+            attestation_id=record.attestation_id,
+            wire=wire,
+            link_lifetime=lifetime,
+            now=now,
+        )
+    except CustomerNotAcceptedYet as exc:
+        return _ready_item(record, "not_accepted", str(exc), exc.request_id)
+    except AcceptanceLinkExpired as exc:
+        return _ready_item(record, "expired", str(exc), exc.request_id)
+    except McaError as exc:
+        return _ready_item(
+            record, "failed", f"{type(exc).__name__}: {exc}", getattr(exc, "request_id", None)
+        )
+    kind: ReadyKind = "attested" if outcome.outcome == "attested" else "already_attested"
+    return _ready_item(record, kind, outcome.message, outcome.request_id, outcome)
 
 
 # --- the pipeline --------------------------------------------------------------------------------
@@ -1081,6 +1404,7 @@ __all__ = [
     "ACTION_REFRESH",
     "AGREEMENT_LANGUAGES",
     "DEFAULT_LINK_LIFETIME",
+    "LANGUAGE_CULTURES",
     "AcceptanceLinkExpired",
     "AppOnlyRequired",
     "AttestationState",
@@ -1092,18 +1416,24 @@ __all__ = [
     "FinaliseOutcome",
     "Pipeline",
     "PipelineItem",
+    "ReadyItem",
+    "ReadySummary",
     "RefreshSummary",
     "Stage",
     "acceptance_invitation",
     "build_pipeline",
     "check_language",
+    "check_link_lifetime",
     "create_attestation",
     "create_request_id",
     "customer_attestations",
     "finalise_attestation",
+    "finalise_ready",
     "finalise_request_id",
     "load_pipeline",
+    "minutes_of_hours",
     "prepare_enhanced",
+    "ready_attestations",
     "refresh_attestations",
     "require_app_only",
 ]

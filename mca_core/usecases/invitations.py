@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -52,11 +52,15 @@ from mca_core.domain.access import (
 )
 from mca_core.domain.errors import ConfigurationError, InvalidInput, McaError, Problem
 from mca_core.domain.models import MCA_ACCEPTANCE_URL, Contact, Customer, Identity, PartnerType
-from mca_core.domain.validation import check_customer_id, check_email, check_required_text
+from mca_core.domain.validation import (
+    check_customer_id,
+    check_email,
+    check_required_text,
+    validate_contact,
+)
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import Store
 from mca_core.usecases import audit
-from mca_core.usecases.attestation import prepare_attestation
 from mca_core.usecases.status import resolve_customer
 
 ACTION = "invite"
@@ -68,6 +72,8 @@ RENDERABLE_KINDS: tuple[str, ...] = (*KINDS, ENHANCED_KIND)
 LOCALES: tuple[str, ...] = ("en", "zh-CN")
 ProviderAsk = Literal["attest", "link"]
 PROVIDER_ASKS: tuple[str, ...] = ("attest", "link")
+#: Kinds whose emails may carry a new customer's temporary password (masked in the bodies).
+PASSWORD_KINDS: tuple[str, ...] = ("mca_new", "reseller")
 #: Stands where the temporary password goes, until the email is handed off.
 PASSWORD_MASK = "••••••••"
 #: About the shortest limit among common browsers and mail clients (Outlook on Windows stops
@@ -108,7 +114,8 @@ class Email:
     required_link: str | None
     to: str = ""
     customer_id: str | None = None
-    #: The new customer's temporary password (kind `mca_new` only); never printed or stored.
+    #: The new customer's temporary password (`mca_new`, or `reseller` with the new customer's
+    #: sign-in); never printed or stored.
     password: SecretStr | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -215,15 +222,16 @@ def render(
 ) -> Email:
     """Render one kind in one locale. Every template variable must be given (StrictUndefined).
 
-    For `mca_new`, pass the real password as `password` (kept on the Email, never rendered):
-    the bodies carry `PASSWORD_MASK` instead.
+    For `mca_new` (and `reseller` with a new customer's sign-in), pass the real password as
+    `password` (kept on the Email, never rendered): the bodies carry `PASSWORD_MASK` instead.
     """
     if kind not in RENDERABLE_KINDS:
         raise ValueError(f"unknown email kind {kind!r}; one of {RENDERABLE_KINDS}")
     locale = check_locale(locale)
     env = environment()
     text_template = env.get_template(f"{kind}.{locale}.txt")
-    values = {**context, "password": PASSWORD_MASK} if kind == "mca_new" else dict(context)
+    # The password never reaches a body: the mask stands in its place until the hand-off.
+    values = {**context, "password": PASSWORD_MASK} if kind in PASSWORD_KINDS else dict(context)
     ctx = text_template.new_context(values)
     subject = single_line("".join(text_template.blocks["subject"](ctx)))
     ctx = text_template.new_context(values)
@@ -688,6 +696,8 @@ async def relationship_request(
     company_name: object = "",
     indirect_reseller_id: object = None,
     reseller_name: object = "",
+    user_name: object = None,
+    password: str | SecretStr | None = None,
 ) -> Email:
     """Generator 2: the partner's personalised reseller-relationship link (accepting it also
     accepts the MCA), explained to the customer's Global admin.
@@ -695,38 +705,50 @@ async def relationship_request(
     Direct-bill partner: its own link. Indirect provider: with `indirect_reseller_id` when
     writing on behalf of one of its resellers. Indirect reseller: always with its provider's id.
     The link works for any customer, so `customer` is optional (a prospect has none yet).
+    For a customer just created, `user_name` and `password` add the first admin's sign-in (the
+    password is kept on the Email only, masked in the bodies, never audited).
     """
     customer_id = str(customer or "").strip() or None
+    with_sign_in = bool(str(user_name or "").strip()) or bool(
+        password.get_secret_value() if isinstance(password, SecretStr) else password
+    )
     with _attempt(
         store, identity, check_may_request_relationship, "reseller", customer_id, to, locale
     ) as attempt:
-        checked_locale, recipient, reseller_id = _gather(
+        checked_locale, recipient, reseller_id, user, secret = _gather(
             lambda: check_locale(locale),
             lambda: check_recipient(to),
             lambda: check_reseller_id(indirect_reseller_id),
+            lambda: check_user_name(user_name) if with_sign_in else "",
+            lambda: check_password(password) if with_sign_in else None,
         )
         _about(attempt, "reseller", customer_id, to, locale, indirect_reseller_id=reseller_id)
         company = str(company_name or "").strip()[:200]
+        domain = ""
         if customer_id:
             found = await resolve_customer(pc, customer_id)
             customer_id = found.id
             _about(attempt, "reseller", customer_id, to, locale, indirect_reseller_id=reseller_id)
             company = company or _company(found)
+            domain = found.domain or ""
         link, shown_reseller, shown_provider = await _relationship_link(
             pc, identity, reseller_id, str(reseller_name or "").strip()
         )
         if not link:
             raise McaError("Partner Center answered without a relationship link; try again.")
+        sign_in = user if not user or "@" in user or not domain else f"{user}@{domain}"
         email = render(
             "reseller",
             checked_locale,
             to=recipient,
             customer_id=customer_id,
             required_link=link,
+            password=secret,
             relationship_url=link,
             company_name=company,
             reseller_name=shown_reseller,
             provider_name=shown_provider,
+            sign_in_name=sign_in,
             **_sender(identity),
         )
         _generated(attempt, email, indirect_reseller_id=reseller_id)
@@ -763,8 +785,11 @@ async def provider_request(
     now: datetime | None = None,
 ) -> Email:
     """Generator 3, the indirect reseller's own (it can never attest): ask its indirect
-    provider to attest for a named customer (who accepted, when; the date defaults to today in
-    UTC, as on the attest page) or to send its relationship link. Addressed to the provider.
+    provider to create an enhanced MCA attestation for a named customer and signer (the
+    customer's person who will accept through Microsoft's link; the classic attestation and its
+    screen were retired on 2026-01-05), or to send its relationship link. Addressed to the
+    provider. `date_agreed` is accepted and not used: the enhanced flow dates the agreement when
+    the signer accepts.
     """
     customer_id = str(customer or "")
     with _attempt(
@@ -778,26 +803,20 @@ async def provider_request(
         ask=ask,
     ) as attempt:
 
-        def accepted_by() -> tuple[Contact | None, date | None]:
+        def signer() -> Contact | None:
             if ask != "attest":
-                return None, None
-            return prepare_attestation(
-                contact_first_name,
-                contact_last_name,
-                contact_email,
-                contact_phone,
-                date_agreed,
-                now=now,
+                return None
+            return validate_contact(
+                contact_first_name, contact_last_name, contact_email, contact_phone
             )
 
-        _, checked_ask, checked_locale, recipient, acceptance = _gather(
+        _, checked_ask, checked_locale, recipient, contact = _gather(
             lambda: check_customer_given(customer),
             lambda: _check_ask(ask),
             lambda: check_locale(locale),
             lambda: check_recipient(to),
-            accepted_by,
+            signer,
         )
-        contact, day = acceptance
         found = await resolve_customer(pc, customer)
         _about(attempt, "provider_request", found.id, to, locale, ask=ask)
         email = render(
@@ -815,7 +834,6 @@ async def provider_request(
             contact_name=contact.full_name if contact else "",
             contact_email=contact.email if contact else "",
             contact_phone=(contact.phone_number or "") if contact else "",
-            date_agreed=day.isoformat() if day else "",
             **_sender(identity),
         )
         _generated(attempt, email, ask=checked_ask)

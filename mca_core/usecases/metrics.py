@@ -1,12 +1,16 @@
 """Acceptance metrics over a snapshot: what a manager puts on a slide.
 
 Pure functions over pandas frames built from snapshot rows, so the overview page, the report
-command and the tests compute the same figures. Status of a customer:
-  both          attested by the partner AND accepted directly (known only when both were asked)
-  attested      accepted through the partner's attestation
-  direct        accepted by the customer in the Microsoft 365 admin center
-  not_accepted  neither: orders are refused (403 / 13605)
-  unknown       the last sync could not read it
+command and the tests compute the same figures. Status of a customer (`state` in brackets):
+  both                   [accepted] a current attestation AND accepted directly (known only
+                         when both were asked)
+  attested               [accepted] a current attestation by the partner
+  direct                 [accepted] accepted by the customer in the Microsoft 365 admin center
+  reacceptance_required  [reacceptance_required] only an attestation of an earlier MCA (dated
+                         before `current_mca_since`): new orders are refused until it accepts
+                         the current MCA
+  not_accepted           [not_accepted] none: orders are refused (403 / 13605)
+  unknown                [unknown] the last sync could not read it
 """
 
 from __future__ import annotations
@@ -18,11 +22,20 @@ from typing import Any
 
 import pandas as pd
 
-from mca_core.domain.models import AuditEvent
+from mca_core.domain.models import (
+    ACCEPTANCE_STATES,
+    CURRENT_MCA_SINCE,
+    AuditEvent,
+    acceptance_state,
+)
 from mca_core.store.database import SnapshotInfo
 
-STATUSES = ("attested", "direct", "both", "not_accepted", "unknown")
+STATUSES = ("attested", "direct", "both", "reacceptance_required", "not_accepted", "unknown")
 ACCEPTED_STATUSES = ("attested", "direct", "both")
+#: A customer's state: `ACCEPTANCE_STATES` plus "unknown" (not read).
+STATES = (*ACCEPTANCE_STATES, "unknown")
+#: Statuses whose new orders are refused.
+BLOCKED_STATUSES = ("reacceptance_required", "not_accepted")
 NO_RESELLER = "—"
 UNKNOWN_COUNTRY = "??"
 
@@ -34,6 +47,7 @@ FRAME_COLUMNS = (
     "associated_partner_id",
     "reseller",
     "status",
+    "state",
     "accepted",
     "attested",
     "direct_signed",
@@ -47,27 +61,44 @@ FRAME_COLUMNS = (
 
 
 def _known(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and pd.isna(value))
+    """Not None, NaN or NaT (what a frame holds for a missing value)."""
+    return value is not None and not (pd.api.types.is_scalar(value) and pd.isna(value))
 
 
-def _status(attested: Any, direct: Any, accepted: Any) -> str:
-    if not _known(accepted):
+def _status(row: Mapping[str, Any], current_since: date) -> str:
+    """A row's status, judged from its evidence under the cutoff (see the module docstring)."""
+    if not _known(row.get("accepted")):
         return "unknown"
-    is_attested = _known(attested) and bool(attested)
+    latest = row.get("latest_date_agreed")
+    latest = latest if _known(latest) else None
+    direct = row.get("direct_signed")
     is_direct = _known(direct) and bool(direct)
-    if is_attested and is_direct:
+    state = acceptance_state(latest, is_direct, current_since)
+    if state != "accepted":
+        return state
+    current = acceptance_state(latest, False, current_since) == "accepted"
+    if current and is_direct:
         return "both"
-    if is_attested:
-        return "attested"
-    if is_direct:
-        return "direct"
-    return "attested" if bool(accepted) else "not_accepted"
+    return "attested" if current else "direct"
+
+
+def state_of(status: str) -> str:
+    """The acceptance state a status belongs to."""
+    return "accepted" if status in ACCEPTED_STATUSES else status
+
+
+def row_blocked(row: Mapping[str, Any], current_since: date = CURRENT_MCA_SINCE) -> bool:
+    """New orders are refused for this snapshot row (not accepted, or only an earlier MCA)."""
+    return _status(row, current_since) in BLOCKED_STATUSES
 
 
 def customers_frame(
-    rows: Iterable[Mapping[str, Any]], reseller_names: Mapping[str, str] | None = None
+    rows: Iterable[Mapping[str, Any]],
+    reseller_names: Mapping[str, str] | None = None,
+    current_since: date = CURRENT_MCA_SINCE,
 ) -> pd.DataFrame:
-    """Snapshot rows as a typed frame with a `status` and a readable `reseller` column."""
+    """Snapshot rows as a typed frame with `status`, `state` and a readable `reseller`,
+    judged against the current MCA (`current_since`)."""
     frame = pd.DataFrame(list(rows))
     for column in FRAME_COLUMNS:
         if column not in frame.columns:
@@ -75,11 +106,9 @@ def customers_frame(
     names = dict(reseller_names or {})
     if len(frame):
         frame["status"] = [
-            _status(a, d, acc)
-            for a, d, acc in zip(
-                frame["attested"], frame["direct_signed"], frame["accepted"], strict=True
-            )
+            _status(row, current_since) for row in frame.to_dict(orient="records")
         ]
+        frame["state"] = [state_of(s) for s in frame["status"]]
         frame["reseller"] = [
             names.get(r, r) if isinstance(r, str) and r else NO_RESELLER
             for r in frame["associated_partner_id"]
@@ -87,6 +116,7 @@ def customers_frame(
         frame["country"] = frame["country"].fillna(UNKNOWN_COUNTRY)
     frame["latest_date_agreed"] = pd.to_datetime(frame["latest_date_agreed"], utc=True)
     frame["status"] = pd.Categorical(frame["status"], categories=list(STATUSES))
+    frame["state"] = pd.Categorical(frame["state"], categories=list(STATES))
     return frame[list(FRAME_COLUMNS)]
 
 
@@ -99,6 +129,8 @@ class Kpis:
     both: int
     not_accepted: int
     unknown: int
+    #: Only an acceptance of an earlier MCA: new orders refused until the current one is.
+    reacceptance_required: int = 0
 
     @property
     def rate(self) -> float:
@@ -106,8 +138,8 @@ class Kpis:
 
     @property
     def at_risk(self) -> int:
-        """Customers whose orders will be refused (403 / 13605)."""
-        return self.not_accepted
+        """Customers whose new orders will be refused (403 / 13605)."""
+        return self.not_accepted + self.reacceptance_required
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rate": round(self.rate, 4), "at_risk": self.at_risk}
@@ -127,6 +159,7 @@ def kpis(frame: pd.DataFrame) -> Kpis:
         both=n("both"),
         not_accepted=n("not_accepted"),
         unknown=n("unknown"),
+        reacceptance_required=n("reacceptance_required"),
     )
 
 
@@ -137,6 +170,7 @@ def kpis_from_summary(summary: Mapping[str, Any]) -> Kpis:
     attested = int(summary.get("attested") or 0)
     direct = int(summary.get("direct_signed") or 0)
     not_accepted = int(summary.get("not_accepted") or 0)
+    reaccept = int(summary.get("reacceptance_required") or 0)
     both = max(0, attested + direct - accepted)
     return Kpis(
         customers=customers,
@@ -145,13 +179,22 @@ def kpis_from_summary(summary: Mapping[str, Any]) -> Kpis:
         directly=direct - both,
         both=both,
         not_accepted=not_accepted,
-        unknown=max(0, customers - accepted - not_accepted),
+        unknown=max(0, customers - accepted - not_accepted - reaccept),
+        reacceptance_required=reaccept,
     )
 
 
 def deltas(now: Kpis, before: Kpis | None) -> dict[str, float | None]:
     """Change since the previous snapshot, per KPI (None when there is nothing to compare)."""
-    names = ("customers", "accepted", "by_attestation", "directly", "both", "not_accepted")
+    names = (
+        "customers",
+        "accepted",
+        "by_attestation",
+        "directly",
+        "both",
+        "reacceptance_required",
+        "not_accepted",
+    )
     if before is None:
         return {name: None for name in (*names, "rate")}
     out: dict[str, float | None] = {
@@ -197,8 +240,9 @@ def acceptance_over_time(snapshots: Sequence[SnapshotInfo]) -> pd.DataFrame:
 
 
 def not_accepted_by(frame: pd.DataFrame, column: str, top: int = 15) -> pd.DataFrame:
-    """Not-accepted customers grouped by `column` (reseller, country), largest first."""
-    subset = frame.loc[frame["status"] == "not_accepted", column].fillna("—")
+    """Customers whose new orders are refused (not accepted, or an earlier MCA only), grouped
+    by `column` (reseller, country), largest first."""
+    subset = frame.loc[frame["status"].isin(BLOCKED_STATUSES), column].fillna("—")
     counts = subset.value_counts().head(top)
     return pd.DataFrame({column: counts.index.astype(str), "customers": counts.to_numpy()})
 

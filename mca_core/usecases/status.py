@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Literal
 
 from mca_core.domain.errors import InvalidInput, NotFound, Problem
-from mca_core.domain.models import AcceptanceStatus, Customer
+from mca_core.domain.models import CURRENT_MCA_SINCE, AcceptanceStatus, Customer
 from mca_core.domain.validation import classify_customer_ref
 from mca_core.partner_center.client import PartnerCenterClient
 
@@ -15,24 +16,34 @@ StatusMode = Literal["full", "first_evidence"]
 
 
 async def acceptance_status(
-    pc: PartnerCenterClient, customer_id: str, *, mode: StatusMode = "full"
+    pc: PartnerCenterClient,
+    customer_id: str,
+    *,
+    mode: StatusMode = "full",
+    current_since: date = CURRENT_MCA_SINCE,
 ) -> AcceptanceStatus:
     """Read attestations and direct signing. In `first_evidence` mode, attestations are asked
-    first (the commoner evidence) and direct signing only when there is none."""
+    first (the commoner evidence) and direct signing only when none of them is current (none,
+    or only acceptances of an earlier MCA, dated before `current_since`)."""
     if mode == "full":
         attestations, signed = await asyncio.gather(
             pc.get_attestations(customer_id), pc.get_direct_signing_status(customer_id)
         )
         return AcceptanceStatus(
-            customer_id=customer_id, attestations=tuple(attestations), direct_signed=signed
+            customer_id=customer_id,
+            attestations=tuple(attestations),
+            direct_signed=signed,
+            current_since=current_since,
         )
-    attestations = await pc.get_attestations(customer_id)
-    if attestations:
-        return AcceptanceStatus(
-            customer_id=customer_id, attestations=tuple(attestations), direct_signed=None
-        )
+    found = AcceptanceStatus(
+        customer_id=customer_id,
+        attestations=tuple(await pc.get_attestations(customer_id)),
+        current_since=current_since,
+    )
+    if found.accepted:
+        return found
     signed = await pc.get_direct_signing_status(customer_id)
-    return AcceptanceStatus(customer_id=customer_id, attestations=(), direct_signed=signed)
+    return found.model_copy(update={"direct_signed": signed})
 
 
 def unknown_customer(field: str, value: str) -> InvalidInput:

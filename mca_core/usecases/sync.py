@@ -20,7 +20,15 @@ from typing import Any, Literal
 
 from mca_core.domain import access
 from mca_core.domain.errors import McaError
-from mca_core.domain.models import AcceptanceStatus, Contact, Customer, Identity
+from mca_core.domain.models import (
+    CURRENT_MCA_SINCE,
+    AcceptanceState,
+    AcceptanceStatus,
+    Contact,
+    Customer,
+    Identity,
+    acceptance_state,
+)
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import Store
 from mca_core.usecases import audit
@@ -34,7 +42,9 @@ ACTION = "sync"
 @dataclass
 class SyncSummary:
     customers: int = 0
+    #: accepted + reacceptance_required + not_accepted + failed == customers (a complete sync)
     accepted: int = 0
+    reacceptance_required: int = 0
     attested: int = 0
     direct_signed: int = 0
     not_accepted: int = 0
@@ -57,6 +67,17 @@ def snapshot_scope(identity: Identity, backend: str) -> str:
     return f"{backend}:{identity.partner_tenant_id or identity.user_id}"
 
 
+def row_state(
+    row: Mapping[str, Any], current_since: date = CURRENT_MCA_SINCE
+) -> AcceptanceState | None:
+    """A snapshot row's state under the cutoff; None when the sync could not read it. Judged
+    from the row's evidence (not its stored `accepted`), so a changed cutoff or a snapshot taken
+    before the desk knew the MCA refresh reads right."""
+    if row.get("accepted") is None:
+        return None
+    return acceptance_state(row.get("latest_date_agreed"), row.get("direct_signed"), current_since)
+
+
 def accepted_changes(
     before: Mapping[str, Any] | None,
     *,
@@ -64,6 +85,7 @@ def accepted_changes(
     date_agreed: date | datetime,
     attested_by: str,
     new_attestation: bool,
+    current_since: date = CURRENT_MCA_SINCE,
 ) -> dict[str, Any]:
     """A snapshot row after the desk recorded an acceptance for the customer (an attestation,
     or an enhanced agreement created): what the next sync would read, written through now."""
@@ -75,7 +97,6 @@ def accepted_changes(
     )
     changes: dict[str, Any] = {
         "attested": True,
-        "accepted": True,
         "error": None,
         "attestation_count": int(before.get("attestation_count") or 0) + int(new_attestation),
     }
@@ -87,6 +108,12 @@ def accepted_changes(
             latest_contact_email=contact.email,
             latest_attested_by=attested_by,
         )
+    changes["accepted"] = (
+        acceptance_state(
+            changes.get("latest_date_agreed", latest), before.get("direct_signed"), current_since
+        )
+        == "accepted"
+    )
     return changes
 
 
@@ -158,8 +185,10 @@ async def sync_acceptance(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     concurrency: int = 32,
+    current_since: date = CURRENT_MCA_SINCE,
 ) -> SyncSummary:
-    """List customers, read each one's acceptance, store a snapshot; return the summary."""
+    """List customers, read each one's acceptance, store a snapshot; return the summary.
+    Acceptance is judged against the current MCA (`current_since`)."""
     with audit.attempt(  # a refusal is an attempt too: audited like every other
         store,
         identity,
@@ -191,7 +220,8 @@ async def sync_acceptance(
         to_ask: list[Customer] = []
         for customer in customers:
             before = previous.get(customer.id)
-            if before is not None and before.get("accepted") and not before.get("error"):
+            reusable = before is not None and not before.get("error")
+            if reusable and row_state(before, current_since) == "accepted":
                 kept = dict(before)
                 kept.update(
                     company_name=customer.company_name,
@@ -216,7 +246,9 @@ async def sync_acceptance(
                 if cancel is not None and cancel.is_set():
                     return
                 try:
-                    status = await acceptance_status(pc, customer.id, mode=status_mode)
+                    status = await acceptance_status(
+                        pc, customer.id, mode=status_mode, current_since=current_since
+                    )
                     rows[customer.id] = status_row(customer, status)
                 except McaError as exc:
                     kept = previous.get(customer.id)
@@ -248,11 +280,14 @@ async def sync_acceptance(
         cancelled = (cancel is not None and cancel.is_set()) or len(rows) < total
         ordered = [rows[c.id] for c in customers if c.id in rows]
         for row in ordered:
-            if row.get("error"):
+            state = row_state(row, current_since)
+            if row.get("error") or state is None:
                 summary.failed += 1
-            if row.get("accepted"):
+            elif state == "accepted":
                 summary.accepted += 1
-            elif row.get("accepted") is False:
+            elif state == "reacceptance_required":
+                summary.reacceptance_required += 1
+            else:
                 summary.not_accepted += 1
             summary.attested += bool(row.get("attested"))
             summary.direct_signed += bool(row.get("direct_signed"))

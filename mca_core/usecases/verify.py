@@ -8,11 +8,12 @@ created it by contact email and agreement date, and falls back to the `userId` o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from mca_core.domain.access import check_may_verify
 from mca_core.domain.models import (
+    CURRENT_MCA_SINCE,
     AcceptanceStatus,
     Attestation,
     AttestationResult,
@@ -86,7 +87,11 @@ class Verification:
 
     @property
     def verdict(self) -> str:
-        return "accepted" if self.accepted else "not accepted"
+        return self.status.state.replace("_", " ")
+
+    @property
+    def state(self) -> str:
+        return self.status.state
 
     @property
     def next_step_text(self) -> str:
@@ -148,6 +153,7 @@ async def verify_customer(
     reference: str,
     *,
     now: datetime | None = None,
+    current_since: date = CURRENT_MCA_SINCE,
 ) -> Verification:
     """Look a customer up by tenant id or domain and say where it stands and what to do next."""
     with audit.attempt(
@@ -160,7 +166,9 @@ async def verify_customer(
     ) as attempt:
         customer = await resolve_customer(pc, reference)
         attempt.customer_id = customer.id
-        status = await acceptance_status(pc, customer.id, mode="full")
+        status = await acceptance_status(
+            pc, customer.id, mode="full", current_since=current_since
+        )
         events = (
             store.audit(customer_id=customer.id, action=list(ATTEST_ACTIONS), outcome="attested")
             if store is not None
@@ -174,7 +182,7 @@ async def verify_customer(
             checked_at=(now or datetime.now(UTC)).astimezone(UTC),
         )
         attempt.done(
-            "accepted" if result.accepted else "not_accepted",
+            status.state,
             detail=(
                 f"{len(status.attestations)} attestation(s), direct acceptance "
                 f"{'yes' if status.direct_signed else 'no'}."

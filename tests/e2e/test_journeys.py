@@ -86,22 +86,24 @@ def test_overview_charts_and_table_filters(new_page):
     expect(charts).to_have_count(3)
     for index in range(3):
         expect(charts.nth(index).locator(".main-svg").first).to_be_visible()
-    expect(page.get_by_test_id("stMetric")).to_have_count(8)
+    expect(page.get_by_test_id("stMetric")).to_have_count(10)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
     total = int(metric_value(page, text("kpi_customers")))
     at_risk = int(metric_value(page, text("kpi_at_risk")))
-    assert 0 < at_risk < total
+    not_accepted = int(metric_value(page, text("kpi_not_accepted")))
+    reaccept = int(metric_value(page, text("kpi_reacceptance_required")))
+    assert 0 < not_accepted < at_risk == not_accepted + reaccept < total
     main = page.get_by_test_id("stMain")
     expect(main).to_contain_text(text("filter_showing", shown=total, n=total))
     screenshot(page, "overview")
 
     choose(page, main, text("filter_status"), text("status_not_accepted"))
     page.keyboard.press("Escape")
-    expect(main).to_contain_text(text("filter_showing", shown=at_risk, n=total))
+    expect(main).to_contain_text(text("filter_showing", shown=not_accepted, n=total))
     name, data = download(page, page.get_by_role("button", name=text("download_csv")))
     assert name.endswith(".csv")
     rows = csv_rows(data)
-    assert len(rows) == at_risk
+    assert len(rows) == not_accepted
     assert {row["status"] for row in rows} == {"not_accepted"}
     screenshot(page, "overview-not-accepted")
 
@@ -289,7 +291,7 @@ def test_bulk_upload_with_bad_rows(new_page, app: App):
 def test_verify_a_customer(new_page, app: App):
     rows = synced_rows(app, "helpdesk-agent")
     accepted = next(r for r in rows if r["attested"] and r["direct_signed"])
-    blocked = next(r for r in rows if r["accepted"] is False)
+    blocked = next(r for r in rows if r["accepted"] is False and not r["attested"])
     page = new_page("helpdesk-agent")
     open_page(page, "attest_title")
     expect(page.get_by_role("tab")).to_have_count(0)  # no attest action for a Helpdesk agent
@@ -391,7 +393,6 @@ def test_indirect_reseller_reaches_the_provider_request(new_page, app: App):
     fill_in(page, panel, text("inv_first_name"), "Wei")
     fill_in(page, panel, text("inv_last_name"), "Zhang")
     fill_in(page, panel, text("inv_contact_email"), "wei.zhang@example.cn")
-    enter_date(page, panel, text("inv_date"), datetime.now(UTC).date().isoformat())
     panel.get_by_role("button", name=text("inv_generate")).click()
     wait_for_app(page)
     screenshot(page, "invitations-provider-request")
@@ -401,6 +402,7 @@ def test_indirect_reseller_reaches_the_provider_request(new_page, app: App):
     assert target["company_name"] in str(message["Subject"])
     assert str(reseller.provider_name) in body
     assert target["customer_id"] in body and "wei.zhang@example.cn" in body
+    assert "enhanced MCA attestation" in body
 
 
 @pytest.mark.parametrize("page_file", list(PAGE_PATHS))

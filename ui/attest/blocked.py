@@ -1,10 +1,15 @@
-"""The Attest page's blocked tab: the synced customers whose orders are blocked (no accepted
-MCA), less those attested since the sync, each with a button to the existing-customer form."""
+"""The Attest page's blocked tab: the synced customers whose new orders are refused (no
+accepted MCA, or only an acceptance of an earlier MCA), less those attested since the sync,
+each with why and a button to the existing-customer form."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from typing import Any
+
 import streamlit as st
 
+from mca_core import AuditEvent, metrics
 from ui import attest_blocks as ab
 from ui.i18n import t, tn
 from ui.markup import md
@@ -17,20 +22,53 @@ from .existing import open_existing
 BLOCKED_PAGE_SIZE = 20
 
 
+def accepted_day(value: Any) -> date | None:
+    """A snapshot row's latest agreement date as a UTC day (None when it has none)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return accepted_day(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def why_blocked(row: dict[str, Any]) -> str:
+    """Not accepted, or must re-accept (last accepted on a day before the current MCA)."""
+    day = accepted_day(row.get("latest_date_agreed"))
+    if day is None:
+        return t("status_not_accepted")
+    return t("blocked_reaccept", date=day.isoformat())
+
+
+def unblocks(event: AuditEvent, since: date) -> bool:
+    """An attestation made since the sync unblocks its customer unless it is dated before the
+    current MCA (then the customer must still accept the current one)."""
+    day = str(event.inputs.get("date_agreed") or "")[:10]
+    try:
+        return date.fromisoformat(day) >= since
+    except ValueError:  # no date recorded: taken as done, as before
+        return True
+
+
 def render(ctx: AttestContext) -> None:
     if ctx.snapshot is None:
         ab.offer_sync(ctx.app, ctx.actor, key="bl_sync")
         return
-    blocked = [r for r in ctx.synced.values() if r.get("accepted") is False]
+    current_since = ctx.app.current_since
+    blocked = [r for r in ctx.synced.values() if metrics.row_blocked(r, current_since)]
     since = ctx.app.audit_events(
         ctx.identity,
         action=["attest", "bulk_attest", "finalise"],
         outcome=["attested", "already_attested"],
         since=ctx.snapshot.taken_at,
     )
-    done = {e.customer_id for e in since}
+    done = {e.customer_id for e in since if unblocks(e, current_since)}
     left = [r for r in blocked if r["customer_id"] not in done]
-    st.warning(t("blocked_why"), icon="⛔")
+    st.warning(t("blocked_why", date=current_since.isoformat()), icon="⛔")
     notes = [tn("list_synced", len(ctx.synced), when=ab.utc_time(ctx.snapshot.taken_at))]
     if len(left) < len(blocked):
         notes.append(tn("blocked_done_since", len(blocked) - len(left)))
@@ -56,18 +94,20 @@ def render(ctx: AttestContext) -> None:
     if not left:
         st.caption(t("blocked_no_match"))
         return
-    head = st.columns([4, 4, 1, 2])
+    widths = [4, 4, 3, 1, 2]
+    head = st.columns(widths)
     for col, key in zip(
-        head, ("col_company", "col_domain", "col_country", "col_action"), strict=True
+        head, ("col_company", "col_domain", "col_status", "col_country", "col_action"), strict=True
     ):
         col.markdown(f"**{t(key)}**")
     start = (page - 1) * BLOCKED_PAGE_SIZE
     for row in left[start : start + BLOCKED_PAGE_SIZE]:
-        cols = st.columns([4, 4, 1, 2], vertical_alignment="center")
+        cols = st.columns(widths, vertical_alignment="center")
         cols[0].markdown(md(row.get("company_name") or "—"))
         cols[1].markdown(md(row.get("domain") or ""))
-        cols[2].markdown(md(row.get("country") or ""))
-        cols[3].button(
+        cols[2].markdown(why_blocked(row))
+        cols[3].markdown(md(row.get("country") or ""))
+        cols[4].button(
             t("blocked_attest"),
             key=f"bl_attest_{row['customer_id']}",
             on_click=open_existing,

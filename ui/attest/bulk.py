@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from mca_core import BulkAttestRequest, Customer, McaError, bulk, reports
+from mca_core import BulkAttestRequest, Customer, McaError, bulk, metrics, reports
 from ui import attest_blocks as ab
 from ui.i18n import problem_text, t, tn
 
@@ -47,7 +47,13 @@ def known_customers(
         )
         for cid, r in ctx.synced.items()
     }
-    return customers, {cid for cid, r in ctx.synced.items() if r.get("accepted")}
+    return customers, {cid for cid, r in ctx.synced.items() if row_accepted(ctx, r)}
+
+
+def row_accepted(ctx: AttestContext, row: dict) -> bool:
+    """Already accepted the current MCA (a customer that must re-accept is not: attesting for
+    it is what it needs)."""
+    return row.get("accepted") is not None and not metrics.row_blocked(row, ctx.app.current_since)
 
 
 def annotated(ctx: AttestContext, frame: pd.DataFrame) -> pd.DataFrame:

@@ -109,6 +109,12 @@ def review_step(ctx: AttestContext, reference: str) -> bool:
             )
         )
         st.caption(t("ex_review_note"))
+        since = ctx.app.current_since
+        if review["day"] < since:  # still of an earlier MCA: it will not unblock new orders
+            st.warning(
+                t("ex_review_earlier_mca", date=review["day"].isoformat(), since=since.isoformat()),
+                icon="⚠️",
+            )
         change, confirm, _ = st.columns([1, 1, 3])
         if change.button(t("ex_change"), key="exb_change", width="stretch"):
             ss.pop("ex_review", None)

@@ -8,9 +8,12 @@ from typing import Any
 
 from mca_core import Actor, App, Identity
 
-#: Session keys: one prefix per generator; the password only ever sits in PASSWORD_KEY.
+#: Session keys: one prefix per generator; a new customer's password only ever sits in the
+#: password field of the generator that takes it (PASSWORD_KEYS, by email kind).
 PROVIDER, INVITE, RESELLER = "inv3", "inv1", "inv2"
 PASSWORD_KEY = f"{INVITE}_password"
+RESELLER_PASSWORD_KEY = f"{RESELLER}_password"
+PASSWORD_KEYS = {"mca_new": PASSWORD_KEY, "reseller": RESELLER_PASSWORD_KEY}
 
 
 @dataclass(frozen=True)

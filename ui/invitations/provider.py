@@ -1,5 +1,6 @@
 """The Invitations page's "Request to my indirect provider" generator: an indirect reseller asks
-its provider to invite or attest a customer."""
+its provider for an enhanced attestation for the customer's signer, or for its relationship
+link."""
 
 from __future__ import annotations
 
@@ -32,10 +33,6 @@ def render(ctx: InvitationsContext) -> None:
         cols[1].text_input(t("inv_last_name"), key=f"{p}_last_name")
         cols[0].text_input(t("inv_contact_email"), key=f"{p}_email")
         cols[1].text_input(t("inv_contact_phone"), key=f"{p}_phone")
-        # empty until the reseller enters when the customer accepted: never claimed for them
-        if f"{p}_date" not in st.session_state:
-            st.session_state[f"{p}_date"] = None
-        cols[0].date_input(t("inv_date"), key=f"{p}_date", format="YYYY-MM-DD")
     cols = st.columns(2)
     to = cols[0].text_input(t("inv_to_provider"), key=f"{p}_to", help=t("inv_to_help"))
     with cols[1]:
@@ -54,7 +51,6 @@ def render(ctx: InvitationsContext) -> None:
                 contact_last_name=s.get(f"{p}_last_name"),
                 contact_email=s.get(f"{p}_email"),
                 contact_phone=s.get(f"{p}_phone"),
-                date_agreed=s.get(f"{p}_date"),
             ),
         )
     editor(ctx, p)

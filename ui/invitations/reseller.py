@@ -8,7 +8,7 @@ import streamlit as st
 from mca_core import PartnerType, RelationshipInvitation
 from ui.i18n import t
 
-from .context import RESELLER, InvitationsContext
+from .context import RESELLER, RESELLER_PASSWORD_KEY, InvitationsContext
 from .shared import already_accepted_warning, customer_picker, editor, generate, locale_picker
 
 
@@ -58,6 +58,17 @@ def render(ctx: InvitationsContext) -> None:
         customer = customer_picker(ctx, p, "inv_customer_optional", locale_key=f"{p}_locale")
     already_accepted_warning(ctx, customer)
     company = cols[1].text_input(t("inv_company"), key=f"{p}_company")
+    with st.expander(t("inv_reseller_sign_in"), expanded=bool(st.session_state.get(f"{p}_user"))):
+        st.caption(t("inv_reseller_sign_in_help"))
+        sign_in = st.columns(2)
+        sign_in[0].text_input(t("inv_user_name"), key=f"{p}_user", help=t("inv_user_name_help"))
+        sign_in[1].text_input(
+            t("inv_password"),
+            key=RESELLER_PASSWORD_KEY,
+            type="password",
+            help=t("inv_password_help"),
+            autocomplete="off",
+        )
     cols = st.columns(2)
     to = cols[0].text_input(t("inv_to"), key=f"{p}_to", help=t("inv_to_help"))
     with cols[1]:
@@ -73,6 +84,8 @@ def render(ctx: InvitationsContext) -> None:
                 company_name=company,
                 indirect_reseller_id=reseller_id or None,
                 reseller_name=resellers.get(reseller_id or "", ""),
+                user_name=st.session_state.get(f"{p}_user") or None,
+                password=st.session_state.get(RESELLER_PASSWORD_KEY) or None,
             ),
         )
     editor(ctx, p)

@@ -22,12 +22,21 @@ from mca_core import (
     PartnerCenterError,
     access,
     invitations,
+    metrics,
 )
 from ui import attest_blocks as ab
 from ui.i18n import LANGUAGES, problem_text, refusal_text, t, tn
 from ui.markup import md
 
-from .context import INVITE, PASSWORD_KEY, PROVIDER, RESELLER, InvitationsContext
+from .context import (
+    INVITE,
+    PASSWORD_KEY,
+    PASSWORD_KEYS,
+    PROVIDER,
+    RESELLER,
+    RESELLER_PASSWORD_KEY,
+    InvitationsContext,
+)
 
 #: What belongs to one customer in a generator: reset whenever the customer changes or the
 #: partner presses Done, so one customer's recipient never carries over to the next.
@@ -109,6 +118,9 @@ def reset_customer_fields(prefix: str) -> None:
     if prefix == INVITE:  # the secret leaves the session altogether (as the guard does)
         ss.pop(PASSWORD_KEY, None)
         ss.pop("inv_prefilled", None)
+    if prefix == RESELLER:
+        ss.pop(RESELLER_PASSWORD_KEY, None)
+        ss.pop(f"{RESELLER}_user", None)
     for name in DRAFT_FIELDS:
         ss.pop(f"{prefix}_{name}", None)
 
@@ -131,20 +143,33 @@ def customer_domains(ctx: InvitationsContext, customer_id: str | None) -> list[s
 
 
 def already_accepted_warning(ctx: InvitationsContext, customer_id: str | None) -> None:
-    """Inviting a customer that has already accepted: say so, with its state."""
+    """Inviting a customer that has already accepted the current MCA: say so, with its state.
+    A customer whose acceptance is of an earlier MCA must accept the current one: say that
+    instead (an invitation to accept is exactly what it needs)."""
     row = ctx.rows.get(customer_id or "")
-    if not row or row.get("accepted") is not True:
+    if not row or row.get("accepted") is None:
         return
-    if row.get("attested") and row.get("latest_date_agreed") is not None:
-        how = t("inv_accepted_attested", date=row["latest_date_agreed"].date().isoformat())
-    else:
-        how = t("inv_accepted_direct")
     when = st.session_state["inv_rows"][2].strftime("%Y-%m-%d %H:%M")
+    company = row.get("company_name") or row["domain"]
+    since = ctx.app.current_since
+    if metrics.row_blocked(row, since):
+        latest = row.get("latest_date_agreed")
+        if latest is not None:  # blocked with an acceptance: one of an earlier MCA
+            st.info(
+                t("inv_reacceptance_required", company=company, date=latest.date().isoformat(),
+                  since=since.isoformat(), when=when),
+                icon="🔁",
+            )  # fmt: skip
+        return
+    latest = row.get("latest_date_agreed")
+    if row.get("attested") and latest is not None and latest.date() >= since:
+        how = t("inv_accepted_attested", date=latest.date().isoformat())
+    else:  # accepted, and not by a current attestation: directly
+        how = t("inv_accepted_direct")
     st.warning(
-        t("inv_already_accepted", company=row.get("company_name") or row["domain"], how=how,
-          when=when),
+        t("inv_already_accepted", company=company, how=how, when=when),
         icon="✅",
-    )  # fmt: skip
+    )
 
 
 def recipient_warning(ctx: InvitationsContext, draft: Email) -> None:
@@ -233,8 +258,11 @@ def editor(ctx: InvitationsContext, prefix: str) -> None:
     draft: Email | None = st.session_state.get(f"{prefix}_draft")
     if draft is None:
         return
-    password = st.session_state.get(PASSWORD_KEY) if draft.kind == "mca_new" else None
-    if draft.kind == "mca_new" and not password:
+    # A draft with a new customer's sign-in holds the mask; its password lives only in the
+    # generator's password field: gone from there, the draft goes too.
+    with_password = PASSWORD_MASK in draft.text_body and draft.kind in PASSWORD_KEYS
+    password = st.session_state.get(PASSWORD_KEYS[draft.kind]) if with_password else None
+    if with_password and not password:
         st.session_state.pop(f"{prefix}_draft", None)
         st.info(t("inv_password_gone"))
         return
@@ -243,8 +271,8 @@ def editor(ctx: InvitationsContext, prefix: str) -> None:
     left, right = st.columns(2, gap="large")
     subject = left.text_input(t("inv_subject"), key=f"{prefix}_subject")
     body = left.text_area(t("inv_body"), key=f"{prefix}_body", height=460, help=t("inv_body_help"))
-    reveal = draft.kind == "mca_new" and left.toggle(t("inv_reveal"), key=f"{prefix}_reveal")
-    if draft.kind == "mca_new" and PASSWORD_MASK not in body:
+    reveal = with_password and left.toggle(t("inv_reveal"), key=f"{prefix}_reveal")
+    if with_password and PASSWORD_MASK not in body:
         left.warning(t("inv_password_removed"))
     try:
         edited: Email | None = draft.edited(subject=subject, body=body).with_password(password)
