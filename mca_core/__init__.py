@@ -23,6 +23,7 @@ from mca_core.domain.access import check_may_attest, check_may_verify
 from mca_core.domain.errors import (
     AccessRefused,
     AlreadyAttested,
+    ClassicAttestationRetired,
     ConfigurationError,
     FutureAgreementDate,
     InvalidInput,
@@ -106,6 +107,7 @@ __all__ = [
     "BulkSignersReport",
     "BulkSignersRequest",
     "ChannelName",
+    "ClassicAttestationRetired",
     "ConfigurationError",
     "Contact",
     "Customer",

@@ -50,11 +50,12 @@ class Settings(BaseModel):
     #: A standalone emulator (`python -m mca_core emulator`) the sandbox talks to over HTTP
     #: instead of the embedded one, e.g. "http://127.0.0.1:8765" (browser tests, shared demos).
     sandbox_url: str | None = None
-    #: The embedded emulator refuses the classic attestation call from this day on its clock
-    #: (Microsoft retired it on 2026-01-05); None ("never") accepts it. Env
-    #: MCA_SANDBOX_CLASSIC_RETIRED_ON: YYYY-MM-DD or never. It refuses with
-    #: classic_retired_status / classic_retired_code below, so desk and sandbox agree.
-    sandbox_classic_retired_on: date | None = None
+    #: The embedded emulator refuses the classic attestation call from this day on its clock, as
+    #: production does since Microsoft retired it on 2026-01-05; None ("never") plays a tenant
+    #: that still accepts it. Env MCA_SANDBOX_CLASSIC_RETIRED_ON: YYYY-MM-DD or never. It
+    #: refuses with classic_retired_status / classic_retired_code below, so desk and sandbox
+    #: agree.
+    sandbox_classic_retired_on: date | None = date(2026, 1, 5)
 
     # --- Partner Center client ---
     pc_base_url: str = PRODUCTION_BASE_URL
@@ -83,10 +84,12 @@ class Settings(BaseModel):
     sales_agent_groups: list[str] = Field(default_factory=list)
     helpdesk_agent_groups: list[str] = Field(default_factory=list)
 
-    # --- attestation channel (see mca_core/channels.py and mca_core/enhanced_wire.py) ---
-    #: "classic" (POST .../agreements with contact and date; deprecated by Microsoft from
-    #: 2026-01-05) or "enhanced" (attestation -> customer accepts -> agreement; App-only).
-    attestation_channel: Literal["classic", "enhanced"] = "classic"
+    # --- attestation channel (see usecases/channel.py and partner_center/enhanced_wire.py) ---
+    #: "enhanced" (attestation -> the customer accepts through a link -> agreement; App-only),
+    #: production's only way since 2026-01-05; or "classic" (POST .../agreements with contact
+    #: and date), retired by Microsoft on 2026-01-05: an explicit opt-in for a tenant that
+    #: still accepts it.
+    attestation_channel: Literal["classic", "enhanced"] = "enhanced"
     #: Acceptances dated before this day are of an earlier MCA: the customer must accept the
     #: current one again before new orders (Microsoft's 2023 MCA refresh; env
     #: MCA_CURRENT_MCA_SINCE, YYYY-MM-DD).
@@ -97,10 +100,8 @@ class Settings(BaseModel):
     classic_retired_status: int = Field(CLASSIC_RETIRED_STATUS, ge=400, le=599)
     classic_retired_code: int = CLASSIC_RETIRED_CODE
     #: Finalise every attestation whose customer accepted when the links are refreshed and
-    #: before a sync (App.refresh_links, App.sync; env MCA_AUTO_FINALISE). Off by default for
-    #: now: the pages still show "ready to finalise" after a refresh (tests/test_page_enhanced);
-    #: turn it on with them.
-    auto_finalise: bool = False
+    #: before a sync (App.refresh_links, App.sync; env MCA_AUTO_FINALISE), an audit row each.
+    auto_finalise: bool = True
     #: How long an acceptance link stays valid when Partner Center's answer does not say.
     enhanced_link_lifetime_hours: float = Field(168, gt=0, le=24 * 90)
     #: Corrections of assumed enhanced-attestation names ({name: value}); names in

@@ -9,7 +9,7 @@ import streamlit as st
 from ui import attest_blocks as ab
 from ui import enhanced_blocks as eb
 from ui import session
-from ui.attest import blocked, bulk, existing, new_customer
+from ui.attest import blocked, bulk, existing, new_customer, signers
 from ui.attest.context import TAB_KEYS, AttestContext
 from ui.guard import page_setup
 from ui.i18n import t
@@ -41,8 +41,8 @@ tabs = st.tabs(list(ctx.tab_labels.values()), key="attest_tab", on_change="rerun
 with tabs[0]:
     existing.render(ctx, is_open=bool(tabs[0].open))
 with tabs[1]:
-    new_customer.render(ctx)
-with tabs[2]:
-    bulk.render(ctx)
+    new_customer.render(ctx, is_open=bool(tabs[1].open))
+with tabs[2]:  # the enhanced channel reads a file of signers; classic, of attestations
+    (signers if enhanced else bulk).render(ctx)
 with tabs[3]:
     blocked.render(ctx)

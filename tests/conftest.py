@@ -78,8 +78,29 @@ async def make_client(emulator) -> AsyncIterator[Callable[..., PartnerCenterClie
         await http.aclose()
 
 
+#: The classic channel against a tenant that still accepts the retired call (opt-in).
+CLASSIC_TENANT_ENV = {
+    "MCA_ATTESTATION_CHANNEL": "classic",
+    "MCA_SANDBOX_CLASSIC_RETIRED_ON": "never",
+}
+
+
+def _classic_tenant(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("classic_tenant"):
+        for name, value in CLASSIC_TENANT_ENV.items():
+            monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(autouse=True)
+def classic_tenant(request, monkeypatch) -> None:
+    """Tests marked `classic_tenant` exercise the classic channel, which production refused
+    from 2026-01-05: they configure a tenant that still accepts it. Everything else runs on
+    the defaults, as production: the enhanced channel, the classic call refused."""
+    _classic_tenant(request, monkeypatch)
+
+
 @pytest.fixture
-def sandbox_env(tmp_path, monkeypatch):
+def sandbox_env(tmp_path, monkeypatch, request):
     """A clean sandbox configuration: own data dir, small portfolio, no local secrets file."""
     for name in list(os.environ):
         if name.startswith("MCA_"):
@@ -89,6 +110,7 @@ def sandbox_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MCA_RATE_LIMIT_PER_MINUTE", "60000")
     monkeypatch.setenv("MCA_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
     monkeypatch.chdir(ROOT)
+    _classic_tenant(request, monkeypatch)
     return tmp_path
 
 

@@ -55,6 +55,7 @@ def _request(customer: str, **kw) -> AttestRequest:
     )
 
 
+@pytest.mark.classic_tenant
 def test_one_attestation_click_makes_only_the_requests_it_needs_and_one_audit_row(counted):
     app, transport = counted
     actor = app.sandbox_actor("admin-agent")
@@ -82,6 +83,7 @@ def test_one_attestation_click_makes_only_the_requests_it_needs_and_one_audit_ro
     assert transport.seen == [("POST", f"/v1/customers/{second}/agreements")]
 
 
+@pytest.mark.classic_tenant
 def test_an_unknown_customer_is_named_without_an_extra_request(counted):
     app, transport = counted
     actor = app.sandbox_actor("admin-agent")
@@ -94,6 +96,7 @@ def test_an_unknown_customer_is_named_without_an_extra_request(counted):
     assert app.audit_events(actor.identity)[0].outcome == "invalid"
 
 
+@pytest.mark.classic_tenant
 def test_the_attestation_written_through_shows_in_the_snapshot(counted):
     app, _ = counted
     actor = app.sandbox_actor("admin-agent")

@@ -36,6 +36,9 @@ from ui.i18n import problem_plain, translated_keys
 from .apptest import visible
 from .conftest import ROOT
 
+#: The classic channel, against a tenant that still accepts it (retired in production).
+pytestmark = pytest.mark.classic_tenant
+
 #: The clock of the pure cases: noon UTC, so "today" is the same date in UTC-11 .. UTC+11.
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TODAY = NOW.date().isoformat()

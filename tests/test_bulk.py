@@ -41,6 +41,9 @@ from mca_core.usecases.status import acceptance_status
 
 from .conftest import Sleeper
 
+#: The classic channel, against a tenant that still accepts it (retired in production).
+pytestmark = pytest.mark.classic_tenant
+
 HEADER = "customer,first_name,last_name,email,phone,date_agreed"
 ADMIN = SANDBOX_USERS["admin-agent"].identity()
 NOW = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)

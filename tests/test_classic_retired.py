@@ -264,7 +264,8 @@ def test_app_passes_the_configured_refusal_to_the_use_case(sandbox_env, monkeypa
 
 
 def test_the_sandbox_setting_takes_a_day_or_never():
-    assert load_settings(environ={}, secrets={}).sandbox_classic_retired_on is None
+    # the sandbox refuses what production refuses, by default
+    assert load_settings(environ={}, secrets={}).sandbox_classic_retired_on == RETIRED
     env = {"MCA_SANDBOX_CLASSIC_RETIRED_ON": "2026-01-05"}
     assert load_settings(environ=env, secrets={}).sandbox_classic_retired_on == RETIRED
     env = {"MCA_SANDBOX_CLASSIC_RETIRED_ON": "never"}
@@ -281,7 +282,7 @@ def test_the_sandbox_setting_takes_a_day_or_never():
 
 def test_the_standalone_emulator_flag_parses_never_and_a_day(capsys):
     parser = standalone.build_parser()
-    assert parser.parse_args([]).classic_retired_on is None  # default: never (for now)
+    assert parser.parse_args([]).classic_retired_on == RETIRED  # production's day, by default
     assert parser.parse_args(["--classic-retired-on", "never"]).classic_retired_on is None
     args = parser.parse_args(
         [
@@ -308,7 +309,7 @@ def test_the_standalone_emulator_flag_parses_never_and_a_day(capsys):
 def test_the_cli_emulator_command_takes_the_same_flags():
     parser = build_parser()
     args = parser.parse_args(["emulator"])
-    assert args.classic_retired_on is None and args.classic_refusal_status is None
+    assert args.classic_retired_on == RETIRED and args.classic_refusal_status is None
     args = parser.parse_args(
         ["emulator", "--classic-retired-on", "2026-01-05", "--classic-refusal-code", "600099"]
     )
@@ -321,14 +322,30 @@ def test_the_cli_emulator_command_takes_the_same_flags():
     assert caught.value.code == 2 and json.loads(out.getvalue())["error"] == "usage"
 
 
-def test_the_embedded_sandbox_refuses_only_when_configured(sandbox_env, monkeypatch):
-    app = App.from_settings(load_settings())
-    assert app.desk.emulator.classic_retired_on is None
-    monkeypatch.setenv("MCA_SANDBOX_CLASSIC_RETIRED_ON", "2026-01-05")
+def test_the_embedded_sandbox_refuses_as_production_unless_told_never(sandbox_env, monkeypatch):
     app = App.from_settings(load_settings())
     emu = app.desk.emulator
     assert emu.classic_retired_on == RETIRED
     assert (emu.classic_refusal_status, emu.classic_refusal_code) == (400, 600098)
+    monkeypatch.setenv("MCA_SANDBOX_CLASSIC_RETIRED_ON", "never")
+    assert App.from_settings(load_settings()).desk.emulator.classic_retired_on is None
+
+
+def test_by_default_attest_creates_an_enhanced_link_and_classic_is_refused(sandbox_env):
+    """Issue 13's "done when": `attest` with no channel flag creates an enhanced attestation and
+    prints its link; `attest --channel classic` is refused naming the enhanced flow (exit 1)."""
+    code, out, _ = run("--json", "customers")
+    customer = json.loads(out)[0]["id"]
+    signer = ("--first-name", "Wei", "--last-name", "Zhang", "--email", "wei.zhang@example.cn")
+    code, out, err = run("attest", customer, *signer)
+    assert code == 0, err
+    assert "acceptance link" in out and "attestation id" in out
+    code, out, err = run("--json", "attest", customer, *signer, "--date", "2026-11-20",
+                             "--channel", "classic")  # fmt: skip
+    assert code == 1
+    doc = json.loads(out)
+    assert "enhanced" in doc["message"] and "2026-01-05" in doc["message"]
+    assert "Traceback" not in err
 
 
 async def test_the_refusal_is_an_error_body_echoing_the_request_id(emulator):

@@ -81,6 +81,7 @@ def test_status_by_domain(sandbox_env):
     assert code == 0 and doc["customer_id"] == customers[3]["id"]
 
 
+@pytest.mark.classic_tenant
 def test_attest_then_again_is_done_and_says_so(sandbox_env):
     cid = unaccepted_customer_id()
     args = (
@@ -111,6 +112,7 @@ def test_attest_then_again_is_done_and_says_so(sandbox_env):
     assert status["latest_attestation"]["email"] == "jane@contoso.com"
 
 
+@pytest.mark.classic_tenant
 def test_future_date_is_invalid_input_naming_the_field(sandbox_env):
     cid = unaccepted_customer_id()
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
@@ -130,6 +132,7 @@ def test_future_date_is_invalid_input_naming_the_field(sandbox_env):
     assert "date_agreed" in err and "UTC" in err and "Traceback" not in err
 
 
+@pytest.mark.classic_tenant
 @pytest.mark.parametrize("date_args", [(), ("--date", ""), ("--date", "2025-11-20 garbage")])
 def test_classic_attest_never_defaults_or_guesses_the_date(sandbox_env, date_args):
     """Issue 10.1 / 11.9: `--date` missing, empty or loose is invalid input; nothing is sent."""
@@ -223,6 +226,7 @@ def test_sync_summary(sandbox_env):
     assert doc["accepted"] + doc["reacceptance_required"] + doc["not_accepted"] == 40
 
 
+@pytest.mark.classic_tenant
 def test_live_mode_against_the_standalone_emulator(tmp_path, monkeypatch, sandbox_env):
     emulator = Emulator(tmp_path / "standalone", customers=30, seed=11)
     with run_in_thread(emulator, "127.0.0.1", 0) as base_url:

@@ -590,11 +590,13 @@ def test_cli_attest_finalise_pipeline(sandbox_env, monkeypatch):
     assert code == 0 and json.loads(out)["counts"]["pending"] == 1
 
     assert run("sandbox-accept", doc["attestation_id"])[0] == 0
+    monkeypatch.setenv("MCA_AUTO_FINALISE", "false")  # by hand, this once
     code, out, _ = run("pipeline")
     assert "ready to finalise 1" in out
     code, out, err = run("finalise", customer)
     assert code == 0, err
     assert "Agreement created" in out
+    monkeypatch.delenv("MCA_AUTO_FINALISE")
     code, out, _ = run("--json", "status", customer)
     assert json.loads(out)["accepted"] is True
     assert run("finalise", customer)[0] == 0  # already: done
@@ -607,6 +609,14 @@ def test_cli_attest_finalise_pipeline(sandbox_env, monkeypatch):
     assert json.loads(out)["channel"] == "enhanced"
     code, _, err = run("--as", "helpdesk-agent", "finalise", other)
     assert code == 3, err
+
+    # By default the pipeline's refresh finalises what the customer accepted (auto_finalise).
+    created = json.loads(out)["attestation_id"]
+    assert run("sandbox-accept", created)[0] == 0
+    code, out, _ = run("--json", "pipeline")
+    assert code == 0 and json.loads(out)["counts"]["ready"] == 0
+    code, out, _ = run("--json", "status", other)
+    assert json.loads(out)["accepted"] is True
 
 
 def test_readme_lists_the_new_commands():

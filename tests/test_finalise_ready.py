@@ -339,7 +339,7 @@ def test_auto_finalise_before_a_sync(sandbox_env, monkeypatch):
 
 
 def test_the_setting_reads_the_environment():
-    assert load_settings(environ={}, secrets={}).auto_finalise is False  # default, for now
-    assert load_settings(environ={"MCA_AUTO_FINALISE": "true"}, secrets={}).auto_finalise
+    assert load_settings(environ={}, secrets={}).auto_finalise is True  # the default
+    assert not load_settings(environ={"MCA_AUTO_FINALISE": "false"}, secrets={}).auto_finalise
     with pytest.raises(errors.ConfigurationError, match="auto_finalise"):
         load_settings(environ={"MCA_AUTO_FINALISE": "maybe"}, secrets={})

@@ -508,6 +508,7 @@ def live_token(base_url: str, user: str) -> str:
     return response.json()["access_token"]
 
 
+@pytest.mark.classic_tenant
 @pytest.mark.parametrize("user", ["helpdesk-agent", "indirect-reseller"])
 def test_bulk_attest_refused_by_partner_center_exits_3(tmp_path, monkeypatch, sandbox_env, user):
     """A pre-acquired token: the role is unknown locally, Partner Center's 403 judges each row."""
@@ -599,6 +600,7 @@ def test_an_interrupt_prints_one_json_document_and_exits_130(sandbox_env, monkey
     assert code == EXIT_INTERRUPTED and out == "" and "Interrupted" in err
 
 
+@pytest.mark.classic_tenant
 def test_an_interrupted_bulk_run_prints_one_json_document(sandbox_env, monkeypatch):
     import mca_core.usecases.bulk as bulk_usecase
 

@@ -25,6 +25,7 @@ from mca_core.usecases import (
     attestation,
     audit,
     bulk,
+    bulk_signers,
     customers,
     enhanced,
     invitations,
@@ -153,7 +154,8 @@ FAMILIES: dict[tuple[str, str], typing.Iterable[str]] = {
     ("nc_choice_", ""): ("attest_now", "customer_accepts"),
     ("flag_", ""): ("duplicate_in_file", "already_accepted", "unknown_customer"),
     ("bulk_encoding_", ""): bulk.ENCODINGS,
-    ("outcome_", ""): bulk.OUTCOMES,
+    # the classic bulk's outcomes and the signers file's row states (the enhanced bulk tab)
+    ("outcome_", ""): (*bulk.OUTCOMES, *bulk_signers.STATES),
     ("next_", ""): typing.get_args(verify.NextStep),
     ("inv_ask_", ""): invitations.PROVIDER_ASKS,
     ("inv_mode_", ""): ("existing", "new"),
@@ -271,6 +273,30 @@ def test_no_message_is_left_unused():
     assert unused == []
 
 
+def test_every_agreement_language_has_a_name_in_both_languages():
+    """The enhanced signer form offers `enhanced.AGREEMENT_LANGUAGES` (culture codes) by name:
+    one `lang_<code>` message each, translated, and no message for a code no longer offered."""
+    wanted = {f"lang_{code}" for code in enhanced.AGREEMENT_LANGUAGES}
+    english = {k for k in entries(catalog("en")) if k.startswith("lang_")}
+    assert english == wanted
+    assert wanted <= i18n.translated_keys("zh-CN")
+    for lang in ("en", "zh-CN"):
+        names = [i18n.message(key, lang) for key in sorted(wanted)]
+        assert len(set(names)) == len(names), f"two agreement languages share a name in {lang}"
+    assert i18n.message("lang_zh-HK", "en") == "Chinese (Traditional, Hong Kong SAR)"
+    assert i18n.message("lang_de-DE", "zh-CN") == "德语（德国）"
+
+
+def test_the_link_lifetime_problem_is_worded_in_chinese():
+    problem = enhanced.check_link_lifetime(3)
+    assert isinstance(problem, Problem) and problem.code == "link_lifetime_range"
+    english = i18n.problem_plain(problem, "en")
+    assert english.startswith("Link lifetime: The link lifetime must be between 5 minutes")
+    chinese = i18n.problem_plain(problem, "zh-CN")
+    assert chinese.startswith("链接有效期：链接有效期须在 5 分钟到 7 天之间（5 至 10080 分钟）")
+    assert problem.reason not in chinese
+
+
 # --- plural forms ----------------------------------------------------------------------------
 
 
@@ -349,6 +375,7 @@ def test_cjk_means_han_kana_or_hangul():
 # --- the pages in Chinese --------------------------------------------------------------------
 
 
+@pytest.mark.classic_tenant
 def test_audit_page_in_chinese_translates_roles_actions_and_outcomes(history):  # noqa: F811
     desk = Desk(load_settings())
     sales = desk.sandbox_actor("sales-agent").identity
@@ -370,6 +397,7 @@ def test_audit_page_in_chinese_translates_roles_actions_and_outcomes(history):  
     assert "已生成" in at.multiselect(key="au_outcomes").options
 
 
+@pytest.mark.classic_tenant
 def test_verify_page_in_chinese_writes_a_chinese_name_family_name_first(sandbox_env):
     assert cli("sync") == 0
     store = desk_store()

@@ -22,6 +22,9 @@ from mca_core.usecases.metrics import row_blocked
 from .apptest import open_page, run, texts, visible
 from .conftest import ROOT
 
+#: The classic channel, against a tenant that still accepts it (retired in production).
+pytestmark = pytest.mark.classic_tenant
+
 PAGE = str(ROOT / "pages" / "2_Attest.py")
 
 

@@ -116,6 +116,7 @@ def test_helpdesk_agent_is_refused(sandbox_env):
     assert not at.dataframe
 
 
+@pytest.mark.classic_tenant
 def test_every_attempt_of_the_partner_and_no_other(history):
     at = run(page())
     shown = table(at)
@@ -175,6 +176,7 @@ def test_csv_export_holds_the_rows_and_never_a_secret(history, monkeypatch):
     assert len(text.splitlines()) == len(table(at)) + 1
 
 
+@pytest.mark.classic_tenant
 def test_chinese_audit(history):
     at = page()
     at.session_state["ui_language"] = "zh-CN"

@@ -60,13 +60,15 @@ def fill_signer(at: AppTest, email: str = "li.wei@example.com") -> None:
 
 def test_the_channel_in_use_is_shown_on_home_and_attest(sandbox_env, monkeypatch):
     home = run(app(HOME))
-    assert "Attestation channel: Classic" in texts(home)
-    monkeypatch.setenv("MCA_ATTESTATION_CHANNEL", "enhanced")
-    assert "Attestation channel: Enhanced" in texts(run(app(HOME)))
+    assert "Attestation channel: Enhanced" in texts(home)  # production's only way since 2026
     attest = run(app(ATTEST))
     assert "Attestation channel: Enhanced" in texts(attest)
+    monkeypatch.setenv("MCA_ATTESTATION_CHANNEL", "classic")
+    shown = texts(run(app(HOME)))
+    assert "Attestation channel: Classic" in shown and "retired by Microsoft on 2026-01-05" in shown
 
 
+@pytest.mark.classic_tenant
 def test_classic_installation_keeps_the_classic_form_and_no_pipeline(sandbox_env):
     assert main(["sync"], out=io.StringIO(), err=io.StringIO()) == 0
     customer = blocked()["customer_id"]
@@ -78,7 +80,8 @@ def test_classic_installation_keeps_the_classic_form_and_no_pipeline(sandbox_env
     assert "Links pending" not in {m.label for m in overview.metric}
 
 
-def test_enhanced_path_create_finalise_play_the_customer_finalise(enhanced_env):
+def test_enhanced_path_create_finalise_play_the_customer_finalise(enhanced_env, monkeypatch):
+    monkeypatch.setenv("MCA_AUTO_FINALISE", "false")  # the agent finalises by hand here
     row = blocked()
     at = run(app(ATTEST, customer=row["customer_id"]))
     assert at.text_input(key="enh_company").value == row["company_name"]  # from Partner Center
@@ -153,7 +156,8 @@ def test_enhanced_path_in_chinese(enhanced_env):
     assert "简体中文 (zh-CN)" in at.selectbox(key="enh_language").options
 
 
-def test_overview_pipeline_cards_and_work_list(enhanced_env):
+def test_overview_pipeline_cards_and_work_list(enhanced_env, monkeypatch):
+    monkeypatch.setenv("MCA_AUTO_FINALISE", "false")  # the agent finalises by hand here
     env = ["--json", "attest"]
     signer = ["--first-name", "Mei", "--last-name", "Chen", "--email", "mei@example.com"]
     pending, ready = blocked(0)["customer_id"], blocked(1)["customer_id"]

@@ -51,6 +51,7 @@ def test_no_snapshot_offers_a_sync_that_fills_the_page(sandbox_env):
     assert metric_values(at)["Customers"] == "40"
 
 
+@pytest.mark.classic_tenant
 def test_kpis_match_the_snapshot_and_filters_change_the_table(synced):
     from mca_core.config import load_settings
     from mca_core.store.database import Store
@@ -84,6 +85,7 @@ def test_kpis_match_the_snapshot_and_filters_change_the_table(synced):
     assert labels == ["Download CSV", "Download Excel"]
 
 
+@pytest.mark.classic_tenant
 def test_the_reacceptance_kpi_counts_acceptances_of_an_earlier_mca(synced):
     """About 1 in 5 sandbox customers holds only an attestation from before 2023-04-01: the
     KPI counts them, the caption names the cutoff, the filter and table show them, the export
@@ -122,6 +124,7 @@ def test_the_reacceptance_kpi_counts_acceptances_of_an_earlier_mca(synced):
     assert set(exported["state"]) <= {"accepted", "reacceptance_required", "not_accepted"}
 
 
+@pytest.mark.classic_tenant
 def test_the_reacceptance_kpi_shows_its_change_since_the_previous_sync(synced):
     from mca_core.config import load_settings
     from mca_core.store.database import Store

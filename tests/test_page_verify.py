@@ -84,6 +84,7 @@ def test_helpdesk_verifies_a_blocked_customer_and_is_told_to_invite(synced):
     assert (event.outcome, event.customer_id) == ("not_accepted", customer_id)
 
 
+@pytest.mark.classic_tenant
 def test_an_attestation_made_here_names_the_agent(synced):
     customer_id = blocked(rows())
     assert (
@@ -205,6 +206,7 @@ def test_an_attestation_before_2023_04_01_must_be_accepted_again(synced):
     assert (event.outcome, event.customer_id) == ("reacceptance_required", customer_id)
 
 
+@pytest.mark.classic_tenant
 def test_an_attestation_of_the_current_mca_lets_orders_through_again(synced):
     customer_id = earlier_mca_only(rows())["customer_id"]
     today = datetime.now(UTC).date().isoformat()

@@ -43,6 +43,9 @@ from mca_core.usecases.bulk import COLUMNS, BulkRow, run_bulk
 
 from .conftest import ROOT, Sleeper
 
+#: The classic channel, against a tenant that still accepts it (retired in production).
+pytestmark = pytest.mark.classic_tenant
+
 ADMIN = SANDBOX_USERS["admin-agent"].identity()
 #: 1,700 customers per partner leave about 515 of the admin agent's partner not accepted.
 PORTFOLIO = 1700
@@ -330,6 +333,7 @@ def standalone_emulator(tmp_path) -> Iterator[tuple[str, Path]]:
         "--rate-limit", "0", "--fault-429", "0.10", "--fault-5xx", "0.05",
         "--fault-timeout", "0.02", "--fault-reset", "0.01", "--retry-after", "0",
         "--timeout-hang-seconds", "1", "--fault-seed", "6",
+        "--classic-retired-on", "never",  # the classic bulk: a tenant that still accepts it
     ]  # fmt: skip
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -398,7 +402,7 @@ def test_sigkill_half_way_then_run_again_loses_nothing_and_attests_nothing_twice
     env = cli_env(tmp_path, base)
     command = [
         sys.executable, "-m", "mca_core", "--backend", "live", "--base-url", base, "--json",
-        "bulk-attest", str(csv_path),
+        "bulk-attest", str(csv_path), "--channel", "classic",
     ]  # fmt: skip
 
     first = subprocess.Popen(

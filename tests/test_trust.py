@@ -113,6 +113,7 @@ def test_markdown_company_names_stay_text_on_every_page(markdown_customers, lang
     assert_text_only(page("1_Overview", language=language), MARKDOWN_NAMES, must_show=False)
 
 
+@pytest.mark.classic_tenant
 def test_the_review_statement_escapes_what_the_agent_typed(markdown_customers):
     at = page("2_Attest", ex_customer=markdown_customers["mdlink"])
     at.text_input(key="ex_first").set_value("Jane")
@@ -309,6 +310,7 @@ def accepted_metric(at: AppTest) -> str:
     return next(m.value for m in at.metric if m.label.startswith("Accepted"))
 
 
+@pytest.mark.classic_tenant
 def test_an_attestation_on_the_page_updates_the_overview_at_once(sandbox_env):
     from mca_core.domain.validation import utc_today
 
@@ -335,6 +337,7 @@ def test_an_attestation_on_the_page_updates_the_overview_at_once(sandbox_env):
     assert not [b for b in blocked_tab.button if b.key == f"bl_attest_{blocked['customer_id']}"]
 
 
+@pytest.mark.classic_tenant
 def test_an_attestation_on_the_command_line_is_written_through_too(sandbox_env):
     assert cli("sync") == 0
     blocked = next(r for r in snapshot_rows() if r["accepted"] is False)
@@ -349,6 +352,7 @@ def test_an_attestation_on_the_command_line_is_written_through_too(sandbox_env):
     assert row["written_through_at"] is not None
 
 
+@pytest.mark.classic_tenant
 def test_a_bulk_run_is_written_through_row_by_row(sandbox_env, tmp_path):
     assert cli("sync") == 0
     blocked = [r for r in snapshot_rows() if r["accepted"] is False][:3]

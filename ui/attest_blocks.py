@@ -20,7 +20,7 @@ from mca_core import (
     AccessRefused,
     Actor,
     App,
-    BulkRow,
+    ClassicAttestationRetired,
     InvalidInput,
     McaError,
     PartnerCenterError,
@@ -113,12 +113,20 @@ def partner_center_text(error: PartnerCenterError) -> str:
         facts.append(f"HTTP {md(error.status)}")
     if error.code not in (None, ""):
         facts.append(t("code_is", code=error.code))
-    text = t("pc_failed", message=error.message)
+    if isinstance(error, ClassicAttestationRetired):  # the core's text is English only
+        text = t("classic_retired_refused")
+    else:
+        text = t("pc_failed", message=error.message)
     if facts:
         text += f" ({', '.join(facts)})"
     if error.request_id:
         text += "  \n" + t("request_id_is", rid=error.request_id)
     return text
+
+
+def classic_retired_warning() -> None:
+    """A classic form says, every time it is shown, that Microsoft retired the call it makes."""
+    st.warning(t("classic_retired_warning"), icon="⚠️")
 
 
 def problem_list(problems: Iterable[Any]) -> str:
@@ -305,9 +313,10 @@ def clear_state(prefix: str) -> None:
 # --- countries -------------------------------------------------------------------------------
 
 
-def country_name(code: str) -> str:
-    """The country's name in the UI language (from phonenumbers' data), else the code."""
-    lang = "zh" if i18n.language() == "zh-CN" else "en"
+def country_name(code: str, ui_language: str | None = None) -> str:
+    """The country's name in the UI language (from phonenumbers' data), else the code; a
+    widget's labels pass the language of the run that drew them."""
+    lang = "zh" if (ui_language or i18n.language()) == "zh-CN" else "en"
     example = phonenumbers.example_number(code) if code else None
     name = geocoder.country_name_for_number(example, lang) if example else ""
     return name or code
@@ -397,24 +406,23 @@ def attestation_frame(found: Verification) -> pd.DataFrame:
 # --- the bulk grid ------------------------------------------------------------------------------
 
 
-def grid_from_rows(rows: list[BulkRow]) -> pd.DataFrame:
-    """The editable grid of an uploaded file: its line number and the six columns, as text."""
-    frame = pd.DataFrame(
-        [{"line": r.line, **r.values()} for r in rows], columns=["line", *BULK_COLUMNS]
-    )
+def grid_from_rows(rows: list[Any], columns: tuple[str, ...] = BULK_COLUMNS) -> pd.DataFrame:
+    """The editable grid of an uploaded file: its line number and the file's columns (the
+    classic file's six, or the signers file's `columns`), as text."""
+    frame = pd.DataFrame([{"line": r.line, **r.values()} for r in rows], columns=["line", *columns])
     frame["state"] = ""
     frame["problems"] = ""
     return frame
 
 
-def normalise_grid(frame: pd.DataFrame) -> pd.DataFrame:
+def normalise_grid(frame: pd.DataFrame, columns: tuple[str, ...] = BULK_COLUMNS) -> pd.DataFrame:
     """After edits: text cells (None -> ""), a line number for each added row, blank rows out."""
     out = frame.reset_index(drop=True).copy()
-    for column in BULK_COLUMNS:
+    for column in columns:
         if column not in out.columns:
             out[column] = ""
         out[column] = out[column].map(lambda v: "" if v is None or v != v else str(v).strip())
-    out = out[out[list(BULK_COLUMNS)].ne("").any(axis=1)].reset_index(drop=True)
+    out = out[out[list(columns)].ne("").any(axis=1)].reset_index(drop=True)
     lines = pd.to_numeric(out.get("line"), errors="coerce") if "line" in out else None
     if lines is None:
         lines = pd.Series([float("nan")] * len(out))
@@ -430,12 +438,14 @@ def normalise_grid(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("state", "problems"):
         if column not in out.columns:
             out[column] = ""
-    return out[["line", *BULK_COLUMNS, "state", "problems"]]
+    return out[["line", *columns, "state", "problems"]]
 
 
-def grid_columns() -> dict[str, Any]:
+def grid_columns(columns: tuple[str, ...] = BULK_COLUMNS) -> dict[str, Any]:
+    """The grid's column headers in the UI language (the file's `columns`, line, state and
+    problems)."""
     text = st.column_config.TextColumn
-    return {
+    every = {
         "line": st.column_config.NumberColumn(t("col_line"), disabled=True, width="small"),
         "state": text(t("col_state"), disabled=True, width="medium"),
         "customer": text(t("col_customer"), width="medium"),
@@ -444,8 +454,13 @@ def grid_columns() -> dict[str, Any]:
         "email": text(t("at_email"), width="medium"),
         "phone": text(t("at_phone_optional")),
         "date_agreed": text(t("col_date_agreed"), help=t("at_date_format_help")),
+        "customer_id": text(t("col_customer"), width="medium", help=t("sig_customer_help")),
+        "country": text(t("enh_country"), help=t("sig_country_help")),
+        "language": text(t("enh_language"), help=t("sig_language_help")),
+        "company_name": text(t("enh_company"), help=t("sig_company_help")),
         "problems": text(t("col_problems"), disabled=True, width="medium"),
     }
+    return {name: every[name] for name in ("line", "state", *columns, "problems")}
 
 
 def action_label(action: str) -> str:

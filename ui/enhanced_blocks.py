@@ -1,6 +1,7 @@
 """Page blocks of the enhanced attestation channel: the channel in use (home, Attest), the
-Attest page's enhanced path (signer form, acceptance link with copy and invitation, Finalise,
-the sandbox's "play the customer"), and the overview's pipeline cards and work list.
+Attest page's enhanced path (signer form with the link's lifetime, acceptance link with copy and
+invitation, Finalise, the sandbox's "play the customer"; a refresh that finalised automatically
+says so), and the overview's pipeline cards, work list and "finalise every ready attestation".
 
 Every action is one App method; the App calls Partner Center with the partner app's App-only
 token, while the identity, role checks and audit stay the user's.
@@ -28,6 +29,7 @@ from mca_core import (
     AttestRequest,
     ChannelName,
     Contact,
+    Customer,
     EnhancedAttestation,
     McaError,
     check_may_verify,
@@ -45,7 +47,10 @@ ss = st.session_state
 #: The work list shows this many rows; the cards count every customer.
 WORK_LIST_ROWS = 500
 FORM_KEYS = ("enh_first", "enh_last", "enh_email", "enh_phone", "enh_company", "enh_country",
-             "enh_language")  # fmt: skip
+             "enh_language", "enh_lifetime")  # fmt: skip
+#: The link lifetimes offered, in days (Partner Center takes 5 minutes to 7 days).
+LINK_LIFETIME_DAYS = (1, 3, 7)
+DEFAULT_LINK_LIFETIME_DAYS = 7
 
 
 def channel(app: App) -> ChannelName:
@@ -98,17 +103,20 @@ def _show_message(customer_id: str) -> None:
 # --- the Attest page's enhanced path -------------------------------------------------------------
 
 
-def attest_path(app: App, actor: Actor, customer_id: str | None, found: Any) -> None:
+def attest_path(
+    app: App, actor: Actor, customer_id: str | None, found: Any, *, signer: Contact | None = None
+) -> None:
     """Everything the enhanced channel does for one customer on the Attest page.
 
-    `found` is the customer's Verification (or None when it could not be read); `customer_id`
-    its tenant id when known.
+    `found` is the customer's Verification, or the Customer itself (a customer just created), or
+    None when it could not be read; `customer_id` its tenant id when known; `signer`, who the
+    form starts with for a customer chosen now (a new customer's primary contact).
     """
     if not customer_id:
         st.caption(t("enh_pick_first"))
         return
-    customer = getattr(found, "customer", None)
-    _prefill(customer_id, customer)
+    customer = found if isinstance(found, Customer) else getattr(found, "customer", None)
+    _prefill(customer_id, customer, signer)
     records = app.customer_attestations(actor.identity, customer_id)
     now = datetime.now(UTC)
     current = next((r for r in records if r.is_open), None) or (records[0] if records else None)
@@ -131,17 +139,38 @@ def attest_path(app: App, actor: Actor, customer_id: str | None, found: Any) -> 
             _signer_form(app, actor, customer_id, submit_key="enh_create")
 
 
-def _prefill(customer_id: str, customer: Any) -> None:
-    """A newly chosen customer: company name and country as Partner Center has them."""
+def _prefill(customer_id: str, customer: Any, signer: Contact | None = None) -> None:
+    """A newly chosen customer: company name and country as Partner Center has them, the signer
+    as given (or empty: a signer belongs to one customer), the agreement language of the
+    customer's country (else of the UI language) and the default link lifetime."""
+    ab.default_state({"enh_lifetime": DEFAULT_LINK_LIFETIME_DAYS})
     if ss.get("enh_for") == customer_id:
         return
     ss["enh_for"] = customer_id
+    ss.pop("enh_refilled", None)  # back to a customer with an expired link: its details again
+    ss["enh_first"] = signer.first_name if signer else ""
+    ss["enh_last"] = signer.last_name if signer else ""
+    ss["enh_email"] = signer.email if signer else ""
+    ss["enh_phone"] = (signer.phone_number or "") if signer else ""
     if customer is not None:
         ss["enh_company"] = customer.company_name or ""
         ss["enh_country"] = customer.country or None
-    if not ss.get("enh_language"):
-        country = getattr(customer, "country", "") or ""
-        ss["enh_language"] = "zh-CN" if country == "CN" or i18n.language() == "zh-CN" else "en"
+    ss["enh_language"] = default_language(getattr(customer, "country", None))
+
+
+def default_language(country: str | None) -> str:
+    """The agreement language offered first: the culture of the customer's country when the
+    list has one (DE: de-DE), else Simplified Chinese in the Chinese UI, else en-US."""
+    found = [c for c in enhanced.AGREEMENT_LANGUAGES if c.endswith(f"-{(country or '').upper()}")]
+    if country and found:
+        return found[0]
+    return "zh-CN" if i18n.language() == "zh-CN" else "en-US"
+
+
+def culture(code: str | None) -> str:
+    """A stored agreement language as a culture code (the desk once kept `en`, `de`, ...)."""
+    text = str(code or "")
+    return enhanced.LANGUAGE_CULTURES.get(text.lower(), text)
 
 
 def _refill_from(record: EnhancedAttestation) -> None:
@@ -155,7 +184,7 @@ def _refill_from(record: EnhancedAttestation) -> None:
     ss["enh_phone"] = record.signer.phone_number or ""
     ss["enh_company"] = record.company_name
     ss["enh_country"] = record.country
-    ss["enh_language"] = record.language
+    ss["enh_language"] = culture(record.language)
 
 
 def _signer_form(app: App, actor: Actor, customer_id: str, *, submit_key: str) -> None:
@@ -188,6 +217,13 @@ def _signer_form(app: App, actor: Actor, customer_id: str, *, submit_key: str) -
             help=t("enh_language_help"),
             format_func=lambda code: language_name(code, lang),
         )
+        right.selectbox(
+            t("enh_lifetime"),
+            LINK_LIFETIME_DAYS,
+            key="enh_lifetime",
+            help=t("enh_lifetime_help"),
+            format_func={days: tn("enh_lifetime_days", days) for days in LINK_LIFETIME_DAYS}.get,
+        )
         submitted = st.form_submit_button(t(submit_key), type="primary")
     if submitted:
         _create(app, actor, customer_id)
@@ -217,6 +253,7 @@ def _create(app: App, actor: Actor, customer_id: str) -> None:
         company_name=ss.get("enh_company"),
         country=ss.get("enh_country"),
         language=ss.get("enh_language"),
+        link_lifetime_hours=int(ss.get("enh_lifetime") or DEFAULT_LINK_LIFETIME_DAYS) * 24,
         channel=ENHANCED,
     )
     try:
@@ -296,17 +333,23 @@ def _actions(app: App, actor: Actor, record: EnhancedAttestation, state: Attesta
         _play_customer(app, actor, record)
 
 
-def _refresh(app: App, actor: Actor, customer_id: str) -> None:
+def _refresh(app: App, actor: Actor, customer_id: str) -> enhanced.RefreshSummary | None:
+    """Read the customer's links; with `auto_finalise` the App also creates the agreement of an
+    accepted one, and the message says so (instead of "ready to finalise")."""
     try:
         summary = ab.run_use_case(lambda: app.refresh_links(actor, [customer_id]))
     except McaError as exc:
         _say(customer_id, "error", error=exc)
+        return None
+    if summary.finalised:
+        _say(customer_id, "success", "enh_auto_finalised")
+        ss.pop("ex_status", None)  # the customer's acceptance changed: read it again
+    elif summary.status_read:
+        _say(customer_id, "info", "enh_refreshed", n=summary.checked,
+             changed=summary.changed)  # fmt: skip
     else:
-        if summary.status_read:
-            _say(customer_id, "info", "enh_refreshed", n=summary.checked,
-                 changed=summary.changed)  # fmt: skip
-        else:
-            _say(customer_id, "info", "enh_no_status_read")
+        _say(customer_id, "info", "enh_no_status_read")
+    return summary
 
 
 def _finalise(app: App, actor: Actor, record: EnhancedAttestation) -> None:
@@ -339,8 +382,10 @@ def _play_customer(app: App, actor: Actor, record: EnhancedAttestation) -> None:
     if played == "expired":
         _say(customer_id, "warning", "enh_played_expired")
         st.rerun()
-    _refresh(app, actor, customer_id)  # reads the new state, as the partner would
-    if ss.get("enh_msg", {}).get("kind") != "error":
+    summary = _refresh(app, actor, customer_id)  # reads the new state, as the partner would
+    if summary is not None and summary.finalised:
+        _say(customer_id, "success", "enh_played_finalised")
+    elif summary is not None:
         _say(customer_id, "success", "enh_played")
     st.rerun()
 
@@ -423,22 +468,24 @@ def pipeline_section(app: App, actor: Actor) -> None:
     started = any(item.attestation is not None for item in pipeline.items)
     if channel(app) != ENHANCED and not started:
         return
-    head, button = st.columns([4, 1], vertical_alignment="bottom")
+    head, refresh, finalise = st.columns([3, 1, 1], vertical_alignment="bottom")
     head.subheader(t("pipe_title"))
     st.caption(t("pipe_caption"))
     if (
         _may_refresh(identity)
         and started
-        and button.button(t("pipe_refresh"), key="pipeb_refresh", width="stretch")
+        and refresh.button(t("pipe_refresh"), key="pipeb_refresh", width="stretch")
     ):
         _refresh_all(app, actor)
-    message = ss.pop("pipe_msg", None)
-    if message is not None:
-        if isinstance(message, McaError):
-            ab.show_error(message)
-        else:
-            key, params = message
-            st.info(tn(key, **params) if i18n.is_plural(key) else t(key, **params), icon="ℹ️")
+    if started and finalise.button(
+        t("pipe_finalise_ready"),
+        key="pipeb_finalise_ready",
+        type="primary" if pipeline.counts[enhanced.Stage.READY] else "secondary",
+        width="stretch",
+        help=t("pipe_finalise_ready_help"),
+    ):
+        _finalise_all_ready(app, actor)
+    _show_pipeline_message(ss.pop("pipe_msg", None))
     counts = pipeline.counts
     cards = st.columns(4)
     cards[0].metric(t("pipe_required"), f"{counts[enhanced.Stage.REQUIRED]:,}",
@@ -512,22 +559,70 @@ def _may_refresh(identity: Any) -> bool:
 
 def _refresh_all(app: App, actor: Actor) -> None:
     try:
-        summary = ab.run_use_case(lambda: app.refresh_links(actor))
+        ss["pipe_msg"] = ab.run_use_case(lambda: app.refresh_links(actor))
     except McaError as exc:
         ss["pipe_msg"] = exc
-    else:
-        ss["pipe_msg"] = (
-            ("enh_refreshed", {"n": summary.checked, "changed": summary.changed})
-            if summary.status_read
-            else ("enh_no_status_read", {})
-        )
     st.rerun()
+
+
+def _finalise_all_ready(app: App, actor: Actor) -> None:
+    """Every attestation whose customer accepted gets its agreement (`App.finalise_ready`)."""
+    try:
+        ss["pipe_msg"] = ab.run_use_case(lambda: app.finalise_ready(actor))
+    except McaError as exc:
+        ss["pipe_msg"] = exc
+    st.rerun()
+
+
+def _show_pipeline_message(message: Any) -> None:
+    """What the last pipeline action did (kept over its rerun as the core's summary)."""
+    if message is None:
+        return
+    if isinstance(message, McaError):
+        ab.show_error(message)
+        return
+    if isinstance(message, enhanced.ReadySummary):
+        kind = st.success if message.finalised and not message.failed else st.info
+        kind(
+            tn("pipe_ready_done", message.finalised, not_ready=message.not_ready,
+               failed=message.failed),
+            icon="🏁",
+        )  # fmt: skip
+        if message.probed:
+            st.caption(t("pipe_ready_probed"))
+        stuck = [i for i in message.items if i.outcome in ("failed", "expired")]
+        if stuck:
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            t("pipe_col_company"): i.company_name or i.customer_id,
+                            t("col_outcome"): t(f"outcome_{i.outcome}"),
+                            t("col_message"): i.message,
+                            t("col_request_id"): i.request_id or "",
+                        }
+                        for i in stuck
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+        return
+    if message.status_read:
+        st.info(tn("enh_refreshed", message.checked, changed=message.changed), icon="ℹ️")
+    else:
+        st.info(t("enh_no_status_read"), icon="ℹ️")
+    if message.finalised:
+        st.success(tn("pipe_auto_finalised", message.finalised), icon="🏁")
 
 
 __all__ = [
     "attest_path",
     "channel",
     "channel_caption",
+    "culture",
+    "default_language",
+    "language_name",
     "pipeline_section",
     "work_list_frame",
 ]

@@ -27,6 +27,7 @@ import os
 import select
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, NoReturn
 
 from mca_core.backends import SandboxBackend, serve_emulator
@@ -451,10 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument(
         "--classic-retired-on",
         type=retired_on,
-        default=None,
+        default=date(2026, 1, 5),
         metavar="YYYY-MM-DD|never",
-        help="refuse the classic attestation call from this day on the emulator's clock "
-        "(Microsoft retired it on 2026-01-05); default: never",
+        help="refuse the classic attestation call from this day on the emulator's clock, as "
+        "production does (Microsoft retired it on 2026-01-05; the default); never: a tenant "
+        "that still accepts it",
     )
     emu.add_argument(
         "--classic-refusal-status",

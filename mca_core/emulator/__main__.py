@@ -43,10 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--classic-retired-on",
         type=retired_on,
-        default=None,
+        default=date(2026, 1, 5),
         metavar="YYYY-MM-DD|never",
-        help="refuse the classic attestation call from this day on the emulator's clock "
-        "(Microsoft retired it on 2026-01-05); default: never",
+        help="refuse the classic attestation call from this day on the emulator's clock, as "
+        "production does (Microsoft retired it on 2026-01-05; the default); never: a tenant "
+        "that still accepts it",
     )
     parser.add_argument(
         "--classic-refusal-status",

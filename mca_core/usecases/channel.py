@@ -1,10 +1,10 @@
 """The attestation channel an installation uses: classic or enhanced, chosen by configuration.
 
-* **classic**: the seed's flow: ``POST /v1/customers/{id}/agreements`` with the contact and the
-  date (App+User). Microsoft deprecated it from 2026-01-05; it stays for partners whose tenant
-  still accepts it, and for the sandbox.
-* **enhanced**: Microsoft's current flow (`enhanced`): an attestation with a link the customer
+* **enhanced** (the default): Microsoft's current flow: an attestation with a link the customer
   accepts, then the agreement (App-only).
+* **classic**: the seed's flow: ``POST /v1/customers/{id}/agreements`` with the contact and the
+  date (App+User). Microsoft retired it on 2026-01-05; it stays an explicit opt-in for a tenant
+  that still accepts it.
 
 Both run the same guard (`check_may_attest`), validation, audit and idempotency rules. The App
 (`App.attest`) decides the channel and its token kind once per action and runs the channel's use

@@ -1,6 +1,6 @@
 """The enhanced attestation channel: the use cases and the pipeline a partner manages.
 
-Microsoft's current flow (the classic call is deprecated from 2026-01-05), per customer::
+Microsoft's current flow (the classic call was retired on 2026-01-05), per customer::
 
     MCA required -> link sent (attestation created, valid until ...) -> customer accepted
                  -> agreement created;          link expired -> offer a new link

@@ -154,9 +154,12 @@ class App:
     env: dict[str, str]
 
 
-def app_env(data_dir: Path, emulator_url: str) -> dict[str, str]:
-    """A clean sandbox configuration: nothing from the developer's MCA_* or secrets.toml."""
+def app_env(data_dir: Path, emulator_url: str, *, classic_tenant: bool = False) -> dict[str, str]:
+    """A clean sandbox configuration: nothing from the developer's MCA_* or secrets.toml.
+    `classic_tenant`: the classic channel (retired by Microsoft on 2026-01-05, an opt-in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCA_")}
+    if classic_tenant:
+        env["MCA_ATTESTATION_CHANNEL"] = "classic"
     env.update(
         MCA_BACKEND="sandbox",
         MCA_SANDBOX_URL=emulator_url,
@@ -170,14 +173,17 @@ def app_env(data_dir: Path, emulator_url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def standalone_emulator(data_dir: Path) -> Iterator[str]:
-    """`python -m mca_core emulator` on a free loopback port, without its rate limit."""
+def standalone_emulator(data_dir: Path, *, classic_tenant: bool = False) -> Iterator[str]:
+    """`python -m mca_core emulator` on a free loopback port, without its rate limit. It refuses
+    the retired classic call, as production does, unless `classic_tenant` (a tenant that still
+    accepts it)."""
     port = free_port()
     log = data_dir / "emulator.log"
     command = [
         sys.executable, "-m", "mca_core", "emulator", "--port", str(port),
         "--customers", str(CUSTOMERS), "--seed", str(SEED), "--data-dir", str(data_dir),
         "--rate-limit", "0",
+        *(["--classic-retired-on", "never"] if classic_tenant else []),
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -191,7 +197,9 @@ def standalone_emulator(data_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with standalone_emulator(tmp_path_factory.mktemp("emulator")) as url:
+    """The session's emulator: a tenant that still accepts the classic call, for the journeys
+    of the classic forms (test_enhanced_journey runs production's defaults on its own)."""
+    with standalone_emulator(tmp_path_factory.mktemp("emulator"), classic_tenant=True) as url:
         yield url
 
 
@@ -200,7 +208,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator
     """`streamlit run dashboard.py` on a free port, sandbox mode over the standalone emulator,
     with the customer lists of SYNCED_USERS' partners already synced."""
     data_dir = tmp_path_factory.mktemp("desk")
-    env = app_env(data_dir, emulator_url)
+    env = app_env(data_dir, emulator_url, classic_tenant=True)
     port = free_port()
     log = data_dir / "streamlit.log"
     command = [

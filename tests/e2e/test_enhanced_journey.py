@@ -2,8 +2,9 @@
 Attest page, the test plays the customer on the emulator's own acceptance page (served over
 loopback, the real **Accept agreement** button), and the partner finalises.
 
-This module runs its own standalone emulator and dashboard (attestation_channel = enhanced), so
-the session-wide classic dashboard and its customers stay as the other journeys expect them.
+This module runs its own standalone emulator and dashboard on production's defaults (the
+enhanced channel; the emulator refuses the retired classic call), so the session-wide classic
+tenant and its customers stay as the other journeys expect them.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator[App]:
-    """A dashboard configured for the enhanced channel over this module's emulator."""
+    """A dashboard on production's defaults (the enhanced channel, the classic call refused by
+    the emulator) over this module's emulator."""
     data_dir = tmp_path_factory.mktemp("enhanced-desk")
-    env = {**app_env(data_dir, emulator_url), "MCA_ATTESTATION_CHANNEL": "enhanced"}
+    env = app_env(data_dir, emulator_url)
     done = subprocess.run(
         [sys.executable, "-m", "mca_core", "--as", "admin-agent", "sync"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
@@ -145,16 +147,13 @@ def test_the_customer_accepts_on_the_emulator_page_and_the_partner_finalises(
     finally:
         customer.close()
 
-    # The partner again: the status, then the agreement.
+    # The partner again: the status read finds the acceptance and, auto_finalise being on by
+    # default, creates the agreement at once.
     panel.get_by_role("button", name=text("enh_check_status")).click()
     wait_for_app(page)
-    expect(panel).to_contain_text(text("enh_state_accepted"))
-    finalise = panel.get_by_role("button", name=text("enh_finalise"))
-    expect(finalise).to_have_count(1)  # the previous run's (stale) button has gone
-    finalise.click()
-    wait_for_app(page)
-    expect(alert(page, "enh_finalised")).to_be_visible()
+    expect(alert(page, "enh_auto_finalised")).to_be_visible()
     expect(panel).to_contain_text(text("enh_state_agreement_created"))
+    expect(panel.get_by_role("button", name=text("enh_finalise"))).to_have_count(0)
     expect(page.get_by_test_id("stAlert").filter(has_text="Accepted").first).to_be_visible()
     screenshot(page, "enhanced-finalised")
 

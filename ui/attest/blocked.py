@@ -1,6 +1,7 @@
 """The Attest page's blocked tab: the synced customers whose new orders are refused (no
 accepted MCA, or only an acceptance of an earlier MCA), less those attested since the sync,
-each with why and a button to the existing-customer form."""
+each with why and a button to the existing-customer tab: "Attest…" (the classic form) or, on the
+enhanced channel, "Send a link…" (the enhanced path, preselected)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,9 @@ def render(ctx: AttestContext) -> None:
     )
     done = {e.customer_id for e in since if unblocks(e, current_since)}
     left = [r for r in blocked if r["customer_id"] not in done]
-    st.warning(t("blocked_why", date=current_since.isoformat()), icon="⛔")
+    day = current_since.isoformat()
+    why = t("blocked_why_enhanced", date=day) if ctx.enhanced else t("blocked_why", date=day)
+    st.warning(why, icon="⛔")
     notes = [tn("list_synced", len(ctx.synced), when=ab.utc_time(ctx.snapshot.taken_at))]
     if len(left) < len(blocked):
         notes.append(tn("blocked_done_since", len(blocked) - len(left)))
@@ -108,7 +111,7 @@ def render(ctx: AttestContext) -> None:
         cols[2].markdown(why_blocked(row))
         cols[3].markdown(md(row.get("country") or ""))
         cols[4].button(
-            t("blocked_attest"),
+            t("blocked_send_link") if ctx.enhanced else t("blocked_attest"),
             key=f"bl_attest_{row['customer_id']}",
             on_click=open_existing,
             args=(ctx, row["customer_id"]),

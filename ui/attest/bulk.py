@@ -166,8 +166,7 @@ def show_report(report: bulk.BulkReport) -> None:
 
 
 def render(ctx: AttestContext) -> None:
-    if ctx.enhanced:
-        st.warning(t("enh_bulk_note"), icon="⚠️")
+    ab.classic_retired_warning()  # the classic channel only (the enhanced one: `signers`)
     st.caption(t("bulk_intro"))
     st.download_button(
         t("bulk_template"),
@@ -183,7 +182,7 @@ def render(ctx: AttestContext) -> None:
     encoding = st.selectbox(
         t("bulk_encoding"),
         bulk.ENCODINGS,
-        format_func=lambda key: t(f"bulk_encoding_{key}"),
+        format_func={key: t(f"bulk_encoding_{key}") for key in bulk.ENCODINGS}.get,
         key="bulk_encoding",
         help=t("bulk_encoding_help"),
     )

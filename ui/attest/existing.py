@@ -1,6 +1,7 @@
 """The Attest page's existing-customer tab: the customer's acceptance, the form, the statement
 under review (Confirm / Change), the submission and its outcome. On the enhanced channel the tab
-hands over to the enhanced path (signer form, acceptance link, Finalise)."""
+hands over to the enhanced path (signer form, acceptance link, Finalise), drawn only while the
+tab is open (the new-customer tab draws the same path for a customer it just created)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ ss = st.session_state
 
 
 def open_existing(ctx: AttestContext, customer_id: str) -> None:
-    """From the blocked list: the existing-customer form, preselected. The date is left empty:
-    only the agent can say when the customer accepted."""
+    """From the blocked list: the existing-customer form (classic) or the enhanced path,
+    preselected. The date is left empty: only the agent can say when the customer accepted."""
     ss["ex_customer"] = customer_id
     ss["ex_date"] = None
     ss["ex_came_from_blocked"] = customer_id
@@ -46,7 +47,8 @@ def before_tabs(ctx: AttestContext) -> None:
     """Every run of the page, before the tabs are drawn."""
     # The existing-customer form is hidden while the chosen customer cannot be found (a typo):
     # keep the contact typed so far for when the customer is corrected.
-    for key in ("ex_first", "ex_last", "ex_email", "ex_phone", "ex_date"):
+    # The enhanced signer form is drawn by the open tab only: keep what was typed in it too.
+    for key in ("ex_first", "ex_last", "ex_email", "ex_phone", "ex_date", *eb.FORM_KEYS):
         if key in ss:
             ss[key] = ss[key]
     if ab.preselect_from_query("ex_customer", "ex_query_customer"):
@@ -201,7 +203,7 @@ def render(ctx: AttestContext, *, is_open: bool) -> None:
         st.caption(t("ex_pick_first"))
         return
     if ss.get("ex_came_from_blocked") == reference:
-        st.info(t("ex_from_blocked"), icon="👉")
+        st.info(t("ex_from_blocked_enhanced") if ctx.enhanced else t("ex_from_blocked"), icon="👉")
     status = current_status(ctx, reference, is_open)
     if isinstance(status, McaError):
         ab.show_error(status)
@@ -215,13 +217,16 @@ def render(ctx: AttestContext, *, is_open: bool) -> None:
                 with st.expander(t("ex_all_attestations", n=len(status.attestations))):
                     st.dataframe(ab.attestation_frame(status), hide_index=True)
     if ctx.enhanced:  # the enhanced channel: signer form, acceptance link, Finalise
-        found = None if isinstance(status, McaError) else status
-        eb.attest_path(ctx.app, ctx.actor, found.customer.id if found is not None else None, found)
+        if is_open:  # one signer form per run: the new-customer tab may be drawing it
+            found = None if isinstance(status, McaError) else status
+            customer_id = found.customer.id if found is not None else None
+            eb.attest_path(ctx.app, ctx.actor, customer_id, found)
         return
     if review_step(ctx, reference):
         show_attest_outcome(reference)
         return
     ab.default_state({"ex_date": None})  # empty until the agent enters the date
+    ab.classic_retired_warning()
     with st.form("ex_form"):
         st.markdown(f"**{t('ex_form_title')}**")
         left, right = st.columns(2)

@@ -1,6 +1,8 @@
 """The Attest page's new-customer tab: the form, the review, the creation (with the attestation
 or the customer's own acceptance), the first admin's credentials shown once, and the hand-off to
-the invitation generator."""
+the invitation generator. On the enhanced channel there is no "attest now": once the customer is
+created, the tab offers the enhanced step for it (the signer form, starting as the primary
+contact, and its acceptance link: `ui.enhanced_blocks.attest_path`)."""
 
 from __future__ import annotations
 
@@ -27,12 +29,12 @@ from mca_core import (
     utc_today,
 )
 from ui import attest_blocks as ab
+from ui import enhanced_blocks as eb
 from ui import i18n
 from ui.i18n import person_name, t
 from ui.markup import md
 
 from .context import AttestContext
-from .existing import open_existing
 
 ss = st.session_state
 
@@ -127,19 +129,20 @@ def new_customer_form(ctx: AttestContext) -> None:
     right.text_input(t("at_city"), key="nc_city")
     left.text_input(t("at_state_optional"), key="nc_state")
     right.text_input(t("at_postal_optional"), key="nc_postal")
+    lang = i18n.language()  # labels fixed at drawing time (not read back per call)
     left.selectbox(
         t("at_country"),
-        ab.country_codes(i18n.language()),
+        ab.country_codes(lang),
         index=None,
         key="nc_country",
-        format_func=lambda code: f"{ab.country_name(code)} ({code})",
+        format_func=lambda code: f"{ab.country_name(code, lang)} ({code})",
         placeholder=t("at_country_placeholder"),
     )
     right.selectbox(
         t("at_culture"),
         list(CULTURES),
         key="nc_culture",
-        format_func=lambda c: f"{c} · {ab.country_name(c.split('-')[1])}",
+        format_func=lambda c: f"{c} · {ab.country_name(c.split('-')[1], lang)}",
         help=t("at_culture_help"),
     )
     if ctx.identity.partner_type is PartnerType.INDIRECT_PROVIDER:
@@ -152,19 +155,21 @@ def new_customer_form(ctx: AttestContext) -> None:
     right.text_input(t("at_phone_optional"), key="nc_phone", placeholder="+1 425 555 0100")
 
     st.markdown(f"##### {t('nc_agreement')}")
-    st.caption(t("nc_agreement_help"))
     if ctx.enhanced:  # the customer accepts on Microsoft's page; the link follows the creation
         ss["nc_agreement"] = "customer_accepts"
-        st.caption(t("enh_new_customer_note"))
-    st.radio(
-        t("nc_agreement_how"),
-        ["customer_accepts"] if ctx.enhanced else ["attest_now", "customer_accepts"],
-        key="nc_agreement",
-        format_func=lambda choice: t(f"nc_choice_{choice}"),
-    )
-    if ss.get("nc_agreement") == "attest_now":
+        st.info(t("enh_new_customer_note"), icon="🔗")
+    else:
+        st.caption(t("nc_agreement_help"))
+        st.radio(
+            t("nc_agreement_how"),
+            ["attest_now", "customer_accepts"],
+            key="nc_agreement",
+            format_func={c: t(f"nc_choice_{c}") for c in ("attest_now", "customer_accepts")}.get,
+        )
+    if not ctx.enhanced and ss.get("nc_agreement") == "attest_now":
         follow_primary_contact()
         with st.container(border=True):
+            ab.classic_retired_warning()
             st.caption(t("nc_att_prefilled"))
             left, right = st.columns(2)
             left.text_input(t("at_first_name"), key="nc_att_first")
@@ -173,7 +178,7 @@ def new_customer_form(ctx: AttestContext) -> None:
             right.text_input(t("at_phone_optional"), key="nc_att_phone")
             left.date_input(t("at_date_agreed"), key="nc_att_date", format="YYYY-MM-DD")
             right.caption(t("utc_rule", today=utc_today().isoformat()))
-    else:
+    elif not ctx.enhanced:
         st.info(t("nc_customer_accepts_info"), icon="ℹ️")
     error = ss.get("ncx_error")
     if error is not None:
@@ -260,7 +265,9 @@ def new_customer_review(ctx: AttestContext) -> None:
         st.markdown(review_lines(clean))
     with right, st.container(border=True):
         st.markdown(f"**{t('nc_agreement')}**")
-        if prepared is None:
+        if ctx.enhanced:
+            st.markdown(t("enh_new_customer_note"))
+        elif prepared is None:
             st.markdown(t("nc_choice_customer_accepts"))
         else:
             contact, day = prepared
@@ -328,7 +335,30 @@ def start_over() -> None:
     ss.pop("creds_reveal", None)
 
 
-def new_customer_done(ctx: AttestContext, outcome: NewCustomerOutcome) -> None:
+def primary_contact() -> Contact:
+    """The new customer's primary contact as typed (the enhanced signer form starts with it)."""
+    return Contact(
+        first_name=str(ss.get("nc_first") or ""),
+        last_name=str(ss.get("nc_last") or ""),
+        email=str(ss.get("nc_email") or ""),
+        phone_number=str(ss.get("nc_phone") or "") or None,
+    )
+
+
+def enhanced_step(ctx: AttestContext, outcome: NewCustomerOutcome, *, is_open: bool) -> None:
+    """The enhanced channel's next step for the customer just created: its acceptance link.
+    Drawn while this tab is open only (the existing-customer tab draws the same form when it is
+    open; one signer form per run). Nothing of the credentials goes into it."""
+    st.markdown(f"##### {t('nc_enh_step')}")
+    st.caption(t("nc_enh_step_help"))
+    if is_open:
+        customer = outcome.customer
+        eb.attest_path(ctx.app, ctx.actor, customer.id, customer, signer=primary_contact())
+
+
+def new_customer_done(
+    ctx: AttestContext, outcome: NewCustomerOutcome, *, is_open: bool = True
+) -> None:
     c = outcome.customer
     st.success(
         t(
@@ -350,18 +380,11 @@ def new_customer_done(ctx: AttestContext, outcome: NewCustomerOutcome) -> None:
         ab.show_error(outcome.attestation_error)
         if st.button(t("nc_retry"), type="primary", key="ncb_retry"):
             create_new_customer(ctx)
-    else:
+    elif not ctx.enhanced:
         st.info(t("nc_next_invite"), icon="✉️")
+    show_credentials(outcome)  # first: a rerun from the step below keeps them on screen
     if ctx.enhanced:
-        st.button(
-            t("enh_open_link_tab"),
-            key="ncb_enh_link",
-            type="primary",
-            icon="🔗",
-            on_click=open_existing,
-            args=(ctx, c.id),
-        )
-    show_credentials(outcome)
+        enhanced_step(ctx, outcome, is_open=is_open)
     invite, again, _ = st.columns([2, 2, 3])
     available = ab.page_exists(ab.INVITATIONS_PAGE)
     if invite.button(
@@ -379,7 +402,7 @@ def new_customer_done(ctx: AttestContext, outcome: NewCustomerOutcome) -> None:
         st.rerun()
 
 
-def render(ctx: AttestContext) -> None:
+def render(ctx: AttestContext, *, is_open: bool = True) -> None:
     try:
         access.check_may_create_customer(ctx.identity)
     except AccessRefused as exc:
@@ -389,7 +412,7 @@ def render(ctx: AttestContext) -> None:
     outcome = ss.get("ncx_outcome")
     step = ss.get("ncx_step", "form")
     if step == "done" and isinstance(outcome, NewCustomerOutcome):
-        new_customer_done(ctx, outcome)
+        new_customer_done(ctx, outcome, is_open=is_open)
     elif step == "review":
         new_customer_review(ctx)
     else:
