@@ -202,8 +202,8 @@ class App:
         """Every customer's acceptance into a new snapshot (progress, cancel, incremental);
         with `auto_finalise`, the accepted enhanced attestations are finalised first."""
         r = request or SyncRequest()
-        self._auto_finalise_before_sync(actor)
-        return self._run(
+        finalised = self._auto_finalise_before_sync(actor)
+        summary = self._run(
             actor,
             lambda pc: sync_acceptance(
                 pc,
@@ -217,6 +217,8 @@ class App:
                 current_since=self.current_since,
             ),
         )
+        summary.finalised = finalised.finalised if finalised is not None else 0
+        return summary
 
     # --- attesting ----------------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ def test_twenty_links_some_accepted_finalise_all_ready_finalises_exactly_those(s
     )
     overview = run(open_page(str(ROOT / "pages" / "1_Overview.py"), "admin-agent"))
     metrics = {m.label: m.value for m in overview.metric}
-    assert metrics["Must re-accept the current MCA"] == f"{summary['reacceptance_required']:,}"
+    assert metrics["Must re-accept"] == f"{summary['reacceptance_required']:,}"
     assert metrics["Not accepted (orders refused)"] == f"{summary['not_accepted']:,}"
     assert metrics["Accepted"] == f"{summary['accepted']:,}"
 
@@ -79,3 +79,22 @@ def test_classic_attest_is_refused_naming_the_enhanced_flow(sandbox):
     assert "retired the classic attestation call on 2026-01-05" in err and "enhanced" in err
     [event] = app.audit_events(actor.identity, action="attest")
     assert event.outcome == "failed"
+
+
+def test_a_classic_bulk_run_against_the_retired_call_stops_and_names_the_enhanced_flow(
+    sandbox, tmp_path
+):
+    """The retired call would refuse every row: the first refusal stops the run, and every row
+    says why and how to go on; nothing is attested."""
+    from .test_hostile_cli import bulk_csv
+
+    app, actor = sandbox
+    ids = [c.id for c in states(app, actor)["not_accepted"][:3]]
+    rows = bulk_csv(tmp_path / "classic.csv", ids)
+    code, out, err = cli("--json", "bulk-attest", str(rows), "--channel", "classic")
+    assert code == 1, err
+    doc = json.loads(out)
+    outcomes = [r["outcome"] for r in doc["rows"]]
+    assert outcomes == ["failed"] * 3
+    assert all("enhanced" in r["message"] and "2026-01-05" in r["message"] for r in doc["rows"])
+    assert all(not app.status(actor, i).attested for i in ids)

@@ -248,6 +248,8 @@ def cmd_sync(cli: Cli) -> int:
         f"{summary.not_accepted} not accepted, {summary.failed} failed; "
         f"{summary.api_calls} API calls in {summary.seconds:.1f} s"
     )
+    if summary.finalised:
+        text += f"; first, {summary.finalised} agreement(s) created for accepted links"
     if summary.failed or not summary.complete:
         # a scheduler must not read this as success: exit 5, and `complete` is false
         doc["complete"] = False

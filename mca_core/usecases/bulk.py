@@ -9,14 +9,9 @@ The flow the Attest page and `python -m mca_core bulk-attest` share:
     report = await run_bulk(pc, store, identity, rows)                 # do it
     results_csv(report)                        # per-row outcome, downloadable
 
-Files: only what can be proven is decoded: UTF-8 with or without BOM (plain ASCII is UTF-8) and
-UTF-16 with a BOM (little- or big-endian). GB18030/GBK (what Excel writes on Chinese Windows) only
-when the user chooses it (`read_csv(data, encoding="gb18030")`): a Korean, Japanese or Cyrillic
-file decodes as GB18030 too, into plausible Chinese names that would be attested, and an
-attestation cannot be withdrawn (issue 11). Every other file (a legacy code page, Big5,
-Shift-JIS, UTF-16 without BOM, UTF-32), workbooks and binary files are refused with what to do
-instead. Columns are separated by `,`, `;` or tab (found from the header). At most
-`MAX_FILE_BYTES` (read from a stream with `read_limited`, never more than that) and `MAX_ROWS`.
+Files are read by `csv_rows` (shared with the enhanced signers file): only proven encodings
+(UTF-8, UTF-16 with a BOM; GB18030 only when the user chooses it: `read_csv(data, "gb18030")`),
+`,`, `;` or tab, at most `MAX_FILE_BYTES` and `MAX_ROWS`.
 
 Running is safe to repeat. Each row's attestation carries a deterministic MS-RequestId (uuid5 of
 partner, customer, contact and date), so the service answers a re-sent row idempotently, and an
@@ -31,25 +26,20 @@ attestation found is the one an interrupted earlier run of this journal sent.
 from __future__ import annotations
 
 import asyncio
-import csv
-import hashlib
-import io
-import json
 import math
-import os
 import re
-import stat
 import threading
 import unicodedata
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from typing import Any
 
 from mca_core.domain.errors import (
     AlreadyAttested,
+    ClassicAttestationRetired,
     InvalidInput,
     McaError,
     NotFound,
@@ -70,12 +60,36 @@ from mca_core.domain.validation import (
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.bulk_journal import STARTED, BulkJournal, JournalEntry
 from mca_core.store.database import Connection, Store
-from mca_core.usecases import audit
+from mca_core.usecases import audit, csv_rows
 from mca_core.usecases.attestation import contact_inputs
-from mca_core.usecases.reports import FORMULA_PREFIXES, export_table
+from mca_core.usecases.bulk_run import (
+    ACTION,
+    DEFAULT_CONCURRENCY,
+    ProgressCallback,
+    RowRun,
+    run_key,
+    tally,
+)
+from mca_core.usecases.csv_rows import (
+    ENCODINGS,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    CsvLayout,
+    CsvRow,
+    CsvUnusable,
+    JudgedRow,
+    by_column,
+    clean_cell,
+    decode_csv,
+    duplicate_row_problem,
+    extra_cells_problem,
+    header_key,
+    read_limited,
+    read_rows,
+)
+from mca_core.usecases.reports import export_table
 from mca_core.usecases.status import acceptance_status, resolve_customer
 
-ACTION = "bulk_attest"
 COLUMNS = ("customer", "first_name", "last_name", "email", "phone", "date_agreed")
 REQUIRED_COLUMNS = ("customer", "first_name", "last_name", "email", "date_agreed")
 #: Header names accepted for each column (compared case-, space- and hyphen-insensitively;
@@ -107,15 +121,21 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
         "date",
     ),
 }
-MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 10_000
+#: The classic file as `csv_rows` reads it.
+LAYOUT = CsvLayout(
+    columns=COLUMNS,
+    required=REQUIRED_COLUMNS,
+    aliases=COLUMN_ALIASES,
+    merged="customer",
+    header_fix="Use the template's header: customer, first_name, last_name, email, phone, "
+    "date_agreed, separated by commas.",
+)
 #: Longest value a customer, phone or date cell can sensibly hold (names and emails have their
 #: own limits in `validation`). Longer values are reported by length, never echoed.
 MAX_CELL_CHARS = {"customer": 256, "phone": 64, "date_agreed": 64}
 #: From this many distinct domains on, the customer list is read once instead of one filtered
 #: lookup per domain.
 DOMAIN_LIST_THRESHOLD = 10
-DEFAULT_CONCURRENCY = 8
 #: Namespace of the deterministic MS-RequestIds of bulk attestations.
 BULK_REQUEST_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mca-desk.invalid/bulk-attest")
 OUTCOMES = (
@@ -131,17 +151,6 @@ OUTCOMES = (
 DONE_OUTCOMES = frozenset(
     {"attested", "already_attested", "skipped_already_accepted", "would_attest"}
 )
-SAVE_AS_UTF8 = (
-    "In Excel choose File → Save As → 'CSV UTF-8 (Comma delimited) (*.csv)' and use that file."
-)
-#: The fix for a file in an unproven encoding: the user may say it is GB18030, nothing else.
-SAVE_AS_UTF8_OR_GB18030 = (
-    "Save it as 'CSV UTF-8' in Excel, or choose GB18030 if it is a Simplified Chinese file "
-    "(on the command line: --encoding gb18030)."
-)
-#: The encodings a user may choose: "auto" decodes only what can be proven (UTF-8, UTF-16 with
-#: a BOM); "gb18030" also reads a file without BOM as GB18030 (a superset of GBK and GB2312).
-ENCODINGS = ("auto", "gb18030")
 TEMPLATE_HEADER = (
     "customer (tenant id or domain; also read as customer_id, domain, tenant_id)",
     "first_name",
@@ -158,28 +167,13 @@ TEMPLATE_EXAMPLE = (
     "+1 425 555 0100",
     "2025-11-20",
 )
-ProgressCallback = Callable[[int, int], None]
 
 
 # --- the file ----------------------------------------------------------------------------------
 
 
-class CsvUnusable(InvalidInput):
-    """The file as a whole cannot be read (encoding, size, columns): nothing in it was checked."""
-
-    def __init__(self, reason: str, fix: str, code: str, **params: object):
-        self.problem = Problem(
-            "file", reason, fix, code=code, params={k: str(v) for k, v in params.items()}
-        )
-        super().__init__(self.problem)
-
-    @property
-    def code(self) -> str:
-        return self.problem.code
-
-
 @dataclass(frozen=True)
-class BulkRow:
+class BulkRow(CsvRow):
     """One data row of the file as typed (trimmed), with its line number in the file."""
 
     line: int
@@ -192,417 +186,17 @@ class BulkRow:
     #: Non-empty cells beyond the header's columns (an unquoted separator inside a value).
     extra_cells: tuple[str, ...] = ()
 
-    def values(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in COLUMNS}
-
 
 def template_csv() -> bytes:
     """The file to fill in: header (each column says what it holds) and one example row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(TEMPLATE_HEADER)
-    writer.writerow(TEMPLATE_EXAMPLE)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-_UTF8_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
-#: The csv module refuses a field longer than this (`_csv.Error: field larger than field limit`).
-#: Read, never raised: the limit is process-wide and the default already far exceeds a real cell.
-_FIELD_LIMIT_MESSAGE = "field larger than field limit"
-
-
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f}"
-
-
-def _too_big(size: int | None, limit: int = MAX_FILE_BYTES) -> CsvUnusable:
-    """The file is over the limit: `size` in bytes when known (None: a stream, only known to be
-    longer than the limit)."""
-    shown = _mb(size) if size is not None else f">{_mb(limit)}"
-    said = f"{_mb(size)} MB" if size is not None else f"larger than {_mb(limit)} MB"
-    return CsvUnusable(
-        f"The file is {said}; at most {_mb(limit)} MB ({MAX_ROWS:,} rows) can be attested at once.",
-        "Split it into smaller files and upload them one after another.",
-        code="file_too_big",
-        size_mb=shown,
-        max_mb=_mb(limit),
-        max_rows=MAX_ROWS,
-    )
-
-
-def read_limited(stream: IO[bytes], *, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of an open file, a pipe or a device, reading at most `limit` + 1 of them.
-
-    CsvUnusable (`file_too_big`) when there are more: a regular file is refused by its size
-    before anything is read; a FIFO or `/dev/zero` after `limit` + 1 bytes. Never reads a whole
-    file of unknown size into memory.
-    """
-    size: int | None = None
-    try:
-        info = os.fstat(stream.fileno())
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        info = None
-    if info is not None and stat.S_ISREG(info.st_mode):
-        size = info.st_size
-        if size > limit:
-            raise _too_big(size, limit)
-    data = stream.read(limit + 1)  # a buffered read returns that many bytes unless at the end
-    if len(data) > limit:
-        raise _too_big(size if size is not None and size > limit else None, limit)
-    return data
-
-
-def decode_csv(data: bytes, encoding: str = "auto") -> tuple[str, str]:
-    """The file's text and the encoding it was read with ("utf-8", "utf-8-sig", "utf-16",
-    "gb18030").
-
-    Only what can be proven is decoded: UTF-8 (plain ASCII is UTF-8), UTF-8 with BOM and UTF-16
-    with BOM. GB18030 only when `encoding="gb18030"` (the user said so; a BOM still wins, being
-    proof). Everything else is refused with the fix, because a wrong guess would attest with
-    garbled names: CP949 (Korean Excel), EUC-JP or Windows-1251 files decode as GB18030 into
-    plausible Chinese characters (민준 김 became 刮霖 辫), and an attestation cannot be withdrawn.
-    """
-    if encoding not in ENCODINGS:
-        raise ValueError(f"encoding must be one of {ENCODINGS}, not {encoding!r}")
-    if not data or not data.strip():
-        raise CsvUnusable(
-            "The file is empty.",
-            "Download the template, fill in one row per customer and upload it.",
-            code="file_empty",
-        )
-    if len(data) > MAX_FILE_BYTES:
-        raise _too_big(len(data))
-    if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise CsvUnusable(
-            "This is an Excel workbook, not a CSV file.",
-            SAVE_AS_UTF8,
-            code="file_workbook",
-        )
-    if data.startswith(_UTF32_BOMS):
-        raise CsvUnusable(
-            "The file is encoded as UTF-32, which is not accepted.",
-            SAVE_AS_UTF8,
-            code="file_encoding",
-            encoding="UTF-32",
-        )
-    if data.startswith(_UTF8_BOM):
-        text, used = _decode_proven(data, "utf-8-sig", "UTF-8"), "utf-8-sig"
-    elif data.startswith(_UTF16_BOMS):
-        # Excel's "Unicode Text" and Notepad's "UTF-16 LE/BE": the BOM says which byte order.
-        text, used = _decode_proven(data, "utf-16", "UTF-16"), "utf-16"
-    elif _looks_utf16(data):
-        raise CsvUnusable(
-            "The file looks like UTF-16 without a byte-order mark (BOM), which cannot be read "
-            "without guessing the byte order.",
-            SAVE_AS_UTF8,
-            code="file_encoding",
-            encoding="UTF-16 (no BOM)",
-        )
-    elif b"\x00" in data:
-        raise CsvUnusable(
-            "The file is not text (it holds binary data).",
-            "Upload a CSV file: " + SAVE_AS_UTF8,
-            code="file_binary",
-        )
-    elif encoding == "gb18030":
-        text, used = _decode_gb18030(data), "gb18030"
-    else:
-        try:
-            text, used = data.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError as exc:
-            if _mostly_utf8(data):
-                raise CsvUnusable(
-                    f"The file is UTF-8 with a few broken bytes (the first at byte {exc.start}), "
-                    "for example after two files were pasted together.",
-                    SAVE_AS_UTF8,
-                    code="file_encoding",
-                    encoding="UTF-8 (broken)",
-                ) from exc
-            raise CsvUnusable(
-                f"The file is not UTF-8 (byte {exc.start}): it is in a legacy encoding "
-                "(Windows-1252, Korean, Japanese, Cyrillic, Big5, GBK...) that could only be "
-                "guessed, and a wrong guess attests garbled names.",
-                SAVE_AS_UTF8_OR_GB18030,
-                code="file_encoding",
-                encoding="not UTF-8",
-            ) from exc
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
-    if controls > max(2, len(text) // 1000):
-        raise CsvUnusable(
-            "The file is not text (it holds control characters).",
-            "Upload a CSV file: " + SAVE_AS_UTF8,
-            code="file_binary",
-        )
-    return text.lstrip("\ufeff"), used
-
-
-def _decode_proven(data: bytes, codec: str, name: str) -> str:
-    """A file whose BOM names its encoding: decoded strictly, refused when it breaks it."""
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        raise CsvUnusable(
-            f"The file starts as {name} (byte-order mark) but is not valid {name} "
-            f"(byte {exc.start}).",
-            SAVE_AS_UTF8,
-            code="file_encoding",
-            encoding=f"{name} (broken)",
-        ) from exc
-
-
-def _looks_utf16(data: bytes) -> bool:
-    """UTF-16 without a BOM: ASCII text with a NUL beside nearly every character."""
-    sample = data[:4096]
-    if len(sample) < 4:
-        return False
-    odd_nuls = sample[1::2].count(0) / max(1, len(sample[1::2]))
-    even_nuls = sample[0::2].count(0) / max(1, len(sample[0::2]))
-    return max(odd_nuls, even_nuls) > 0.6 and min(odd_nuls, even_nuls) < 0.1
-
-
-def _mostly_utf8(data: bytes) -> bool:
-    """Valid UTF-8 with a few bad bytes: say so, rather than the advice for a legacy file."""
-    text = data.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 127) - bad
-    return good >= 5 * bad
-
-
-def _decode_gb18030(data: bytes) -> str:
-    """A file the user declared GB18030 (a superset of GBK and GB2312), decoded strictly.
-
-    Refused when it is not valid GB18030, or when it reads as rare ideographs: Windows-1252
-    bytes (a Western Excel's CSV) often decode as GB18030 too, but most characters of a real
-    Chinese file are in GB2312's common set. This does not catch every wrong choice (a Korean
-    file reads as common characters): the user confirms the names shown before submitting.
-    """
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise CsvUnusable(
-            f"The file was declared GB18030 but is not valid GB18030 (byte {exc.start}).",
-            "Choose 'Automatic' if the file is UTF-8, or save it as 'CSV UTF-8' in Excel "
-            "(File → Save As → 'CSV UTF-8 (Comma delimited)') and upload that file.",
-            code="file_not_gb18030",
-        ) from exc
-    wide = [ch for ch in text if ord(ch) > 127]
-    common = 0
-    for ch in wide:
-        try:
-            ch.encode("gb2312")
-        except UnicodeEncodeError:
-            continue
-        common += 1
-    if wide and common / len(wide) < 0.5:
-        raise CsvUnusable(
-            "The file was declared GB18030 but does not read as Simplified Chinese text (most "
-            "characters come out as rare ideographs: it is probably in another encoding).",
-            "Choose 'Automatic' if the file is UTF-8, or save it as 'CSV UTF-8' in Excel "
-            "(File → Save As → 'CSV UTF-8 (Comma delimited)') and upload that file.",
-            code="file_not_gb18030",
-        )
-    return text
-
-
-def header_key(text: str) -> str:
-    """A header cell as compared: no notes in parentheses, invisible marks, case or spacing."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
-    text = re.sub(r"\(.*?\)|\[.*?\]", " ", text).strip().casefold()
-    return re.sub(r"[\s\-./]+", "_", text).strip("_")
-
-
-_ALIAS_TO_COLUMN = {alias: column for column, names in COLUMN_ALIASES.items() for alias in names}
-
-
-def _map_header(cells: list[str]) -> tuple[dict[str, list[int]], list[str]]:
-    """Column -> positions (several only for the customer), and the duplicated column names."""
-    positions: dict[str, list[int]] = {}
-    seen: dict[str, str] = {}
-    duplicates: list[str] = []
-    for index, cell in enumerate(cells):
-        key = header_key(cell)
-        column = _ALIAS_TO_COLUMN.get(key)
-        if column is None:
-            continue
-        if key in seen or (column != "customer" and column in positions):
-            duplicates.append(cell.strip() or key)
-            continue
-        seen[key] = column
-        positions.setdefault(column, []).append(index)
-    customer = positions.get("customer")
-    if customer:  # the customer columns in the order of preference
-        order = COLUMN_ALIASES["customer"]
-        customer.sort(key=lambda i: order.index(header_key(cells[i])))
-    return positions, duplicates
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line
-    return ""
-
-
-SEP_LINE = re.compile(r'"?sep=(.)"?\s*', flags=re.IGNORECASE)
-
-
-def choose_delimiter(text: str) -> str:
-    """The delimiter: Excel's `sep=` line if any, else the split that finds the most columns."""
-    first = _first_line(text)
-    hint = SEP_LINE.fullmatch(first)
-    if hint:
-        return hint.group(1)
-    scores: dict[str, int] = {}
-    for delimiter in (",", ";", "\t"):
-        cells = next(csv.reader([first], delimiter=delimiter), [])
-        scores[delimiter] = len(_map_header(cells)[0])
-    best = max(scores.values())
-    candidates = [d for d, score in scores.items() if score == best]
-    if len(candidates) == 1:
-        return candidates[0]
-    try:
-        sniffed = csv.Sniffer().sniff(text[:8192], delimiters=",;\t").delimiter
-    except csv.Error:
-        sniffed = ""
-    if sniffed in candidates:
-        return sniffed
-    return max(candidates, key=lambda d: (first.count(d), d == ","))
-
-
-def clean_cell(value: object) -> str:
-    """Trimmed text; undoes the `'` that our own exports put before formula-like values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    text = str(value).strip()
-    if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_PREFIXES):
-        text = text[1:]
-    return text
-
-
-def _line_too_long(line: int) -> CsvUnusable:
-    limit = csv.field_size_limit()
-    return CsvUnusable(
-        f"A value on line {line} is longer than {limit:,} characters (or a quote opened on that "
-        "line is never closed).",
-        "Check that line: no name, email, customer or date is that long. Fix or delete the cell, "
-        "or save the sheet again as CSV UTF-8 from Excel.",
-        code="file_line_too_long",
-        line=line,
-        max_chars=limit,
-    )
-
-
-def header_line_number(text: str) -> int:
-    """The file's line number (as the csv reader counts) of the first non-blank line."""
-    first = _first_line(text)
-    before = text[: text.find(first)] if first else text
-    return len(re.findall(r"\r\n|\r|\n", before)) + 1
-
-
-def csv_unusable(exc: csv.Error, line: int, check: str) -> CsvUnusable:
-    """The csv module's refusal as the file problem: a value over its field limit, or a
-    malformed record, naming the line."""
-    if _FIELD_LIMIT_MESSAGE in str(exc):
-        return _line_too_long(line)
-    return CsvUnusable(
-        f"The file is not a well-formed CSV at line {line}: {exc}.",
-        f"{check}, or save the sheet again as CSV UTF-8 from Excel.",
-        code="file_malformed",
-        line=line,
-    )
+    return csv_rows.template_csv(TEMPLATE_HEADER, TEMPLATE_EXAMPLE)
 
 
 def read_csv(data: bytes, encoding: str = "auto") -> list[BulkRow]:
     """The rows of an uploaded CSV, or CsvUnusable saying what is wrong with the file and what
     to do. Blank rows are left out; line numbers are the file's. `encoding`: one of
     `ENCODINGS` ("gb18030" only when the user chose it; see `decode_csv`)."""
-    text, _encoding = decode_csv(data, encoding)
-    try:
-        delimiter = choose_delimiter(text)
-    except csv.Error as exc:  # a header cell over the csv module's field limit
-        raise csv_unusable(exc, header_line_number(text), "Check that line") from exc
-    # strict: a quote left open swallows every later line into one cell; refuse that file
-    # (naming the line the broken record starts on) instead of attesting garbled rows.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    previous_end = 0
-    try:
-        header: list[str] = []
-        header_line = 0
-        for cells in reader:
-            previous_end = reader.line_num
-            if any(c.strip() for c in cells):
-                if not header_line and SEP_LINE.fullmatch(delimiter.join(cells)):
-                    header_line = reader.line_num  # Excel's `sep=;` line: not the header
-                    continue
-                header, header_line = cells, reader.line_num
-                break
-        if not header:
-            raise CsvUnusable(
-                "The file has no header and no rows.",
-                "Download the template, fill in one row per customer and upload it.",
-                code="file_empty",
-            )
-        positions, duplicates = _map_header(header)
-        missing = [c for c in REQUIRED_COLUMNS if c not in positions]
-        if missing:
-            found = ", ".join(h.strip() for h in header if h.strip())[:200]
-            raise CsvUnusable(
-                f"The header lacks the column(s) {', '.join(missing)} (found: {found}).",
-                "Use the template's header: customer, first_name, last_name, email, phone, "
-                "date_agreed, separated by commas.",
-                code="file_missing_columns",
-                missing=", ".join(missing),
-                found=found,
-            )
-        if duplicates:
-            raise CsvUnusable(
-                f"The header names a column twice: {', '.join(duplicates)}.",
-                "Keep one column of each kind and upload again.",
-                code="file_duplicate_columns",
-                columns=", ".join(duplicates),
-            )
-        width = len(header)
-        rows: list[BulkRow] = []
-        previous_end = header_line
-        for cells in reader:
-            line = previous_end + 1
-            previous_end = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise CsvUnusable(
-                    f"The file has more than {MAX_ROWS:,} rows.",
-                    f"Split it into files of at most {MAX_ROWS:,} rows each.",
-                    code="file_too_many_rows",
-                    max_rows=MAX_ROWS,
-                )
-            rows.append(_row_from_cells(line, cells, positions, width))
-    except csv.Error as exc:
-        raise csv_unusable(exc, previous_end + 1, "Check the quotes on that line") from exc
-    if not rows:
-        raise CsvUnusable(
-            "The file has a header but no rows.",
-            "Add one row per customer under the header.",
-            code="file_no_rows",
-        )
-    return rows
-
-
-def _row_from_cells(
-    line: int, cells: list[str], positions: dict[str, list[int]], width: int
-) -> BulkRow:
-    def cell(index: int) -> str:
-        return clean_cell(cells[index]) if index < len(cells) else ""
-
-    values: dict[str, str] = {}
-    for column in COLUMNS:
-        indexes = positions.get(column, [])
-        values[column] = next((v for v in (cell(i) for i in indexes) if v), "")
-    extra = tuple(text for text in (clean_cell(c) for c in cells[width:]) if text)
-    return BulkRow(line=line, extra_cells=extra, **values)
+    return read_rows(data, encoding, LAYOUT, BulkRow)
 
 
 def rows_from_records(records: Iterable[Mapping[str, Any]], first_line: int = 2) -> list[BulkRow]:
@@ -615,7 +209,7 @@ def rows_from_records(records: Iterable[Mapping[str, Any]], first_line: int = 2)
         order = COLUMN_ALIASES["customer"]
         for key, raw in record.items():
             norm = header_key(str(key))
-            column = _ALIAS_TO_COLUMN.get(norm)
+            column = LAYOUT.alias_to_column.get(norm)
             text = clean_cell(raw)
             if column is None or not text:
                 continue
@@ -641,7 +235,7 @@ def _is_nan(value: object) -> bool:
 
 
 @dataclass
-class RowCheck:
+class RowCheck(JudgedRow):
     """One row judged before anything is sent: its problems (invalid when any) and flags."""
 
     row: BulkRow
@@ -653,14 +247,6 @@ class RowCheck:
     customer_id: str | None
     #: ("id", tenant id) or ("domain", domain) when the customer cell is usable.
     customer_ref: tuple[str, str] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def message(self) -> str:
-        return " ".join(str(p) for p in self.problems)
 
 
 _LABELS = {
@@ -763,20 +349,9 @@ def check_row(row: BulkRow, *, now: datetime | None = None) -> RowCheck:
             problems.append(checked)
         else:
             day = checked
-    if row.extra_cells:
-        shown = row.extra_cells[0][:40]
-        problems.append(
-            Problem(
-                "row",
-                f"Line {row.line} has {len(row.extra_cells)} more cell(s) than the header "
-                f"(starting '{shown}'): a value probably holds the separator without quotes.",
-                "Put quotes around that value, or delete the extra cells.",
-                code="extra_cells",
-                params={"line": str(row.line), "count": str(len(row.extra_cells))},
-            )
-        )
-    order = {c: i for i, c in enumerate((*COLUMNS, "row"))}
-    problems.sort(key=lambda p: order.get(p.field, len(order)))
+    if extra := extra_cells_problem(row.line, row.extra_cells):
+        problems.append(extra)
+    by_column(problems, COLUMNS)
     return RowCheck(
         row=row,
         problems=problems,
@@ -834,13 +409,7 @@ def check_rows(
 
 
 def _duplicate_problem(row: BulkRow, first: int) -> Problem:
-    return Problem(
-        "customer",
-        f"The same customer is already on line {first}; only that line is attested.",
-        "Keep one row per customer: delete this row or the other one.",
-        code="duplicate_in_file",
-        params={"line": str(row.line), "first_line": str(first)},
-    )
+    return duplicate_row_problem("customer", row.line, first, "is attested")
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -869,8 +438,7 @@ class BulkReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        found = Counter(o.outcome for o in self.outcomes)
-        return {name: found.get(name, 0) for name in OUTCOMES}
+        return tally((o.outcome for o in self.outcomes), OUTCOMES)
 
     @property
     def ok(self) -> bool:
@@ -901,8 +469,7 @@ def run_key_for(rows: list[BulkRow], partner_tenant_id: str) -> str:
     normalised = [
         [row.line, *(_fold(v) for v in row.values().values()), len(row.extra_cells)] for row in rows
     ]
-    payload = json.dumps({"partner": partner_tenant_id, "rows": normalised}, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return run_key(partner_tenant_id, normalised)
 
 
 def bulk_request_id(partner_tenant_id: str, customer_id: str, contact: Contact, day: date) -> str:
@@ -956,8 +523,10 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _Run:
+class _Run(RowRun[RowOutcome]):
     """The state of one run_bulk call (kept out of the function to keep each step readable)."""
+
+    CANCELLED = "Not sent: the run was cancelled. Submit the same file again to continue."
 
     def __init__(
         self,
@@ -972,22 +541,23 @@ class _Run:
         now: datetime,
         concurrency: int,
     ):
-        self.pc, self.store, self.identity, self.rows = pc, store, identity, rows
-        self.dry_run, self.cancel, self.now = dry_run, cancel, now
-        self.progress = progress or (lambda done, total: None)
-        self.concurrency = max(1, concurrency)
+        super().__init__(
+            pc,
+            store,
+            identity,
+            rows,
+            dry_run=dry_run,
+            progress=progress,
+            cancel=cancel,
+            concurrency=concurrency,
+        )
+        self.now = now
         self.partner = identity.partner_tenant_id or identity.user_id
         self.run_key = run_key_for(rows, self.partner)
         self.journal = BulkJournal(store)
-        self.outcomes: dict[int, RowOutcome] = {}
         self.resumed = 0
-        self.abort: str | None = None
 
     # bookkeeping ----------------------------------------------------------------------------
-
-    def finish(self, index: int, outcome: RowOutcome) -> None:
-        self.outcomes[index] = outcome
-        self.progress(len(self.outcomes), len(self.rows))
 
     def outcome(
         self,
@@ -1132,37 +702,23 @@ class _Run:
         index: int,
         check: RowCheck,
         customer_id: str,
-        gate: asyncio.Semaphore,
         entry: JournalEntry | None,
         earlier: list[JournalEntry],
     ) -> None:
-        row = check.row
-        async with gate:
-            await asyncio.sleep(0)  # a point where a cancelled or dying run stops between rows
-            if self.cancel is not None and self.cancel.is_set():
-                self.finish(
-                    index,
-                    self.outcome(
-                        row,
-                        customer_id,
-                        "cancelled",
-                        "Not sent: the run was cancelled. Submit the same file again to continue.",
-                    ),
-                )
-                return
-            if self.abort is not None:
-                self.finish(index, self.outcome(row, customer_id, "failed", self.abort))
-                return
-            try:
-                outcome = await self.attest_row(check, customer_id, entry, earlier)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # one row's surprise never stops the others
-                outcome = self.outcome(
-                    row, customer_id, "failed", f"Unexpected error ({type(exc).__name__}): {exc}"
-                )
-                self.settle(check, customer_id, outcome)
-            self.finish(index, outcome)
+        def not_sent(state: str, message: str) -> RowOutcome:
+            return self.outcome(check.row, customer_id, state, message)
+
+        def failed(message: str) -> RowOutcome:
+            outcome = self.outcome(check.row, customer_id, "failed", message)
+            self.settle(check, customer_id, outcome)
+            return outcome
+
+        await self.in_turn(
+            index,
+            lambda: self.attest_row(check, customer_id, entry, earlier),
+            not_sent=not_sent,
+            failed=failed,
+        )
 
     async def attest_row(
         self,
@@ -1259,6 +815,8 @@ class _Run:
                     exc.request_id or request_id,
                 )
         except PartnerCenterError as exc:
+            if ClassicAttestationRetired.matches(exc):
+                exc = ClassicAttestationRetired.from_error(exc)
             outcome = self.outcome(
                 row,
                 customer_id,
@@ -1270,11 +828,15 @@ class _Run:
         return self.settle(check, customer_id, outcome)
 
     def note_refusal(self, exc: PartnerCenterError, row: BulkRow) -> None:
-        """A refusal of the user (role, token, MFA) would repeat on every row: stop sending."""
+        """A refusal of the user (role, token, MFA), or of the retired classic call, would
+        repeat on every row: stop sending."""
+        if isinstance(exc, ClassicAttestationRetired) and self.abort is None:
+            self.abort = ("failed", f"Not sent: {exc} (line {row.line}).")
         if isinstance(exc, Unauthorized | PermissionDenied) and self.abort is None:
             self.abort = (
+                "failed",
                 f"Not sent: Partner Center refused line {row.line} ({exc}). Fix the sign-in or "
-                "role, then submit the same file again."
+                "role, then submit the same file again.",
             )
 
     async def run(self) -> BulkReport:
@@ -1315,7 +877,6 @@ class _Run:
             check.customer_id = target
             ready.append((index, check, target))
         earlier = self.earlier_entries(ready)
-        gate = asyncio.Semaphore(self.concurrency)
         tasks = []
         for index, check, customer_id in ready:
             assert check.contact is not None and check.day is not None
@@ -1329,14 +890,9 @@ class _Run:
                 continue
             entry = entries.get(check.row.line)
             tasks.append(
-                asyncio.create_task(self.one(index, check, customer_id, gate, entry, other_runs))
+                asyncio.create_task(self.one(index, check, customer_id, entry, other_runs))
             )
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:  # cancelled or dying: start nothing more (the journal holds the rest)
-            for task in tasks:
-                task.cancel()
-            raise
+        await self.gather(tasks)  # cancelled or dying: the journal holds the rest
         report = BulkReport(
             outcomes=[self.outcomes[i] for i in sorted(self.outcomes)],
             dry_run=self.dry_run,
@@ -1344,7 +900,7 @@ class _Run:
             resumed=self.resumed,
             cancelled=any(o.outcome == "cancelled" for o in self.outcomes.values()),
         )
-        self.audit_run(report)
+        self.audit_run(report, resumed=report.resumed)
         return report
 
     def earlier_entries(self, ready: list[tuple[int, RowCheck, str]]) -> dict[str, list]:
@@ -1353,23 +909,6 @@ class _Run:
             assert check.contact is not None and check.day is not None
             ids.append(bulk_request_id(self.partner, customer_id, check.contact, check.day))
         return self.journal.by_request_ids(self.partner, ids)
-
-    def audit_run(self, report: BulkReport) -> None:
-        counts = {k: v for k, v in report.counts.items() if v}
-        outcome = "dry_run" if report.dry_run else ("cancelled" if report.cancelled else "done")
-        audit.record(
-            self.store,
-            self.identity,
-            ACTION,
-            outcome,
-            inputs={
-                "run_key": report.run_key,
-                "rows": len(self.rows),
-                "counts": counts,
-                "resumed": report.resumed,
-            },
-            detail=", ".join(f"{n} {k}" for k, n in counts.items()) or "no rows",
-        )
 
 
 def accepted_rows(

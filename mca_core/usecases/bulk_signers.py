@@ -12,7 +12,7 @@ first step for a whole portfolio, from a file:
     report.results_csv()                               # per-row state, link, expiry, ids
     report.invitations_zip()                           # one .eml per link (en or zh-CN)
 
-The file is read exactly like the classic bulk file (`usecases.bulk`: only proven encodings, a
+The file is read exactly like the classic bulk file (`usecases.csv_rows`: only proven encodings, a
 GB18030 file only when the user says so, the size and row limits, Excel's `sep=` line and its `'`
 formula guard, the same CsvUnusable); only the columns differ: `customer_id` (a tenant id or a
 domain), `first_name`, `last_name`, `email`, and optional `phone`, `country` (ISO alpha-2),
@@ -47,18 +47,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import dataclasses
-import hashlib
 import io
-import json
 import threading
 import zipfile
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from mca_core.domain.errors import (
     InvalidInput,
@@ -79,14 +75,28 @@ from mca_core.store.enhanced_attestations import (
     EnhancedAttestation,
     EnhancedStore,
 )
-from mca_core.usecases import audit, bulk, enhanced, invitations
-from mca_core.usecases.bulk import MAX_ROWS, CsvUnusable
+from mca_core.usecases import audit, bulk, csv_rows, enhanced, invitations
+from mca_core.usecases.bulk_run import (
+    ACTION,
+    DEFAULT_CONCURRENCY,
+    ProgressCallback,
+    RowRun,
+    run_key,
+    tally,
+)
+from mca_core.usecases.csv_rows import (
+    CsvLayout,
+    CsvRow,
+    JudgedRow,
+    by_column,
+    duplicate_row_problem,
+    extra_cells_problem,
+    read_rows,
+)
 from mca_core.usecases.reports import export_table
 from mca_core.usecases.status import acceptance_status, resolve_customer
 from mca_core.usecases.sync import row_state
 
-#: The classic bulk's action: one audit trail for bulk runs, whichever channel ran them.
-ACTION = bulk.ACTION
 CHANNEL = "enhanced"
 COLUMNS = (
     "customer_id",
@@ -119,7 +129,17 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
         "organisation",
     ),
 }
-_ALIAS_TO_COLUMN = {alias: column for column, names in COLUMN_ALIASES.items() for alias in names}
+#: The signers file as `csv_rows` reads it (as the classic file, other columns).
+LAYOUT = CsvLayout(
+    columns=COLUMNS,
+    required=REQUIRED_COLUMNS,
+    aliases=COLUMN_ALIASES,
+    merged="customer_id",
+    header_fix="Use the template's header: customer_id, first_name, last_name, email, phone, "
+    "country, language, company_name, separated by commas (the last four optional).",
+    duplicates_first=True,
+    delimiter_layout=bulk.LAYOUT,  # the delimiter is found as in the classic file
+)
 #: The agreement language when the row leaves it empty (`enhanced.check_language` accepts any
 #: language tag; the desk's default, as `attest --language`'s).
 DEFAULT_LANGUAGE = "en"
@@ -165,16 +185,8 @@ TEMPLATE_HEADER = (
     "language (optional, e.g. en or zh-CN; default: en)",
     "company_name (optional; default: the customer's)",
 )
-TEMPLATE_EXAMPLE = (
-    "contoso.onmicrosoft.com",
-    "Jane",
-    "Doe",
-    "jane@contoso.com",
-    "+1 425 555 0100",
-    "US",
-    "en",
-    "Contoso Ltd",
-)
+#: The classic example's customer and signer, then a country, a language and a company name.
+TEMPLATE_EXAMPLE = (*bulk.TEMPLATE_EXAMPLE[:5], "US", "en", "Contoso Ltd")
 RESULT_COLUMNS = (
     "line",
     "customer",
@@ -191,14 +203,13 @@ RESULT_COLUMNS = (
 )
 #: Every file in the invitations zip carries this time: the same report, the same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-ProgressCallback = Callable[[int, int], None]
 
 
 # --- the file ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class SignerRow:
+class SignerRow(CsvRow):
     """One data row of a signers file as typed (trimmed), with its line number in the file."""
 
     line: int
@@ -213,152 +224,31 @@ class SignerRow:
     #: Non-empty cells beyond the header's columns (an unquoted separator inside a value).
     extra_cells: tuple[str, ...] = ()
 
-    def values(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in COLUMNS}
-
 
 def template_csv() -> bytes:
     """The signers file to fill in: header (each column says what it holds) and one example."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(TEMPLATE_HEADER)
-    writer.writerow(TEMPLATE_EXAMPLE)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def _map_header(cells: list[str]) -> dict[str, list[int]]:
-    """Column -> positions (several only for the customer, the first non-empty wins in the
-    order of `COLUMN_ALIASES`); CsvUnusable for a column named twice."""
-    positions: dict[str, list[int]] = {}
-    seen: set[str] = set()
-    duplicates: list[str] = []
-    for index, cell in enumerate(cells):
-        key = bulk.header_key(cell)
-        column = _ALIAS_TO_COLUMN.get(key)
-        if column is None:
-            continue
-        if key in seen or (column != "customer_id" and column in positions):
-            duplicates.append(cell.strip() or key)
-            continue
-        seen.add(key)
-        positions.setdefault(column, []).append(index)
-    if duplicates:
-        raise CsvUnusable(
-            f"The header names a column twice: {', '.join(duplicates)}.",
-            "Keep one column of each kind and upload again.",
-            code="file_duplicate_columns",
-            columns=", ".join(duplicates),
-        )
-    order = COLUMN_ALIASES["customer_id"]
-    positions.get("customer_id", []).sort(key=lambda i: order.index(bulk.header_key(cells[i])))
-    return positions
-
-
-def _row_from_cells(
-    line: int, cells: list[str], positions: dict[str, list[int]], width: int
-) -> SignerRow:
-    def cell(index: int) -> str:
-        return bulk.clean_cell(cells[index]) if index < len(cells) else ""
-
-    values = {
-        column: next((v for v in (cell(i) for i in positions.get(column, [])) if v), "")
-        for column in COLUMNS
-    }
-    extra = tuple(text for text in (bulk.clean_cell(c) for c in cells[width:]) if text)
-    return SignerRow(line=line, extra_cells=extra, **values)
+    return csv_rows.template_csv(TEMPLATE_HEADER, TEMPLATE_EXAMPLE)
 
 
 def read_signers_csv(data: bytes, encoding: str = "auto") -> list[SignerRow]:
     """The rows of a signers file, or CsvUnusable saying what is wrong with the file and what
     to do. Decoding, delimiters, limits and CSV errors are the classic bulk file's
-    (`bulk.decode_csv`: `encoding` "gb18030" only when the user chose it); blank rows are left
-    out; line numbers are the file's."""
-    text, _encoding = bulk.decode_csv(data, encoding)
-    try:
-        delimiter = bulk.choose_delimiter(text)
-    except csv.Error as exc:  # a header cell over the csv module's field limit
-        raise bulk.csv_unusable(exc, bulk.header_line_number(text), "Check that line") from exc
-    # strict, as the classic reader: a quote left open would swallow every later line
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    previous_end = 0
-    rows: list[SignerRow] = []
-    try:
-        header: list[str] = []
-        header_line = 0
-        for cells in reader:
-            previous_end = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if not header_line and bulk.SEP_LINE.fullmatch(delimiter.join(cells)):
-                header_line = reader.line_num  # Excel's `sep=;` line: not the header
-                continue
-            header, header_line = cells, reader.line_num
-            break
-        if not header:
-            raise CsvUnusable(
-                "The file has no header and no rows.",
-                "Download the template, fill in one row per customer and upload it.",
-                code="file_empty",
-            )
-        positions = _map_header(header)
-        missing = [c for c in REQUIRED_COLUMNS if c not in positions]
-        if missing:
-            found = ", ".join(h.strip() for h in header if h.strip())[:200]
-            raise CsvUnusable(
-                f"The header lacks the column(s) {', '.join(missing)} (found: {found}).",
-                "Use the template's header: customer_id, first_name, last_name, email, phone, "
-                "country, language, company_name, separated by commas (the last four optional).",
-                code="file_missing_columns",
-                missing=", ".join(missing),
-                found=found,
-            )
-        previous_end = header_line
-        for cells in reader:
-            line = previous_end + 1
-            previous_end = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise CsvUnusable(
-                    f"The file has more than {MAX_ROWS:,} rows.",
-                    f"Split it into files of at most {MAX_ROWS:,} rows each.",
-                    code="file_too_many_rows",
-                    max_rows=MAX_ROWS,
-                )
-            rows.append(_row_from_cells(line, cells, positions, len(header)))
-    except csv.Error as exc:
-        raise bulk.csv_unusable(exc, previous_end + 1, "Check the quotes on that line") from exc
-    if not rows:
-        raise CsvUnusable(
-            "The file has a header but no rows.",
-            "Add one row per customer under the header.",
-            code="file_no_rows",
-        )
-    return rows
+    (`csv_rows.read_rows`: `encoding` "gb18030" only when the user chose it); blank rows are
+    left out; line numbers are the file's."""
+    return read_rows(data, encoding, LAYOUT, SignerRow)
 
 
 # --- checking rows -----------------------------------------------------------------------------
 
 
 @dataclass
-class SignerCheck:
+class SignerCheck(JudgedRow):
     """One row judged before anything is sent (invalid when it has problems)."""
 
     row: SignerRow
     problems: list[Problem]
     #: ("id", tenant id) or ("domain", domain) when the customer cell is usable.
     customer_ref: tuple[str, str] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def message(self) -> str:
-        return " ".join(str(p) for p in self.problems)
-
-
-_ORDER = {c: i for i, c in enumerate((*COLUMNS, "row"))}
 
 
 def _named(problem: Problem) -> Problem:
@@ -398,30 +288,14 @@ def check_signer_row(row: SignerRow) -> SignerCheck:
         )
     except InvalidInput as exc:
         problems.extend(p for p in exc.problems if cells.get(p.field) is None)
-    if row.extra_cells:
-        problems.append(
-            Problem(
-                "row",
-                f"Line {row.line} has {len(row.extra_cells)} more cell(s) than the header "
-                f"(starting '{row.extra_cells[0][:40]}'): a value probably holds the separator "
-                "without quotes.",
-                "Put quotes around that value, or delete the extra cells.",
-                code="extra_cells",
-                params={"line": str(row.line), "count": str(len(row.extra_cells))},
-            )
-        )
-    problems.sort(key=lambda p: _ORDER.get(p.field, len(_ORDER)))
+    if extra := extra_cells_problem(row.line, row.extra_cells):
+        problems.append(extra)
+    by_column(problems, COLUMNS)
     return SignerCheck(row=row, problems=problems, customer_ref=ref)
 
 
 def _duplicate_problem(line: int, first: int) -> Problem:
-    return Problem(
-        "customer_id",
-        f"The same customer is already on line {first}; only that line gets a link.",
-        "Keep one row per customer: delete this row or the other one.",
-        code="duplicate_in_file",
-        params={"line": str(line), "first_line": str(first)},
-    )
+    return duplicate_row_problem("customer_id", line, first, "gets a link")
 
 
 def check_signer_rows(rows: list[SignerRow]) -> list[SignerCheck]:
@@ -512,8 +386,7 @@ class BulkSignersReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        found = Counter(o.state for o in self.outcomes)
-        return {name: found.get(name, 0) for name in STATES}
+        return tally((o.state for o in self.outcomes), STATES)
 
     @property
     def ok(self) -> bool:
@@ -566,8 +439,7 @@ def run_key_for(rows: list[SignerRow], partner_tenant_id: str) -> str:
     normalised = [
         [row.line, *(" ".join(v.split()).casefold() for v in row.values().values())] for row in rows
     ]
-    payload = json.dumps({"partner": partner_tenant_id, "rows": normalised}, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return run_key(partner_tenant_id, normalised)
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -589,8 +461,14 @@ def _accepted_message(status: AcceptanceStatus) -> str:
     )
 
 
-class _Run:
+class _Run(RowRun[SignerOutcome]):
     """The state of one run_bulk_signers call."""
+
+    CANCELLED = (
+        "Not sent: the run was cancelled. Run the same file again to continue; nothing is sent "
+        "twice."
+    )
+    TAG: ClassVar[dict[str, str]] = {"channel": CHANNEL}
 
     def __init__(
         self,
@@ -611,29 +489,28 @@ class _Run:
         snapshot: Mapping[str, Mapping[str, Any]] | None,
         want_invitations: bool,
     ):
-        self.pc, self.store, self.identity, self.rows = pc, store, identity, rows
+        super().__init__(
+            pc,
+            store,
+            identity,
+            rows,
+            dry_run=dry_run,
+            progress=progress,
+            cancel=cancel,
+            concurrency=concurrency,
+        )
         self.reader = reader or pc
-        self.dry_run, self.cancel, self.wire = dry_run, cancel, wire
-        self.link_lifetime, self.now = link_lifetime, now
+        self.wire, self.link_lifetime, self.now = wire, link_lifetime, now
         self.moment = (now or datetime.now(UTC)).astimezone(UTC)
-        self.concurrency = max(1, concurrency)
         self.current_since = current_since
         self.snapshot = snapshot or {}
         self.want_invitations = want_invitations
-        self.progress = progress or (lambda done, total: None)
         self.partner = identity.partner_tenant_id
         self.run_key = run_key_for(rows, self.partner or identity.user_id)
         self.journal = EnhancedStore(store)
-        self.outcomes: dict[int, SignerOutcome] = {}
         self.records: dict[int, EnhancedAttestation] = {}
-        #: (state, message) of the rows not sent after Partner Center refused the user.
-        self.abort: tuple[str, str] | None = None
 
     # bookkeeping ----------------------------------------------------------------------------
-
-    def finish(self, index: int, outcome: SignerOutcome) -> None:
-        self.outcomes[index] = outcome
-        self.progress(len(self.outcomes), len(self.rows))
 
     def outcome(
         self,
@@ -798,42 +675,26 @@ class _Run:
         check: SignerCheck,
         customer: Customer,
         request: enhanced.EnhancedRequest,
-        gate: asyncio.Semaphore,
     ) -> None:
         row = check.row
-        async with gate:
-            await asyncio.sleep(0)  # a point where a cancelled or dying run stops between rows
-            if self.cancel is not None and self.cancel.is_set():
-                self.finish(
-                    index,
-                    self.outcome(
-                        row,
-                        "cancelled",
-                        "Not sent: the run was cancelled. Run the same file again to "
-                        "continue; nothing is sent twice.",
-                        customer=customer,
-                        request=request,
-                    ),
-                )
-                return
-            if self.abort is not None:
-                state, message = self.abort
-                outcome = self.outcome(row, state, message, customer=customer, request=request)
-                self.settle(index, row, outcome)
-                return
-            try:
-                await self.link_row(index, check, customer, request)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # one row's surprise never stops the others
-                outcome = self.outcome(
-                    row,
-                    "failed",
-                    f"Unexpected error ({type(exc).__name__}): {exc}",
-                    customer=customer,
-                    request=request,
-                )
-                self.settle(index, row, outcome)
+
+        def not_sent(state: str, message: str) -> SignerOutcome:
+            outcome = self.outcome(row, state, message, customer=customer, request=request)
+            if state != "cancelled":  # not sent after a refusal: audited (a cancelled row is not)
+                self.audit_row(row, outcome)
+            return outcome
+
+        def failed(message: str) -> SignerOutcome:
+            outcome = self.outcome(row, "failed", message, customer=customer, request=request)
+            self.audit_row(row, outcome)
+            return outcome
+
+        await self.in_turn(
+            index,
+            lambda: self.link_row(index, check, customer, request),
+            not_sent=not_sent,
+            failed=failed,
+        )
 
     async def link_row(
         self,
@@ -1027,17 +888,11 @@ class _Run:
         # every row is judged and every customer known: only now is anything sent
         if ready and not self.dry_run:
             await self.refresh([customer.id for _, _, customer, _ in ready])
-        gate = asyncio.Semaphore(self.concurrency)
         tasks = [
-            asyncio.create_task(self.one(index, check, customer, request, gate))
+            asyncio.create_task(self.one(index, check, customer, request))
             for index, check, customer, request in ready
         ]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:  # cancelled or dying: start nothing more (the store keeps the rest)
-            for task in tasks:
-                task.cancel()
-            raise
+        await self.gather(tasks)  # cancelled or dying: the store keeps the rest
         invites = self.invitations() if self.want_invitations and not self.dry_run else []
         report = BulkSignersReport(
             rows=self.rows,
@@ -1048,26 +903,8 @@ class _Run:
             cancelled=any(o.state == "cancelled" for o in self.outcomes.values()),
             invitations=invites,
         )
-        self.audit_run(report)
+        self.audit_run(report, invitations=len(report.invitations))
         return report
-
-    def audit_run(self, report: BulkSignersReport) -> None:
-        counts = {k: v for k, v in report.counts.items() if v}
-        outcome = "dry_run" if report.dry_run else ("cancelled" if report.cancelled else "done")
-        audit.record(
-            self.store,
-            self.identity,
-            ACTION,
-            outcome,
-            inputs={
-                "channel": CHANNEL,
-                "run_key": report.run_key,
-                "rows": len(self.rows),
-                "counts": counts,
-                "invitations": len(report.invitations),
-            },
-            detail=", ".join(f"{n} {k}" for k, n in counts.items()) or "no rows",
-        )
 
 
 async def run_bulk_signers(
@@ -1082,7 +919,7 @@ async def run_bulk_signers(
     wire: EnhancedWire | None = None,
     link_lifetime: timedelta | None = None,
     now: datetime | None = None,
-    concurrency: int = bulk.DEFAULT_CONCURRENCY,
+    concurrency: int = DEFAULT_CONCURRENCY,
     current_since: date = CURRENT_MCA_SINCE,
     reader: PartnerCenterClient | None = None,
     snapshot: Mapping[str, Mapping[str, Any]] | None = None,

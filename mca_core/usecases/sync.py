@@ -55,6 +55,8 @@ class SyncSummary:
     mode: str = "default"
     incremental: bool = False
     reused: int = 0
+    #: Agreements created before the sync for links the customers accepted (auto_finalise).
+    finalised: int = 0
     complete: bool = True
     snapshot_id: int | None = None
 
