@@ -44,7 +44,7 @@ from mca_core.domain.requests import (
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import SnapshotInfo
 from mca_core.usecases import bulk, bulk_signers, enhanced, invitations
-from mca_core.usecases.attestation import attest_customer, prepare_attestation
+from mca_core.usecases.attestation import attest_customer
 from mca_core.usecases.channel import (
     CLASSIC,
     ENHANCED,
@@ -257,11 +257,10 @@ class App:
     def _attested(
         self, identity: Identity, customer_id: str, result: AttestationResult, r: AttestRequest
     ) -> None:
-        """Write the attestation through to the snapshot as the request stated it (the use
-        case validated these same values a moment ago)."""
-        contact, day = prepare_attestation(
-            r.first_name, r.last_name, r.email, r.phone, r.date_agreed, user_tz=r.user_tz
-        )
+        """Write the attestation through to the snapshot: the statement the use case validated
+        and sent (on the result)."""
+        contact, day = result.contact, result.agreed_on
+        assert contact is not None and day is not None
         self.desk.write_through(
             identity,
             customer_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -130,8 +131,10 @@ class SandboxBackend:
     # --- who may sign in -----------------------------------------------------------------
 
     @staticmethod
+    @cache
     def users() -> dict[str, SandboxUser]:
-        """The seeded users, by key, in the directory's order."""
+        """The seeded users, by key, in the directory's order (fixed: built once, not on every
+        page run's sign-in)."""
         from mca_core.emulator import SANDBOX_USERS
 
         return {key: SandboxUser(key, user.identity()) for key, user in SANDBOX_USERS.items()}

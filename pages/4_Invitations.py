@@ -22,7 +22,8 @@ page_setup("invitations_title", icon="✉️")
 actor = require(access.check_signed_in)
 app = session.app()
 
-rows = shared.load_customers(app, actor.identity)
+snapshot = app.latest_snapshot(actor.identity)
+rows = shared.load_customers(app, snapshot)
 ctx = InvitationsContext(
     app=app,
     actor=actor,
@@ -40,7 +41,7 @@ st.caption(t("inv_caption"))
 if not ctx.generators:
     st.warning(t("inv_none_available"))
     st.stop()
-ab.partial_list_warning(app.latest_snapshot(actor.identity))
+ab.partial_list_warning(snapshot)
 
 arrival.before_tabs(ctx)
 

@@ -202,6 +202,21 @@ def test_inviting_a_customer_that_already_accepted_says_so(sandbox_env):
     assert not [w for w in at.warning if "already accepted" in w.value]
 
 
+@pytest.mark.classic_tenant
+def test_an_attestation_made_since_the_sync_reaches_the_invitations_page_at_once(sandbox_env):
+    """The page keeps the customer list per snapshot in the session: work written through
+    since the sync bumps the snapshot's revision, and the page reads the rows again."""
+    at = synced_invitations()
+    blocked = next(r for r in snapshot_rows() if r["accepted"] is False and not r["attested"])
+    run(at.selectbox(key="inv1_customer").set_value(blocked["customer_id"]))
+    assert not [w for w in at.warning if "already accepted" in w.value]
+    signer = ["--first-name", "Li", "--last-name", "Na", "--email", "li.na@example.cn"]
+    assert cli("attest", blocked["customer_id"], *signer, "--date", "2026-11-20") == 0
+    run(at)
+    warning = " ".join(visible(w.value) for w in at.warning)
+    assert "has already accepted the MCA" in warning
+
+
 @pytest.mark.parametrize(
     ("to", "domains", "outside"),
     [

@@ -65,7 +65,6 @@ from mca_core.domain.errors import (
     Problem,
 )
 from mca_core.domain.models import AcceptanceStatus, AttestationResult, Customer
-from mca_core.domain.names import format_person_name
 from mca_core.domain.requests import AttestRequest, SyncRequest
 
 #: The command families beside the core commands below: each has `register(sub)`.
@@ -212,17 +211,16 @@ def cmd_attest(cli: Cli) -> int:
     else:
         text = (
             f"{result.customer_id}: attested ({doc['attestation']['date_agreed']}, "
-            f"{_contact_name(result, a)}); MS-RequestId {result.request_id}."
+            f"{_contact_name(result)}); MS-RequestId {result.request_id}."
         )
     cli.emit(doc, text)
     return EXIT_OK
 
 
-def _contact_name(result: AttestationResult, a: argparse.Namespace) -> str:
+def _contact_name(result: AttestationResult) -> str:
     stored = result.attestation
-    if stored is not None:
-        return stored.primary_contact.full_name
-    return format_person_name(str(a.first_name or "").strip(), str(a.last_name or "").strip())
+    contact = stored.primary_contact if stored is not None else result.contact
+    return contact.full_name if contact is not None else ""
 
 
 def cmd_sync(cli: Cli) -> int:

@@ -5,27 +5,11 @@ from __future__ import annotations
 import argparse
 
 from mca_core.domain.errors import InvalidInput, Problem
-from mca_core.usecases.metrics import customers_frame, kpis
+from mca_core.usecases.metrics import FRAME_COLUMNS, customers_frame, kpis
 from mca_core.usecases.reports import export_table
 
-REPORT_COLUMNS = (
-    "customer_id",
-    "company_name",
-    "domain",
-    "country",
-    "associated_partner_id",
-    "status",
-    "state",
-    "accepted",
-    "attested",
-    "direct_signed",
-    "attestation_count",
-    "latest_date_agreed",
-    "latest_contact_name",
-    "latest_contact_email",
-    "latest_attested_by",
-    "error",
-)
+#: The overview's columns, with the reseller as its tenant id only (`associated_partner_id`).
+REPORT_COLUMNS = tuple(c for c in FRAME_COLUMNS if c != "reseller")
 
 
 def cmd_report(cli) -> int:

@@ -33,6 +33,7 @@ and prints them, so a support ticket can quote what the service logged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class McaError(Exception):
@@ -118,6 +119,19 @@ class PartnerCenterError(McaError):
         self.method = method
         self.path = path
         super().__init__(self.message)
+
+    def answer(self) -> dict[str, Any]:
+        """What Partner Center's answer said (status, code, request ids, the call): what an
+        error re-raised under another class or wording keeps."""
+        return {
+            "status": self.status,
+            "code": self.code,
+            "request_id": self.request_id,
+            "correlation_id": self.correlation_id,
+            "error_name": self.error_name,
+            "method": self.method,
+            "path": self.path,
+        }
 
     def __str__(self) -> str:
         bits = [self.message]
@@ -228,16 +242,7 @@ class ClassicAttestationRetired(ServiceError):
 
     @classmethod
     def from_error(cls, error: PartnerCenterError) -> ClassicAttestationRetired:
-        retired = cls(
-            None,
-            status=error.status,
-            code=error.code,
-            request_id=error.request_id,
-            correlation_id=error.correlation_id,
-            error_name=error.error_name,
-            method=error.method,
-            path=error.path,
-        )
+        retired = cls(None, **error.answer())
         retired.service_message = error.message  # type: ignore[attr-defined]
         return retired
 

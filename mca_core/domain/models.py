@@ -378,6 +378,9 @@ class AttestationResult(_Record):
     request_id: str | None = None
     correlation_id: str | None = None
     message: str = ""
+    #: The statement the desk sent, as validated (also when Partner Center already held it).
+    contact: Contact | None = None
+    agreed_on: date | None = None
 
 
 class AuditEvent(_Record):

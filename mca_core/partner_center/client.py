@@ -236,17 +236,7 @@ def _throttled_beyond_budget(error: errors.Throttled, budget: float) -> errors.T
     )
     if error.message and error.message != error.default_message:
         text += f" (Partner Center said: {error.message})"
-    return errors.Throttled(
-        text,
-        retry_after=error.retry_after,
-        status=error.status,
-        code=error.code,
-        request_id=error.request_id,
-        correlation_id=error.correlation_id,
-        error_name=error.error_name,
-        method=error.method,
-        path=error.path,
-    )
+    return errors.Throttled(text, retry_after=error.retry_after, **error.answer())
 
 
 class PartnerCenterClient:

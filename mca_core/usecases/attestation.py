@@ -123,6 +123,7 @@ async def attest_customer(
                 correlation_id=exc.correlation_id,
                 message="Already attested with these details: nothing new was stored.",
             )
+        result = result.model_copy(update={"contact": contact, "agreed_on": day})
         attempt.done(
             result.outcome,
             detail=result.message,

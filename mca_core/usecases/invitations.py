@@ -517,6 +517,12 @@ def check_user_name(value: object) -> str:
     return text
 
 
+def sign_in_name(user: str, domain: str | None) -> str:
+    """A first admin's sign-in as Partner Center gives it: a name without `@` gets the
+    customer's domain."""
+    return user if "@" in user or not domain else f"{user}@{domain}"
+
+
 def check_password(password: object) -> SecretStr:
     """Present, one line; never echoed in the problem (it is a secret)."""
     secret = password.get_secret_value() if isinstance(password, SecretStr) else password
@@ -590,7 +596,7 @@ async def invitation_for_new_customer(
         )
         found = await resolve_customer(pc, customer)
         _about(attempt, "mca_new", found.id, to, locale)
-        sign_in = user if "@" in user or not found.domain else f"{user}@{found.domain}"
+        sign_in = sign_in_name(user, found.domain)
         email = render(
             "mca_new",
             checked_locale,
@@ -736,7 +742,7 @@ async def relationship_request(
         )
         if not link:
             raise McaError("Partner Center answered without a relationship link; try again.")
-        sign_in = user if not user or "@" in user or not domain else f"{user}@{domain}"
+        sign_in = sign_in_name(user, domain) if user else ""
         email = render(
             "reseller",
             checked_locale,

@@ -9,7 +9,14 @@ from mca_core import ExistingCustomerInvitation, NewCustomerInvitation
 from ui.i18n import t
 
 from .context import INVITE, PASSWORD_KEY, InvitationsContext
-from .shared import already_accepted_warning, customer_picker, editor, generate, locale_picker
+from .shared import (
+    already_accepted_warning,
+    customer_picker,
+    editor,
+    generate,
+    locale_picker,
+    sign_in_fields,
+)
 
 
 def render(ctx: InvitationsContext) -> None:
@@ -30,15 +37,7 @@ def render(ctx: InvitationsContext) -> None:
     customer = customer_picker(ctx, p, "inv_customer", locale_key=f"{p}_locale")
     already_accepted_warning(ctx, customer)
     if mode == "new":
-        cols = st.columns(2)
-        cols[0].text_input(t("inv_user_name"), key=f"{p}_user", help=t("inv_user_name_help"))
-        cols[1].text_input(
-            t("inv_password"),
-            key=PASSWORD_KEY,
-            type="password",
-            help=t("inv_password_help"),
-            autocomplete="off",
-        )
+        sign_in_fields(p, PASSWORD_KEY)
     cols = st.columns(2)
     to = cols[0].text_input(t("inv_to"), key=f"{p}_to", help=t("inv_to_help"))
     with cols[1]:

@@ -9,7 +9,14 @@ from mca_core import PartnerType, RelationshipInvitation
 from ui.i18n import t
 
 from .context import RESELLER, RESELLER_PASSWORD_KEY, InvitationsContext
-from .shared import already_accepted_warning, customer_picker, editor, generate, locale_picker
+from .shared import (
+    already_accepted_warning,
+    customer_picker,
+    editor,
+    generate,
+    locale_picker,
+    sign_in_fields,
+)
 
 
 def known_resellers(ctx: InvitationsContext) -> dict[str, str]:
@@ -60,15 +67,7 @@ def render(ctx: InvitationsContext) -> None:
     company = cols[1].text_input(t("inv_company"), key=f"{p}_company")
     with st.expander(t("inv_reseller_sign_in"), expanded=bool(st.session_state.get(f"{p}_user"))):
         st.caption(t("inv_reseller_sign_in_help"))
-        sign_in = st.columns(2)
-        sign_in[0].text_input(t("inv_user_name"), key=f"{p}_user", help=t("inv_user_name_help"))
-        sign_in[1].text_input(
-            t("inv_password"),
-            key=RESELLER_PASSWORD_KEY,
-            type="password",
-            help=t("inv_password_help"),
-            autocomplete="off",
-        )
+        sign_in_fields(p, RESELLER_PASSWORD_KEY)
     cols = st.columns(2)
     to = cols[0].text_input(t("inv_to"), key=f"{p}_to", help=t("inv_to_help"))
     with cols[1]:

@@ -20,6 +20,7 @@ from mca_core import (
     Invitation,
     McaError,
     PartnerCenterError,
+    SnapshotInfo,
     access,
     invitations,
     metrics,
@@ -67,16 +68,17 @@ def available_generators(identity: Identity) -> tuple[tuple[str, str], ...]:
     return tuple(generators)
 
 
-def load_customers(app: App, identity: Identity) -> dict[str, dict[str, Any]]:
-    """customer id -> its row in the latest snapshot, kept per snapshot in the session (a
-    type-ahead over the whole portfolio and the warnings below, no Partner Center call)."""
-    snap = app.latest_snapshot(identity)
+def load_customers(app: App, snap: SnapshotInfo | None) -> dict[str, dict[str, Any]]:
+    """customer id -> its row in the latest snapshot, kept per snapshot and revision in the
+    session (a type-ahead over the whole portfolio and the warnings below, no Partner Center
+    call; work written through since the sync bumps the revision and is read again)."""
     if snap is None:
         return {}
     cached = st.session_state.get("inv_rows")
-    if not cached or cached[0] != snap.id:
+    key = (snap.id, snap.revision)
+    if not cached or cached[0] != key:
         rows = {row["customer_id"]: row for row in app.snapshot_rows(snap)}
-        cached = (snap.id, rows, snap.taken_at)
+        cached = (key, rows, snap.taken_at)
         st.session_state["inv_rows"] = cached
     return cached[1]
 
@@ -234,6 +236,20 @@ def locale_picker(key: str) -> str:
         key=key,
         horizontal=True,
         help=t("inv_locale_help"),
+    )
+
+
+def sign_in_fields(prefix: str, password_key: str) -> None:
+    """A new customer's first-admin sign-in name and temporary password; the password lives only
+    in its own field (`password_key`), which the guard drops when the user leaves the page."""
+    cols = st.columns(2)
+    cols[0].text_input(t("inv_user_name"), key=f"{prefix}_user", help=t("inv_user_name_help"))
+    cols[1].text_input(
+        t("inv_password"),
+        key=password_key,
+        type="password",
+        help=t("inv_password_help"),
+        autocomplete="off",
     )
 
 
