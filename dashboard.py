@@ -85,6 +85,8 @@ if actor is None:
         live_sign_in()
     st.stop()
 
+blocks.first_snapshot(app, actor)
+blocks.sync_activity(app, actor)
 who_am_i(actor.identity)
 st.divider()
 st.markdown(f"### {t('headline')}")

@@ -32,6 +32,7 @@ from mca_core.domain.errors import (
     PartnerCenterError,
     PermissionDenied,
     Problem,
+    WorkBusy,
 )
 from mca_core.domain.models import (
     AcceptanceStatus,
@@ -60,6 +61,7 @@ from mca_core.domain.requests import (
     SyncRequest,
 )
 from mca_core.domain.validation import classify_customer_ref, may_attest, utc_today
+from mca_core.jobs import Job, JobStart, Progress
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import SnapshotInfo
 from mca_core.store.enhanced_attestations import AttestationState, EnhancedAttestation
@@ -119,6 +121,8 @@ __all__ = [
     "Identity",
     "InvalidInput",
     "Invitation",
+    "Job",
+    "JobStart",
     "McaError",
     "MfaRequired",
     "NewCustomer",
@@ -131,6 +135,7 @@ __all__ = [
     "PartnerType",
     "PermissionDenied",
     "Problem",
+    "Progress",
     "ProviderRequest",
     "RelationshipInvitation",
     "Role",
@@ -144,6 +149,7 @@ __all__ = [
     "TokenKind",
     "Verification",
     "VerifiedAttestation",
+    "WorkBusy",
     "access",
     "bulk",
     "bulk_signers",

@@ -12,6 +12,9 @@ access, validates, calls and audits), and makes the desk's snapshot agree with w
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -20,7 +23,8 @@ from mca_core.auth.providers import StaticTokenProvider, read_claims
 from mca_core.backends import Backend, PartnerName, SandboxBackend, SandboxUser
 from mca_core.config import Settings
 from mca_core.desk import Actor, Desk, run_sync
-from mca_core.domain.errors import ConfigurationError
+from mca_core.domain import access
+from mca_core.domain.errors import AccessRefused, ConfigurationError
 from mca_core.domain.models import (
     AcceptanceStatus,
     AttestationResult,
@@ -41,7 +45,9 @@ from mca_core.domain.requests import (
     RelationshipInvitation,
     SyncRequest,
 )
+from mca_core.jobs import JOBS, Job, JobStart, Work
 from mca_core.partner_center.client import PartnerCenterClient
+from mca_core.store import locks
 from mca_core.store.database import SnapshotInfo
 from mca_core.usecases import bulk, bulk_signers, enhanced, invitations
 from mca_core.usecases.attestation import attest_customer
@@ -200,8 +206,75 @@ class App:
 
     def sync(self, actor: Actor, request: SyncRequest | None = None) -> SyncSummary:
         """Every customer's acceptance into a new snapshot (progress, cancel, incremental);
-        with `auto_finalise`, the accepted enhanced attestations are finalised first."""
+        with `auto_finalise`, the accepted enhanced attestations are finalised first. One sync
+        per partner at a time, across sessions, instances and the CLI: a second one raises
+        WorkBusy naming who runs the first and since when."""
         r = request or SyncRequest()
+        with locks.exclusive(
+            self.desk.store,
+            self.sync_lock_key(actor.identity),
+            holder=actor.identity.display_name,
+            work="sync",
+            fix="Wait for it to finish (its progress is on the Overview), then sync again.",
+        ):
+            return self._sync(actor, r)
+
+    def start_sync(self, actor: Actor, request: SyncRequest | None = None) -> JobStart:
+        """The sync as a background job of this process: it outlives the page that started it,
+        and every session of the partner sees it (`sync_job`). Starting while one runs joins
+        it (`JobStart.started` False)."""
+        r = request or SyncRequest()
+
+        def work(progress: Callable[[int, int, str], None], cancel: threading.Event) -> Any:
+            return self.sync(actor, dataclasses.replace(r, progress=progress, cancel=cancel))
+
+        return self.start_job(actor, "sync", work)
+
+    def open_sandbox_on_data(self, actor: Actor | None = None) -> JobStart | None:
+        """A sandbox's first start builds its first snapshot in the background (the embedded
+        emulator has no rate limit), so the first page a user opens shows data, not an empty
+        overview: for `actor`'s partner (default: the default sandbox user's). Nothing in live
+        mode, with `sandbox_first_sync` off, or once a snapshot exists."""
+        if not self.is_sandbox or not self.settings.sandbox_first_sync:
+            return None
+        actor = actor or self.sandbox_actor()
+        try:
+            access.check_may_sync(actor.identity)
+        except AccessRefused:
+            return None
+        if self.latest_snapshot(actor.identity) is not None:
+            return None
+        return self.start_sync(actor)
+
+    def sync_job(self, identity: Identity) -> Job | None:
+        """The partner's running sync job in this process, else its last finished one."""
+        return self.job(identity, "sync")
+
+    def start_finalise_ready(self, actor: Actor) -> JobStart:
+        """`finalise_ready` as a background job of this process (see `start_job`)."""
+        return self.start_job(actor, "finalise_ready", lambda _p, _c: self.finalise_ready(actor))
+
+    def start_job(self, actor: Actor, kind: str, work: Work) -> JobStart:
+        """Long work (`work(progress, cancel)` calling one of the App's actions) as a job of
+        this process, one per partner and kind: it outlives the page that started it, every
+        session of the partner sees it (`job`), and a second start joins the running one."""
+        key = self._job_key(actor.identity, kind)
+        return JOBS.start(key, kind, actor.identity.display_name, work)
+
+    def job(self, identity: Identity, kind: str) -> Job | None:
+        """The partner's running job of `kind` in this process, else its last finished one."""
+        return JOBS.current(self._job_key(identity, kind))
+
+    def sync_lock_key(self, identity: Identity) -> str:
+        """The store lock one partner's syncs take (the same in every process)."""
+        return f"sync:{self.snapshot_scope(identity)}"
+
+    def _job_key(self, identity: Identity, kind: str) -> str:
+        """Jobs are per store (never its URL: it may hold a password) and partner scope."""
+        store = hashlib.sha256(self.store_url.encode()).hexdigest()[:12]
+        return f"{store}:{self.snapshot_scope(identity)}:{kind}"
+
+    def _sync(self, actor: Actor, r: SyncRequest) -> SyncSummary:
         finalised = self._auto_finalise_before_sync(actor)
         summary = self._run(
             actor,
@@ -215,6 +288,8 @@ class App:
                 progress=r.progress,
                 cancel=r.cancel,
                 current_since=self.current_since,
+                source=r.source or self.settings.sync_source,
+                confirm_with_direct_read=self.settings.confirm_with_direct_read,
             ),
         )
         summary.finalised = finalised.finalised if finalised is not None else 0
@@ -412,9 +487,13 @@ class App:
         )
         return self._finalised_after_refresh(actor, summary, customer_ids)
 
-    def pipeline(self, identity: Identity) -> enhanced.Pipeline:
-        """Where every customer stands on the enhanced path (from the store; no call)."""
-        return enhanced.load_pipeline(self.desk.store, identity, self.settings.backend)
+    def pipeline(self, identity: Identity, *, started_only: bool = False) -> enhanced.Pipeline:
+        """Where every customer stands on the enhanced path (from the store; no call), shared
+        by every session until the snapshot or an attestation changes. `started_only`: empty,
+        without reading the snapshot, when no enhanced attestation was ever started."""
+        return enhanced.load_pipeline(
+            self.desk.store, identity, self.settings.backend, started_only=started_only
+        )
 
     def customer_attestations(self, identity: Identity, customer_id: str) -> list[Any]:
         return enhanced.customer_attestations(self.desk.store, identity, customer_id)

@@ -74,6 +74,7 @@ def embedded_emulator_options(settings: Settings) -> dict[str, Any]:
         "classic_refusal_status": settings.classic_retired_status,
         "classic_refusal_code": settings.classic_retired_code,
         "enhanced_customer_required": bool(customer_field),
+        "agreement_records": settings.sandbox_agreement_records,
     }
 
 

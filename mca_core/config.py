@@ -56,6 +56,12 @@ class Settings(BaseModel):
     #: refuses with classic_retired_status / classic_retired_code below, so desk and sandbox
     #: agree.
     sandbox_classic_retired_on: date | None = date(2026, 1, 5)
+    #: The embedded emulator serves the agreement records (GET
+    #: /v1/partners/customeragreementrecords); false answers 404, as a partner without them.
+    sandbox_agreement_records: bool = True
+    #: The sandbox builds its first snapshot by itself at first start (env
+    #: MCA_SANDBOX_FIRST_SYNC), so the first page shows data rather than an empty overview.
+    sandbox_first_sync: bool = True
 
     # --- Partner Center client ---
     pc_base_url: str = PRODUCTION_BASE_URL
@@ -102,6 +108,12 @@ class Settings(BaseModel):
     #: Finalise every attestation whose customer accepted when the links are refreshed and
     #: before a sync (App.refresh_links, App.sync; env MCA_AUTO_FINALISE), an audit row each.
     auto_finalise: bool = True
+    #: Where the sync reads acceptance: "auto" (the agreement records when Partner Center
+    #: answers them, else customer by customer), "records" or "per_customer" (env MCA_SYNC_SOURCE).
+    sync_source: Literal["auto", "records", "per_customer"] = "auto"
+    #: With the records source, also read direct signing (`isSigned`) for every customer whose
+    #: record shows no current acceptance: proof beyond an undocumented source, at one call each.
+    confirm_with_direct_read: bool = False
     #: How long an acceptance link stays valid when Partner Center's answer does not say.
     enhanced_link_lifetime_hours: float = Field(168, gt=0, le=24 * 90)
     #: Corrections of assumed enhanced-attestation names ({name: value}); names in

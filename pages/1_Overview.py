@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mca_core import access, metrics, reports
+from mca_core import access, metrics
 from ui import blocks, enhanced_blocks, overview_blocks, session
 from ui.guard import page_setup, require
 from ui.i18n import t, tn
@@ -19,6 +19,8 @@ st.caption(t("overview_caption"))
 
 snapshots = app.snapshots(identity, limit=200)
 latest = snapshots[0] if snapshots else None
+if latest is None and blocks.first_sync_running(app, actor):
+    st.stop()
 if latest is None:
     st.info(t("no_snapshot"))
     if blocks.may_sync(identity) and st.button(t("sync_now"), type="primary"):
@@ -46,21 +48,22 @@ if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), width="stretch
     blocks.run_sync_with_progress(app, actor, incremental=True)
     st.rerun()
 
-frame = overview_blocks.load_frame(app, latest)
 previous = next((s for s in snapshots[1:] if s.complete), None)
 if previous is not None and "reacceptance_required" not in previous.summary:
     previous = None  # counted before the desk knew the 2023 MCA refresh: no fair comparison
 overview_blocks.kpi_cards(
-    metrics.kpis(frame),
+    overview_blocks.kpis(app, latest),  # of the snapshot's frame, shared by every session
     metrics.kpis_from_summary(previous.summary) if previous else None,
     app.current_since,
 )
 enhanced_blocks.pipeline_section(app, actor)  # the enhanced channel's cards and work list
 
 st.divider()
-filtered = overview_blocks.filters(frame)
+filters = overview_blocks.filters(app, latest)
+shown = overview_blocks.view(app, latest, filters)  # shared by every session (cached)
+overview_blocks.filter_caption(shown)
 overview_blocks.charts(
-    filtered,
+    shown,
     snapshots,
     app.audit_events(
         identity,
@@ -71,23 +74,5 @@ overview_blocks.charts(
 
 st.divider()
 st.subheader(t("table_title"))
-overview_blocks.customer_table(filtered)
-table = overview_blocks.export_frame(filtered)
-stamp = latest.taken_at.strftime("%Y%m%d-%H%M")
-cols = st.columns([1, 1, 4])
-cols[0].download_button(
-    t("download_csv"),
-    data=lambda: reports.export_table(table, "csv"),
-    file_name=f"mca-acceptance-{stamp}.csv",
-    mime=reports.MEDIA_TYPES["csv"],
-    icon="⬇️",
-    on_click="ignore",
-)
-cols[1].download_button(
-    t("download_xlsx"),
-    data=lambda: reports.export_table(table, "xlsx"),
-    file_name=f"mca-acceptance-{stamp}.xlsx",
-    mime=reports.MEDIA_TYPES["xlsx"],
-    icon="⬇️",
-    on_click="ignore",
-)
+overview_blocks.customer_table(shown)
+overview_blocks.download_buttons(app, latest, filters)  # files built only when clicked

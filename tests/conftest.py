@@ -107,6 +107,8 @@ def sandbox_env(tmp_path, monkeypatch, request):
             monkeypatch.delenv(name)
     monkeypatch.setenv("MCA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MCA_SANDBOX_CUSTOMERS", "40")
+    # pages open on an empty sandbox (their tests sync by hand); test_sync_jobs turns it on
+    monkeypatch.setenv("MCA_SANDBOX_FIRST_SYNC", "false")
     monkeypatch.setenv("MCA_RATE_LIMIT_PER_MINUTE", "60000")
     monkeypatch.setenv("MCA_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
     monkeypatch.chdir(ROOT)

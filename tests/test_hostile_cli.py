@@ -459,7 +459,8 @@ def prepare(case: Case, sandbox_env: Path, monkeypatch) -> dict[str, str]:
                 ro = sandbox_env / "ro"
                 ro.mkdir()
                 ro.chmod(0o500)
-        elif step == "one_customer_fails":
+        elif step == "one_customer_fails":  # a per-customer read fails (not the records)
+            monkeypatch.setenv("MCA_SYNC_SOURCE", "per_customer")
             make_one_customer_fail(monkeypatch)
         elif step == "enhanced_link":
             code, _, err = run("attest", values["cid"], *PERSON, "--channel", "enhanced")

@@ -179,7 +179,8 @@ async def test_a_sync_with_one_customer_throttled_for_an_hour_ends_in_time(
         pc = make_client(retry=RetryPolicy(max_attempts=4, budget_seconds=budget))
         started = time.monotonic()
         summary = await asyncio.wait_for(
-            sync_acceptance(pc, store, ADMIN, backend="sandbox"), timeout=30
+            sync_acceptance(pc, store, ADMIN, backend="sandbox", source="per_customer"),
+            timeout=30,
         )
         assert time.monotonic() - started < 10 * budget
         assert summary.customers == SMALL_PORTFOLIO and summary.failed == 1

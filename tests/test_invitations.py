@@ -536,9 +536,7 @@ async def test_a_new_customers_relationship_invitation_carries_its_sign_in(make_
     assert PASSWORD_MASK not in plain.text_body and "Sign-in name" not in plain.text_body
 
 
-def test_cli_reseller_invitation_takes_the_password_from_the_environment(
-    sandbox_env, monkeypatch
-):
+def test_cli_reseller_invitation_takes_the_password_from_the_environment(sandbox_env, monkeypatch):
     monkeypatch.delenv("MCA_CUSTOMER_TEMP_PASSWORD", raising=False)
     code, _, err = run("invite", "reseller", "--user-name", "admin")
     assert code == 2 and "MCA_CUSTOMER_TEMP_PASSWORD" in err
@@ -594,9 +592,7 @@ async def test_reseller_asks_its_provider_for_an_enhanced_attestation(make_clien
     assert event.inputs["recipient_domain"] == "fabrikamdistribution.com"
 
 
-async def test_provider_request_checks_the_signer_only_when_asking_to_attest(
-    make_client, store
-):
+async def test_provider_request_checks_the_signer_only_when_asking_to_attest(make_client, store):
     pc = make_client("indirect-reseller")
     customer = await first_customer(pc)
     me = identity("indirect-reseller")

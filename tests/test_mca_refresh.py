@@ -143,7 +143,7 @@ def test_an_incremental_sync_asks_again_a_row_accepted_on_an_old_attestation(syn
     rows = app.snapshot_rows(snapshot)
     old = [r for r in rows if metrics.row_blocked(r) and r.get("attested")]
     assert old
-    code, summary, _ = run_json("sync", "--incremental")
-    assert code == 0
+    code, summary, _ = run_json("sync", "--incremental", "--source", "per-customer")
+    assert code == 0 and summary["source"] == "per_customer"
     assert summary["reused"] == sum(1 for r in rows if not metrics.row_blocked(r) and r["accepted"])
     assert summary["reacceptance_required"] == len(old)

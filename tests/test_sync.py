@@ -44,7 +44,7 @@ async def test_default_mode_stops_at_first_evidence_full_asks_both(make_client, 
     current = await truth(make_client(), current=True)
     attested_now = sum(1 for a, _ in current.values() if a)
     pc = make_client()
-    summary = await sync_acceptance(pc, store, ADMIN, backend="sandbox")
+    summary = await sync_acceptance(pc, store, ADMIN, backend="sandbox", source="per_customer")
     assert summary.customers == SMALL_PORTFOLIO and summary.failed == 0
     # a current attestation is proof enough; an old one (or none) also asks direct signing
     assert summary.api_calls == 1 + attested_now + 2 * (SMALL_PORTFOLIO - attested_now)
@@ -54,7 +54,9 @@ async def test_default_mode_stops_at_first_evidence_full_asks_both(make_client, 
     assert summary.accepted + summary.reacceptance_required + summary.not_accepted == (
         SMALL_PORTFOLIO
     )
-    full = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox", mode="full")
+    full = await sync_acceptance(
+        make_client(), store, ADMIN, backend="sandbox", source="per_customer", mode="full"
+    )
     assert full.api_calls == 1 + 2 * SMALL_PORTFOLIO
     assert full.accepted == summary.accepted
     assert full.direct_signed == sum(1 for _, s in facts.values() if s)
@@ -63,9 +65,13 @@ async def test_default_mode_stops_at_first_evidence_full_asks_both(make_client, 
 
 
 async def test_incremental_reasks_only_the_not_accepted(make_client, store):
-    first = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox")
+    first = await sync_acceptance(
+        make_client(), store, ADMIN, backend="sandbox", source="per_customer"
+    )
     pc = make_client()
-    again = await sync_acceptance(pc, store, ADMIN, backend="sandbox", incremental=True)
+    again = await sync_acceptance(
+        pc, store, ADMIN, backend="sandbox", source="per_customer", incremental=True
+    )
     assert again.reused == first.accepted
     asked = first.not_accepted + first.reacceptance_required
     assert again.api_calls == 1 + 2 * asked  # no current attestation: both reads each
@@ -77,7 +83,9 @@ async def test_incremental_reasks_only_the_not_accepted(make_client, store):
     await pc.attest(
         target, Contact(first_name="Li", last_name="Na", email="li@example.cn"), date(2026, 1, 2)
     )
-    third = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox", incremental=True)
+    third = await sync_acceptance(
+        make_client(), store, ADMIN, backend="sandbox", source="per_customer", incremental=True
+    )
     assert third.accepted == first.accepted + 1
     latest = {r["customer_id"]: r for r in store.snapshot_rows(third.snapshot_id)}
     assert latest[target]["latest_contact_email"] == "li@example.cn"
@@ -94,7 +102,7 @@ async def test_one_failing_customer_does_not_stop_the_sync(emulator, make_client
             return await inner.handle_async_request(request)
 
     pc = make_client(transport=Breaking(), sleep=Sleeper(), retry=RetryPolicy(max_attempts=2))
-    summary = await sync_acceptance(pc, store, ADMIN, backend="sandbox")
+    summary = await sync_acceptance(pc, store, ADMIN, backend="sandbox", source="per_customer")
     assert summary.failed == 1 and summary.customers == SMALL_PORTFOLIO
     rows = {r["customer_id"]: r for r in store.snapshot_rows(summary.snapshot_id)}
     assert "ServiceUnavailable" in rows[victim]["error"] and rows[victim]["accepted"] is None
@@ -105,7 +113,7 @@ async def test_throttling_slows_the_whole_sync_and_it_completes(emulator, make_c
     emulator.faults = FaultConfig(fault_429=0.2, retry_after_seconds=2, fault_seed=3)
     sleeper = Sleeper()
     pc = make_client(sleep=sleeper, retry=RetryPolicy(max_attempts=10))
-    summary = await sync_acceptance(pc, store, ADMIN, backend="sandbox")
+    summary = await sync_acceptance(pc, store, ADMIN, backend="sandbox", source="per_customer")
     assert summary.failed == 0 and summary.customers == SMALL_PORTFOLIO
     assert summary.throttled > 0
     assert pc.limiter.throttle_events == summary.throttled
@@ -126,6 +134,7 @@ async def test_cancel_keeps_what_was_fetched(make_client, store):
         store,
         ADMIN,
         backend="sandbox",
+        source="per_customer",
         progress=progress,
         cancel=cancel,
         concurrency=2,

@@ -6,6 +6,7 @@ are warned about, and Enter in the customer picker picks the best match."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from mca_core.app import App
 from mca_core.config import load_settings
 from mca_core.desk import Desk
+from mca_core.domain.requests import SyncRequest
 from mca_core.store.database import Store
 from mca_core.usecases.invitations import recipient_outside_customer
 from ui.markup import format_markdown, md
@@ -272,32 +274,62 @@ def test_a_tenant_id_or_domain_not_in_the_list_is_kept_as_typed(sandbox_env):
     assert at.selectbox(key="vf_customer").value == "nosuch.onmicrosoft.com"
 
 
-# --- 6. a refresh the user leaves keeps what it fetched -----------------------------------------
+# --- 6. a refresh the user leaves goes on; one stopped part-way says so ------------------------
 
 
-def test_leaving_the_page_mid_sync_keeps_what_was_fetched_and_says_so(sandbox_env, monkeypatch):
+def test_leaving_the_page_mid_sync_does_not_stop_it(sandbox_env, monkeypatch):
     """Streamlit stops a script the user navigates away from by raising at its next call (the
-    progress bar): the sync used to die with it and nothing was saved."""
+    progress bar). The sync used to die with it; it now runs as a job of the server process,
+    so the page that left takes nothing with it and the snapshot is complete."""
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
     from ui import blocks
 
     class LeavingBar:
-        calls = 0
-
         def progress(self, *_args, **_kwargs) -> None:
-            LeavingBar.calls += 1
-            if LeavingBar.calls > 3:
-                raise StopException()
+            raise StopException()
 
         def empty(self) -> None:
             pass
 
     monkeypatch.setattr(blocks.st, "progress", lambda *a, **k: LeavingBar())
+    gate, original = threading.Event(), App.sync
+
+    def held_sync(self, who, request=None):  # still running when the page looks
+        gate.wait(30)
+        return original(self, who, request)
+
+    monkeypatch.setattr(App, "sync", held_sync)
+    app = App(Desk(load_settings()))
+    actor = app.sandbox_actor("admin-agent")
+    try:
+        with pytest.raises(StopException):
+            blocks.run_sync_with_progress(app, actor, incremental=False)
+        assert app.sync_job(actor.identity).running  # the page left; the sync did not
+    finally:
+        gate.set()
+    job = app.sync_job(actor.identity)
+    assert job is not None and job.wait(60)
+    assert job.state == "done" and job.result.complete
+    snap = app.latest_snapshot(actor.identity)
+    assert snap is not None and snap.complete and snap.id == job.result.snapshot_id
+    assert len(app.snapshot_rows(snap)) == snap.summary["customers"] == 40
+    assert [e.outcome for e in app.desk.store.audit(action="sync")] == ["done"]
+
+
+def test_a_sync_stopped_part_way_keeps_what_was_fetched_and_says_so(sandbox_env, monkeypatch):
+    """Stopped (the sidebar's Stop button sets the job's cancel event): what was read is kept,
+    marked incomplete, and every page that lists customers says the list is partial."""
+    monkeypatch.setenv("MCA_SYNC_SOURCE", "per_customer")
     desk = Desk(load_settings())
     actor = desk.sandbox_actor("admin-agent")
-    with pytest.raises(StopException):
-        blocks.run_sync_with_progress(App(desk), actor, incremental=False)
+    cancel = threading.Event()
+
+    def progress(done: int, total: int, phase: str) -> None:
+        if phase == "status" and done >= 5:
+            cancel.set()
+
+    App(desk).sync(actor, SyncRequest(progress=progress, cancel=cancel))
     snap = desk.store.latest_snapshot()
     assert snap is not None and snap.complete is False  # kept, and marked so
     assert 0 < len(desk.store.snapshot_rows(snap.id)) < snap.summary["customers"]

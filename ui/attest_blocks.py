@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 import phonenumbers
 import streamlit as st
-from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
 from mca_core import (
@@ -313,13 +312,22 @@ def clear_state(prefix: str) -> None:
 # --- countries -------------------------------------------------------------------------------
 
 
+def region_name(code: str, lang: str) -> str:
+    """A region's name in `lang` ("en", "zh") from phonenumbers' geocoder data, else "".
+
+    The geocoder is imported here, on the first name asked for: its data is ~100 MB of every
+    process that imports it, and most pages (the overview) never show a country's name."""
+    from phonenumbers import geocoder
+
+    example = phonenumbers.example_number(code) if code else None
+    return (geocoder.country_name_for_number(example, lang) if example else "") or ""
+
+
 def country_name(code: str, ui_language: str | None = None) -> str:
     """The country's name in the UI language (from phonenumbers' data), else the code; a
     widget's labels pass the language of the run that drew them."""
     lang = "zh" if (ui_language or i18n.language()) == "zh-CN" else "en"
-    example = phonenumbers.example_number(code) if code else None
-    name = geocoder.country_name_for_number(example, lang) if example else ""
-    return name or code
+    return region_name(code, lang) or code
 
 
 @st.cache_data(show_spinner=False)
@@ -328,8 +336,7 @@ def country_codes(lang: str) -> list[str]:
     lang_code = "zh" if lang == "zh-CN" else "en"
 
     def name(code: str) -> str:
-        example = phonenumbers.example_number(code)
-        return (geocoder.country_name_for_number(example, lang_code) if example else "") or code
+        return region_name(code, lang_code) or code
 
     return sorted(
         (c for c in phonenumbers.SUPPORTED_REGIONS if c not in ("001",)), key=lambda c: name(c)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import threading
+from contextlib import suppress
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from mca_core import AccessRefused, Actor, App, Identity, McaError, SyncRequest, access
+from mca_core import AccessRefused, Actor, App, Identity, Job, McaError, SyncRequest, access
 
 from . import nav
 from .i18n import t, tn
@@ -25,56 +26,116 @@ def may_sync(identity: Identity) -> bool:
     return True
 
 
+#: The sync jobs whose result this session has shown (each is shown once per session).
+SEEN_JOBS_KEY = "sync_jobs_seen"
+
+
 def run_sync_with_progress(app: App, actor: Actor, *, incremental: bool = True) -> None:
-    """A sync with a progress bar. Leaving the page (or any rerun) mid-way stops the sync at
-    once but keeps what it fetched: the snapshot is saved marked incomplete, and the pages say
-    so the next time (before, the work was dropped silently)."""
-    bar = st.progress(0.0, text=t("sync_starting"))
-    cancel = threading.Event()
-    left: list[ScriptControlException] = []
-
-    def progress(done: int, total: int, phase: str) -> None:
-        if left:
-            return
-        try:
-            if phase == "listing":
-                bar.progress(0.0, text=t("sync_listing", total=total))
-            else:
-                bar.progress(
-                    done / total if total else 1.0, text=tn("sync_progress", total, done=done)
-                )
-        except ScriptControlException as exc:  # the user left or reran the page
-            left.append(exc)
-            cancel.set()
-
+    """Start the partner's sync as a background job of the server and follow it with a
+    progress bar. The sync is not the page's: leaving the page, reloading or closing the tab
+    does not stop it, every session of the partner sees it in the sidebar, and a second start
+    joins the running one. Its result shows on the next run (the callers rerun)."""
     try:
-        summary = app.sync(
-            actor, SyncRequest(incremental=incremental, progress=progress, cancel=cancel)
-        )
+        started = app.start_sync(actor, SyncRequest(incremental=incremental))
     except McaError as exc:
-        if left:
-            raise left[0] from None
-        bar.empty()
         st.error(t("sync_failed", error=str(exc)))
         return
-    if left:
-        raise left[0]
+    job = started.job
+    if not started.started:
+        st.info(t("sync_joined", who=job.started_by, since=_hhmm(job)))
+    bar = st.progress(0.0, text=t("sync_starting"))
+    while not job.wait(0.3):  # leaving the page raises here; the job goes on
+        _draw_progress(bar, job)
     bar.empty()
-    st.success(
-        tn(
-            "sync_done",
-            summary.customers,
-            accepted=summary.accepted,
-            reaccept=summary.reacceptance_required,
-            failed=summary.failed,
-            calls=summary.api_calls,
-            seconds=summary.seconds,
-        )
+
+
+def _hhmm(job: Job) -> str:
+    return job.started_at.astimezone(UTC).strftime("%H:%M UTC")
+
+
+def _draw_progress(bar: Any, job: Job) -> None:
+    p = job.progress
+    if p.phase == "listing":
+        bar.progress(0.0, text=t("sync_listing", total=p.total))
+    elif p.total:
+        bar.progress(p.fraction or 0.0, text=tn("sync_progress", p.total, done=p.done))
+    else:
+        bar.progress(0.0, text=t("sync_starting"))
+
+
+def sync_activity(app: App, actor: Actor) -> None:
+    """The partner's sync in the sidebar of every page: its progress while it runs (polled by a
+    fragment, which reloads the page when the sync ends) and its result once per session."""
+    job = app.sync_job(actor.identity)
+    if job is None:
+        return
+    with st.sidebar:
+        if job.running:
+            _running_sync(app, actor.identity, job.id, "sidebar")
+        else:
+            seen: set[str] = st.session_state.setdefault(SEEN_JOBS_KEY, set())
+            if job.id not in seen:
+                seen.add(job.id)
+                sync_result(job)
+
+
+@st.fragment(run_every=1.0)
+def _running_sync(app: App, identity: Identity, job_id: str, where: str) -> None:
+    job = app.sync_job(identity)
+    if job is None or job.id != job_id or not job.running:
+        st.rerun()  # the sync ended: the whole page again, on the new snapshot
+        return
+    st.caption(t("sync_running", who=job.started_by, since=_hhmm(job)))
+    _draw_progress(st.progress(0.0), job)
+    if may_sync(identity) and st.button(t("sync_stop"), key=f"sync_stop_{where}_{job.id}"):
+        job.request_cancel()
+
+
+def sync_result(job: Job) -> None:
+    """What a finished sync did, or why it failed (escaped: the error quotes Partner Center)."""
+    summary = job.result
+    if job.state == "failed" or summary is None:
+        st.error(t("sync_failed", error=job.error or ""))
+        return
+    text = tn(
+        "sync_done",
+        summary.customers,
+        accepted=summary.accepted,
+        reaccept=summary.reacceptance_required,
+        failed=summary.failed,
+        calls=summary.api_calls,
+        seconds=summary.seconds,
     )
+    if summary.finalised:
+        text += " " + tn("sync_finalised_first", summary.finalised)
+    if job.state == "cancelled" or not summary.complete:
+        st.warning(text + " " + t("sync_incomplete"))
+    else:
+        st.success(text)
+
+
+def first_sync_running(app: App, actor: Actor) -> bool:
+    """No snapshot yet and a sync running: its progress in place of the empty page (the
+    fragment reloads the page on the new snapshot when it ends)."""
+    job = app.sync_job(actor.identity)
+    if job is None or not job.running:
+        return False
+    st.info(t("sync_first_running"), icon="⏳")
+    _running_sync(app, actor.identity, job.id, "main")
+    return True
+
+
+def first_snapshot(app: App, actor: Actor) -> None:
+    """The sandbox opens on data: with no snapshot yet, its first sync starts by itself (the
+    embedded emulator has no rate limit; the records take a few calls)."""
+    with suppress(McaError):  # the sync button stays, and says why when pressed
+        app.open_sandbox_on_data(actor)
 
 
 def acceptance_headline(app: App, actor: Actor) -> None:
     snap = app.latest_snapshot(actor.identity)
+    if snap is None and first_sync_running(app, actor):
+        return
     if snap is None:
         st.info(t("no_snapshot"))
         if may_sync(actor.identity) and st.button(t("sync_now"), type="primary"):

@@ -17,7 +17,6 @@ from urllib.parse import quote
 import pandas as pd
 import phonenumbers
 import streamlit as st
-from phonenumbers import geocoder
 from streamlit.errors import StreamlitAPIException
 
 from mca_core import (
@@ -239,7 +238,7 @@ def language_name(code: str, lang: str = "en") -> str:
 def country_label(code: str, lang: str = "en") -> str:
     """A country by its name in the UI language `lang`, with its ISO code."""
     example = phonenumbers.example_number(code) if code else None
-    name = geocoder.country_name_for_number(example, "zh" if lang == "zh-CN" else "en")
+    name = ab.region_name(code, "zh" if lang == "zh-CN" else "en") if example else ""
     return f"{name or code} ({code})" if example else code
 
 
@@ -464,9 +463,12 @@ def pipeline_section(app: App, actor: Actor) -> None:
     identity = actor.identity
     if not may_attest(identity):
         return  # nothing on it is theirs to do (indirect resellers, Helpdesk agents)
-    pipeline = app.pipeline(identity)
-    started = any(item.attestation is not None for item in pipeline.items)
-    if channel(app) != ENHANCED and not started:
+    enhanced_channel = channel(app) == ENHANCED
+    # a classic installation draws the section only once an attestation was started: it learns
+    # that without reading the snapshot (`started_only`)
+    pipeline = app.pipeline(identity, started_only=not enhanced_channel)
+    started = pipeline.started > 0
+    if not enhanced_channel and not started:
         return
     head, refresh, finalise = st.columns([3, 1, 1], vertical_alignment="bottom")
     head.subheader(t("pipe_title"))
@@ -497,7 +499,7 @@ def pipeline_section(app: App, actor: Actor) -> None:
     if not pipeline.synced:
         notes.append(t("pipe_no_sync"))
     st.caption(" · ".join(notes))
-    work = [item for item in pipeline.items if item.stage is not enhanced.Stage.DONE]
+    work = pipeline.work()
     st.markdown(f"##### {t('pipe_work_list')}")
     if not work:
         st.success(t("pipe_empty"), icon="✅")
@@ -505,7 +507,7 @@ def pipeline_section(app: App, actor: Actor) -> None:
     shown = work[:WORK_LIST_ROWS]
     st.caption(t("pipe_pick"))
     event = st.dataframe(
-        work_list_frame(shown),
+        work_list_frame(list(shown)),
         hide_index=True,
         width="stretch",
         key="pipe_work_list",
@@ -532,21 +534,23 @@ def open_attest(customer_id: str) -> None:
 
 def work_list_frame(items: list[enhanced.PipelineItem]) -> pd.DataFrame:
     """One row per customer to work on, with a link to the Attest page preselecting it."""
+    # the labels are looked up once per run, not once per row and column
+    stage_label = {stage: t(f"pipe_stage_{stage.value}") for stage in enhanced.Stage}
+    columns = [t("pipe_col_stage"), t("pipe_col_company"), t("pipe_col_domain"),
+               t("pipe_col_signer"), t("pipe_col_expires")]  # fmt: skip
     rows = []
     for item in items:
         record = item.attestation
         rows.append(
-            {
-                t("pipe_col_stage"): t(f"pipe_stage_{item.stage.value}"),
-                t("pipe_col_company"): item.company_name or "—",
-                t("pipe_col_domain"): item.domain or "—",
-                t("pipe_col_signer"): _name(record.signer) if record else "—",
-                t("pipe_col_expires"): _utc(record.expires_at)
-                if record and item.stage is enhanced.Stage.PENDING
-                else "—",
-            }
+            (
+                stage_label[item.stage],
+                item.company_name or "—",
+                item.domain or "—",
+                _name(record.signer) if record else "—",
+                _utc(record.expires_at) if record and item.stage is enhanced.Stage.PENDING else "—",
+            )
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _may_refresh(identity: Any) -> bool:
@@ -566,11 +570,12 @@ def _refresh_all(app: App, actor: Actor) -> None:
 
 
 def _finalise_all_ready(app: App, actor: Actor) -> None:
-    """Every attestation whose customer accepted gets its agreement (`App.finalise_ready`)."""
-    try:
-        ss["pipe_msg"] = ab.run_use_case(lambda: app.finalise_ready(actor))
-    except McaError as exc:
-        ss["pipe_msg"] = exc
+    """Every attestation whose customer accepted gets its agreement (`App.finalise_ready`), as
+    a job of the server: leaving the page does not stop it, and a second click joins it."""
+    job = app.start_finalise_ready(actor).job
+    with st.spinner(t("at_working")):
+        job.wait()
+    ss["pipe_msg"] = job.result if job.state == "done" else job.exception or McaError(job.error)
     st.rerun()
 
 

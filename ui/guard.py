@@ -9,7 +9,7 @@ import streamlit as st
 
 from mca_core import AccessRefused, Actor, ConfigurationError, Identity
 
-from . import i18n, nav, session
+from . import blocks, i18n, nav, session
 from .i18n import t
 
 Rule = Callable[[Identity], None]
@@ -17,9 +17,7 @@ Rule = Callable[[Identity], None]
 
 #: Session keys holding a new customer's temporary password, by the only page that may hold
 #: them (the Invitations page's password field and the hand-off from Attest to it).
-SECRET_KEYS_BY_PAGE = {
-    "invitations_title": ("inv1_password", "inv2_password", "invite_prefill")
-}
+SECRET_KEYS_BY_PAGE = {"invitations_title": ("inv1_password", "inv2_password", "invite_prefill")}
 
 
 def forget_secrets_of_other_pages(title_key: str) -> None:
@@ -78,4 +76,7 @@ def require(rule: Rule | None = None) -> Actor:
         except AccessRefused as exc:
             st.error(f"**{t('guard_refused')}** — {i18n.refusal_text(exc)}")
             st.stop()
+    app = session.app()
+    blocks.first_snapshot(app, actor)
+    blocks.sync_activity(app, actor)
     return actor

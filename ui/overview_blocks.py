@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-from mca_core import App, AuditEvent, SnapshotInfo, metrics
+from mca_core import App, AuditEvent, SnapshotInfo, metrics, reports
 
+from . import i18n
 from .i18n import t, t_plain, tn
 from .markup import md
+
+#: What a snapshot's frame depends on (`frame_key`): store, snapshot id, revision, cutoff.
+FrameKey = tuple[str, int, int, date]
 
 #: Colours that keep their meaning on every chart (Fluent palette).
 STATUS_COLOURS = {
@@ -55,11 +61,123 @@ def _frame(
     return metrics.customers_frame(rows, reseller_names(_app), current_since=current_since)
 
 
+def frame_key(app: App, snapshot: SnapshotInfo) -> FrameKey:
+    """What the frame of a snapshot depends on: store, snapshot, revision and cutoff."""
+    return (app.store_url, snapshot.id, snapshot.revision, app.current_since)
+
+
 def load_frame(app: App, snapshot: SnapshotInfo) -> pd.DataFrame:
     """The snapshot as a frame judged against the current MCA (`app.current_since`), read once
     per snapshot, revision and cutoff (a sync never changes; the desk's own work is written
-    through and bumps the revision)."""
-    return _frame(app.store_url, snapshot.id, snapshot.revision, app.current_since, app, snapshot)
+    through and bumps the revision). One object shared by every session: never mutate it."""
+    return _frame(*frame_key(app, snapshot), app, snapshot)
+
+
+# --- what the page derives from the frame, shared by every session ---------------------------
+#
+# Every session of the process draws the same snapshot: the filtered counts, the chart data,
+# the table's first rows and the figures are computed once per (frame, filters[, language]) and
+# shared (st.cache_resource, bounded). A session keeps none of it: no frame in session_state,
+# and the downloads build their file only when clicked, from the shared frame.
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The overview's filter values, hashable (a cache key)."""
+
+    statuses: tuple[str, ...] = ()
+    resellers: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    attested_from: date | None = None
+    attested_to: date | None = None
+    text: str = ""
+
+    def key(self) -> tuple[object, ...]:
+        needle = self.text.strip().lower()  # what `metrics.filter_customers` looks for
+        return (
+            self.statuses,
+            self.resellers,
+            self.countries,
+            self.attested_from,
+            self.attested_to,
+            needle,
+        )
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return metrics.filter_customers(
+            frame,
+            statuses=self.statuses,
+            resellers=self.resellers,
+            countries=self.countries,
+            attested_from=self.attested_from,
+            attested_to=self.attested_to,
+            text=self.text,
+        )
+
+
+@dataclass(frozen=True)
+class OverviewView:
+    """What the page draws below the filters, for one frame and filter set: small frames only
+    (the filtered customers themselves are not kept)."""
+
+    #: The frame's and the filters' keys (what everything below was computed from).
+    key: tuple[object, ...]
+    total: int
+    shown: int
+    breakdown: pd.DataFrame
+    per_month: pd.DataFrame
+    by_reseller: pd.DataFrame
+    has_resellers: bool
+    by_country: pd.DataFrame
+    #: The first `TABLE_ROWS` filtered customers (what the table shows and a selection picks).
+    head: pd.DataFrame
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _options(key: FrameKey, _frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The filters' choices: indirect resellers and countries present in the frame."""
+    resellers = sorted(r for r in _frame["reseller"].dropna().unique() if r != metrics.NO_RESELLER)
+    return resellers, sorted(_frame["country"].dropna().unique())
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _view(
+    key: FrameKey, filters_key: tuple[object, ...], _frame: pd.DataFrame, _filters: Filters
+) -> OverviewView:
+    filtered = _filters.apply(_frame)
+    with_resellers = filtered[filtered["reseller"] != metrics.NO_RESELLER]
+    return OverviewView(
+        key=(key, filters_key),
+        total=len(_frame),
+        shown=len(filtered),
+        breakdown=metrics.acceptance_breakdown(filtered),
+        per_month=metrics.attestations_per_month(filtered),
+        by_reseller=blocked_counts(with_resellers, "reseller"),
+        has_resellers=bool(len(with_resellers)),
+        by_country=blocked_counts(filtered, "country"),
+        head=filtered.head(TABLE_ROWS).copy(),
+    )
+
+
+def view(app: App, snapshot: SnapshotInfo, filters: Filters) -> OverviewView:
+    """The shared `OverviewView` of the snapshot under `filters`."""
+    key = frame_key(app, snapshot)
+    return _view(key, filters.key(), load_frame(app, snapshot), filters)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _kpis(key: FrameKey, _frame: pd.DataFrame) -> metrics.Kpis:
+    return metrics.kpis(_frame)
+
+
+def kpis(app: App, snapshot: SnapshotInfo) -> metrics.Kpis:
+    """The snapshot's KPIs (`metrics.kpis` of the shared frame, once per frame)."""
+    return _kpis(frame_key(app, snapshot), load_frame(app, snapshot))
+
+
+def filtered_frame(app: App, snapshot: SnapshotInfo, filters: Filters) -> pd.DataFrame:
+    """The filtered customers (for an export, when its button is clicked)."""
+    return filters.apply(load_frame(app, snapshot))
 
 
 def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None, current_since: date) -> None:
@@ -114,8 +232,12 @@ def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None, current_since: dat
     st.caption(t("kpi_cutoff_caption", date=current_since.isoformat()))
 
 
-def filters(frame: pd.DataFrame) -> pd.DataFrame:
+def filters(app: App, snapshot: SnapshotInfo) -> Filters:
+    """The filter widgets (choices from the shared frame); their values as `Filters`."""
     st.subheader(t("filters"))
+    resellers_available, countries_available = _options(
+        frame_key(app, snapshot), load_frame(app, snapshot)
+    )
     c1, c2, c3 = st.columns([2, 2, 2])
     statuses = c1.multiselect(
         t("filter_status"),
@@ -123,9 +245,6 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
         format_func=status_label,
         key="ov_status",
         placeholder=t("filter_any"),
-    )
-    resellers_available = sorted(
-        r for r in frame["reseller"].dropna().unique() if r != metrics.NO_RESELLER
     )
     resellers: list[str] = []
     if resellers_available:
@@ -137,7 +256,7 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
         )
     countries = (c3 if resellers_available else c2).multiselect(
         t("filter_country"),
-        sorted(frame["country"].dropna().unique()),
+        countries_available,
         key="ov_country",
         placeholder=t("filter_any"),
     )
@@ -145,17 +264,18 @@ def filters(frame: pd.DataFrame) -> pd.DataFrame:
     dates = c4.date_input(t("filter_dates"), value=(), key="ov_dates", format="YYYY-MM-DD")
     text = c5.text_input(t("filter_text"), key="ov_text", placeholder=t("filter_text_placeholder"))
     start, end = _date_range(dates)
-    filtered = metrics.filter_customers(
-        frame,
-        statuses=statuses,
-        resellers=resellers,
-        countries=countries,
+    return Filters(
+        statuses=tuple(sorted(statuses)),
+        resellers=tuple(sorted(resellers)),
+        countries=tuple(sorted(countries)),
         attested_from=start,
         attested_to=end,
-        text=text,
+        text=text or "",
     )
-    st.caption(tn("filter_showing", len(frame), shown=len(filtered)))
-    return filtered
+
+
+def filter_caption(shown: OverviewView) -> None:
+    st.caption(tn("filter_showing", shown.total, shown=shown.shown))
 
 
 def _date_range(value: object) -> tuple[date | None, date | None]:
@@ -170,7 +290,26 @@ def _date_range(value: object) -> tuple[date | None, date | None]:
     return None, None
 
 
-def _bar(
+@st.cache_resource(max_entries=160, show_spinner=False)
+def _figure(
+    kind: str, lang: str, data_key: tuple[object, ...], _build: Callable[[], go.Figure]
+) -> go.Figure:
+    """A chart built once per data and language and shared by every session (plotly express
+    costs tens of milliseconds a figure; st.plotly_chart only reads it)."""
+    return _build()
+
+
+def _layout(fig: go.Figure) -> go.Figure:
+    fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def _empty(title: str, caption: str | None = None) -> None:
+    st.markdown(f"**{title}**")
+    st.caption(caption or t("chart_empty"))
+
+
+def _bar_figure(
     data: pd.DataFrame,
     x: str,
     y: str,
@@ -179,11 +318,7 @@ def _bar(
     horizontal: bool = False,
     colour: str = "#0F6CBD",
     labels: dict[str, str] | None = None,
-) -> None:
-    if data.empty or int(data[y if not horizontal else x].sum()) == 0:
-        st.markdown(f"**{title}**")
-        st.caption(t("chart_empty"))
-        return
+) -> go.Figure:
     # Plotly renders a little HTML in labels (<a href>, <b>): names from Partner Center and
     # the store are data, so the category axis gets them escaped.
     category = y if horizontal else x
@@ -199,40 +334,86 @@ def _bar(
     )
     if horizontal:
         fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return _layout(fig)
+
+
+def _bar(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    *,
+    horizontal: bool = False,
+    colour: str = "#0F6CBD",
+    labels: dict[str, str] | None = None,
+    key: tuple[object, ...] | None = None,
+) -> None:
+    """A bar chart of `data`; `key` names the data for the shared figure cache (else the data's
+    own values are the key)."""
+    if data.empty or int(data[y if not horizontal else x].sum()) == 0:
+        _empty(title)
+        return
+    data_key = key if key is not None else _values_key(data)
+    fig = _figure(
+        f"bar:{x}:{y}:{horizontal}",
+        i18n.language(),
+        data_key,
+        lambda: _bar_figure(data, x, y, title, horizontal=horizontal, colour=colour, labels=labels),
+    )
     st.plotly_chart(fig, width="stretch")
 
 
+def _values_key(data: pd.DataFrame) -> tuple[object, ...]:
+    """A small frame's values as a hashable key."""
+    return (tuple(data.columns), tuple(data.itertuples(index=False, name=None)))
+
+
+def _pie_figure(breakdown: pd.DataFrame) -> go.Figure:
+    breakdown = breakdown.assign(label=breakdown["status"].map(status_label))
+    fig = px.pie(
+        breakdown,
+        names="label",
+        values="customers",
+        hole=0.55,
+        title=t("chart_breakdown"),
+        labels={"label": t("col_status"), "customers": t("axis_customers")},
+        color="status",
+        color_discrete_map=STATUS_COLOURS,
+    )
+    # automargin: a small slice's outside label is not clipped at the chart's edge
+    fig.update_traces(textinfo="value+percent", sort=False, automargin=True)
+    return _layout(fig)
+
+
+def _trend_figure(trend: pd.DataFrame) -> go.Figure:
+    fig = px.line(
+        trend,
+        x="taken_at",
+        y="rate",
+        markers=True,
+        title=t("chart_over_time"),
+        labels={"taken_at": t("axis_synced"), "rate": t("axis_rate")},
+    )
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return _layout(fig)
+
+
 def charts(
-    filtered: pd.DataFrame, snapshots: Sequence[SnapshotInfo], attestations: Sequence[AuditEvent]
+    shown: OverviewView, snapshots: Sequence[SnapshotInfo], attestations: Sequence[AuditEvent]
 ) -> None:
+    """The charts of the filtered customers (`shown`), the trend and the desk's agents."""
+    lang = i18n.language()
     left, right = st.columns(2)
     with left:
-        breakdown = metrics.acceptance_breakdown(filtered)
-        breakdown = breakdown[breakdown["customers"] > 0]
+        breakdown = shown.breakdown[shown.breakdown["customers"] > 0]
         if breakdown.empty:
-            st.markdown(f"**{t('chart_breakdown')}**")
-            st.caption(t("chart_empty"))
+            _empty(t("chart_breakdown"))
         else:
-            breakdown = breakdown.assign(label=breakdown["status"].map(status_label))
-            fig = px.pie(
-                breakdown,
-                names="label",
-                values="customers",
-                hole=0.55,
-                title=t("chart_breakdown"),
-                labels={"label": t("col_status"), "customers": t("axis_customers")},
-                color="status",
-                color_discrete_map=STATUS_COLOURS,
-            )
-            # automargin: a small slice's outside label is not clipped at the chart's edge
-            fig.update_traces(textinfo="value+percent", sort=False, automargin=True)
-            fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+            fig = _figure("pie", lang, _values_key(breakdown), lambda: _pie_figure(breakdown))
             st.plotly_chart(fig, width="stretch")
     with right:
-        per_month = metrics.attestations_per_month(filtered)
         _bar(
-            per_month,
+            shown.per_month,
             "month",
             "customers",
             t("chart_per_month"),
@@ -242,19 +423,9 @@ def charts(
     with left:
         trend = metrics.acceptance_over_time(snapshots)
         if len(trend) < 2:
-            st.markdown(f"**{t('chart_over_time')}**")
-            st.caption(t("chart_over_time_empty"))
+            _empty(t("chart_over_time"), t("chart_over_time_empty"))
         else:
-            fig = px.line(
-                trend,
-                x="taken_at",
-                y="rate",
-                markers=True,
-                title=t("chart_over_time"),
-                labels={"taken_at": t("axis_synced"), "rate": t("axis_rate")},
-            )
-            fig.update_yaxes(tickformat=".0%", rangemode="tozero")
-            fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+            fig = _figure("trend", lang, _values_key(trend), lambda: _trend_figure(trend))
             st.plotly_chart(fig, width="stretch")
     with right:
         per_agent = metrics.attestations_per_agent(attestations)
@@ -267,14 +438,13 @@ def charts(
             labels={"agent": t("axis_agent"), "attestations": t("axis_attestations")},
         )
     left, right = st.columns(2)
-    with_resellers = filtered[filtered["reseller"] != metrics.NO_RESELLER]
-    if len(with_resellers):
+    if shown.has_resellers:
         with left:
-            _blocked_bar(with_resellers, "reseller", t("chart_by_reseller"), t("col_reseller"))
+            _blocked_bar(shown.by_reseller, "reseller", t("chart_by_reseller"), t("col_reseller"))
     else:
         right = left  # a direct-bill portfolio has no resellers: the country chart takes the row
     with right:
-        _blocked_bar(filtered, "country", t("chart_by_country"), t("col_country"))
+        _blocked_bar(shown.by_country, "country", t("chart_by_country"), t("col_country"))
 
 
 def blocked_counts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -295,13 +465,7 @@ def blocked_counts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return out[out["customers"] > 0].reset_index(drop=True)
 
 
-def _blocked_bar(frame: pd.DataFrame, column: str, title: str, axis: str) -> None:
-    """Blocked customers by `column`, one colour per blocked status (stacked, largest first)."""
-    data = blocked_counts(frame, column)
-    if data.empty:
-        st.markdown(f"**{title}**")
-        st.caption(t("chart_empty"))
-        return
+def _blocked_figure(data: pd.DataFrame, column: str, title: str, axis: str) -> go.Figure:
     # names from Partner Center are data: escaped, as in _bar
     data = data.assign(
         **{column: data[column].map(html.escape)}, label=data["status"].map(status_label)
@@ -321,8 +485,21 @@ def _blocked_bar(frame: pd.DataFrame, column: str, title: str, axis: str) -> Non
         labels={column: axis, "customers": t("axis_customers"), "label": t("col_status")},
     )
     # plotly express draws the first of `category_orders` at the top of a horizontal bar chart
-    fig.update_layout(
-        barmode="stack", height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 50, "b": 10}
+    fig.update_layout(barmode="stack")
+    return _layout(fig)
+
+
+def _blocked_bar(data: pd.DataFrame, column: str, title: str, axis: str) -> None:
+    """Blocked customers by `column` (`blocked_counts`), one colour per blocked status
+    (stacked, largest first)."""
+    if data.empty:
+        _empty(title)
+        return
+    fig = _figure(
+        f"blocked:{column}",
+        i18n.language(),
+        _values_key(data),
+        lambda: _blocked_figure(data, column, title, axis),
     )
     st.plotly_chart(fig, width="stretch")
 
@@ -336,23 +513,13 @@ def export_frame(filtered: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["associated_partner_id"])
 
 
-def customer_table(filtered: pd.DataFrame) -> None:
-    """The filtered customers; selecting a row offers verify / attest / invite for it."""
-    shown = filtered.head(TABLE_ROWS)
-    if len(filtered) > TABLE_ROWS:
-        st.caption(tn("table_truncated", len(filtered), shown=TABLE_ROWS))
-    view = pd.DataFrame(
-        {
-            "company": shown["company_name"],
-            "domain": shown["domain"],
-            "status": shown["status"].astype(str).map(status_label),
-            "state": shown["state"].astype(str).map(state_label),
-            "country": shown["country"],
-            "reseller": shown["reseller"],
-            "latest": shown["latest_date_agreed"].dt.strftime("%Y-%m-%d").fillna("—"),
-            "contact": shown["latest_contact_name"].fillna("—"),
-        }
-    )
+def customer_table(shown: OverviewView) -> None:
+    """The filtered customers (the first `TABLE_ROWS`); selecting a row offers verify / attest /
+    invite for it."""
+    head = shown.head
+    if shown.shown > TABLE_ROWS:
+        st.caption(tn("table_truncated", shown.shown, shown=TABLE_ROWS))
+    view = _table_view(shown.key, i18n.language(), head)
     event = st.dataframe(
         view,
         hide_index=True,
@@ -372,9 +539,9 @@ def customer_table(filtered: pd.DataFrame) -> None:
         },
     )
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if not rows:
+    if not rows or rows[0] >= len(head):
         return
-    customer = shown.iloc[rows[0]]
+    customer = head.iloc[rows[0]]
     st.markdown(
         f"**{md(customer['company_name'])}** · {md(customer['domain'])} · "
         f"{status_label(str(customer['status']))}"
@@ -387,3 +554,43 @@ def customer_table(filtered: pd.DataFrame) -> None:
         st.switch_page("pages/2_Attest.py", query_params=params)
     if actions[2].button(t("col_invite"), icon="✉️"):
         st.switch_page("pages/4_Invitations.py", query_params=params)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _table_view(key: tuple[object, ...], lang: str, _head: pd.DataFrame) -> pd.DataFrame:
+    """The table's rows as shown, in `lang`, for the view of `key` (frame, filters)."""
+    return pd.DataFrame(
+        {
+            "company": _head["company_name"],
+            "domain": _head["domain"],
+            "status": _head["status"].astype(str).map(status_label),
+            "state": _head["state"].astype(str).map(state_label),
+            "country": _head["country"],
+            "reseller": _head["reseller"],
+            "latest": _head["latest_date_agreed"].dt.strftime("%Y-%m-%d").fillna("—"),
+            "contact": _head["latest_contact_name"].fillna("—"),
+        }
+    )
+
+
+def download_buttons(app: App, snapshot: SnapshotInfo, filters: Filters) -> None:
+    """CSV and Excel of the filtered table, built only when a button is clicked: the callable a
+    download button keeps (for as long as its session lives) holds the filter values, not a
+    copy of the customers."""
+    stamp = snapshot.taken_at.strftime("%Y%m%d-%H%M")
+
+    def build(fmt: str) -> Callable[[], bytes]:
+        return lambda: reports.export_table(
+            export_frame(filtered_frame(app, snapshot, filters)), fmt
+        )
+
+    cols = st.columns([1, 1, 4])
+    for col, fmt, label in ((cols[0], "csv", "download_csv"), (cols[1], "xlsx", "download_xlsx")):
+        col.download_button(
+            t(label),
+            data=build(fmt),
+            file_name=f"mca-acceptance-{stamp}.{fmt}",
+            mime=reports.MEDIA_TYPES[fmt],
+            icon="⬇️",
+            on_click="ignore",
+        )

@@ -9,6 +9,7 @@ never reads it: there `st.login`'s own cookie keeps the user signed in.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 import streamlit as st
@@ -19,6 +20,7 @@ from mca_core import (
     Actor,
     App,
     ConfigurationError,
+    McaError,
     Settings,
     flatten_mca_table,
     issue_sandbox_token,
@@ -49,7 +51,10 @@ def _secrets_mca() -> dict[str, Any]:
 
 @st.cache_resource(show_spinner=False)
 def _app_for(settings_json: str) -> App:
-    return App.from_settings(Settings.model_validate_json(settings_json))
+    app = App.from_settings(Settings.model_validate_json(settings_json))
+    with suppress(McaError):  # a sandbox that cannot sync yet still opens; its button says why
+        app.open_sandbox_on_data()
+    return app
 
 
 def settings() -> Settings:

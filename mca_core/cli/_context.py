@@ -24,6 +24,8 @@ from mca_core.domain.errors import (
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_REFUSED = 0, 1, 2, 3
 #: `finalise`: the customer has not accepted yet; `sync`: some customers could not be read.
 EXIT_NOT_ACCEPTED, EXIT_PARTIAL = 4, 5
+#: Long work that runs once per partner (a sync) is already running elsewhere.
+EXIT_BUSY = 6
 #: 128 + SIGINT and 128 + SIGPIPE, as a shell reports a process those signals stopped.
 EXIT_INTERRUPTED, EXIT_CLOSED_PIPE = 130, 141
 #: `--out -`: the file's bytes go to stdout.

@@ -36,6 +36,7 @@ from mca_core.cli import enhanced as enhanced_commands
 from mca_core.cli import invite as invite_commands
 from mca_core.cli import reports as reports_commands
 from mca_core.cli._context import (  # noqa: F401  (re-exported: the CLI's shared names)
+    EXIT_BUSY,
     EXIT_CLOSED_PIPE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -63,6 +64,7 @@ from mca_core.domain.errors import (
     PartnerCenterError,
     PermissionDenied,
     Problem,
+    WorkBusy,
 )
 from mca_core.domain.models import AcceptanceStatus, AttestationResult, Customer
 from mca_core.domain.requests import AttestRequest, SyncRequest
@@ -233,6 +235,7 @@ def cmd_sync(cli: Cli) -> int:
         incremental=cli.args.incremental,
         progress=progress,
         cancel=cancel,
+        source=cli.args.source.replace("-", "_") if cli.args.source else None,
     )
     try:
         summary = cli.app.sync(cli.actor(), request)
@@ -245,6 +248,7 @@ def cmd_sync(cli: Cli) -> int:
         f"{summary.reacceptance_required} must re-accept the current MCA, "
         f"{summary.not_accepted} not accepted, {summary.failed} failed; "
         f"{summary.api_calls} API calls in {summary.seconds:.1f} s"
+        f" ({'agreement records' if summary.source == 'records' else 'per customer'})"
     )
     if summary.finalised:
         text += f"; first, {summary.finalised} agreement(s) created for accepted links"
@@ -311,11 +315,13 @@ def cmd_emulator(cli: Cli) -> int:
         announce=lambda line: print(line, file=cli.err, flush=True),
         options={
             "classic_retired_on": a.classic_retired_on,
+            "agreement_records": a.agreement_records,
             **{
                 name: value
                 for name, value in (
                     ("classic_refusal_status", a.classic_refusal_status),
                     ("classic_refusal_code", a.classic_refusal_code),
+                    ("records_page_size", a.records_page_size),
                 )
                 if value is not None
             },
@@ -371,6 +377,7 @@ def json_requested(argv: Sequence[str]) -> bool:
 EXIT_CODES_EPILOG = (
     "Exit codes: 0 done, 1 failure, 2 invalid input, 3 refused for your role or partner type, "
     "4 finalise: not accepted yet, 5 sync: partial (some customers could not be read), "
+    "6 sync: another sync for this partner is running (it names who started it and when), "
     "130 interrupted, 141 stdout closed by its reader."
 )
 
@@ -449,6 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
             raise argparse.ArgumentTypeError(f"'{text[:20]}' is not an HTTP error status 400-599")
         return int(text)
 
+    def positive_int(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a whole number of at least 1")
+        return int(text)
+
     emu.add_argument(
         "--classic-retired-on",
         type=retired_on,
@@ -469,6 +481,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="Partner Center error code of that refusal (default 600098; an emulator choice)",
+    )
+    emu.add_argument(
+        "--records-page-size",
+        type=positive_int,
+        default=None,
+        help="agreement records a page (GET /v1/partners/customeragreementrecords; default 500)",
+    )
+    emu.add_argument(
+        "--no-agreement-records",
+        dest="agreement_records",
+        action="store_false",
+        help="answer the agreement records 404, as a partner without them (the sync then reads "
+        "customer by customer)",
     )
     emu.set_defaults(func=cmd_emulator)
 
@@ -526,9 +551,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-ask only customers not accepted at the last sync, plus new ones",
     )
+    sync.add_argument(
+        "--source",
+        choices=("auto", "records", "per-customer"),
+        default=None,
+        help="where to read acceptance: the agreement records (one page per 500 customers), "
+        "per customer (about 1.5 calls each), or auto: the records when Partner Center answers "
+        "them, else per customer (default: the sync_source setting, auto)",
+    )
     sync.set_defaults(func=cmd_sync)
     for module in COMMAND_MODULES:
         module.register(sub)
+    for command in sub.choices.values():  # `sync --json` as well as `--json sync`
+        if "--json" not in command._option_string_actions:
+            command.add_argument(
+                "--json",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="print one JSON document (as the global --json)",
+            )
     return parser
 
 
@@ -542,6 +583,14 @@ def report_error(cli: Cli, exc: BaseException) -> int:
                 {"field": p.field, "reason": p.reason, "fix": p.fix, "code": p.code}
                 for p in exc.problems
             ]
+        }
+    elif isinstance(exc, WorkBusy):
+        code, kind, lines = EXIT_BUSY, "busy", [f"Busy: {exc}"]
+        extra = {
+            "holder": exc.holder,
+            "since": exc.since.isoformat() if exc.since else None,
+            "host": exc.host,
+            "pid": exc.pid,
         }
     elif isinstance(exc, AccessRefused):
         code, kind, lines, extra = EXIT_REFUSED, "refused", [f"Refused: {exc}"], {}

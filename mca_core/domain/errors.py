@@ -25,6 +25,8 @@ The tree (catch the most specific class you can act on)::
             ├── ServiceUnavailable    408, 5xx
             └── ClassicAttestationRetired  the retired classic call's refusal (status and code
                                       configurable; raised by the classic attest use case)
+    WorkBusy (under McaError)         long work that runs once at a time (a partner's sync) is
+                                      already running: names who started it, when and where
 
 Every PartnerCenterError carries the HTTP status, the Partner Center code and both request ids,
 and prints them, so a support ticket can quote what the service logged.
@@ -33,6 +35,7 @@ and prints them, so a support ticket can quote what the service logged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -286,3 +289,42 @@ def class_for(status: int, code: int | None) -> type[ServiceError]:
     if status >= 500:
         return ServiceUnavailable
     return STATUS_CLASSES.get(status, ServiceError)
+
+
+class WorkBusy(McaError):
+    """Long work that must run once at a time (a partner's sync) is already running, in this
+    process or another: refused at once, naming who started it, when and where, so the user
+    waits for it instead of starting a second one."""
+
+    code = "work_busy"
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        holder: str = "unknown",
+        since: datetime | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        work: str = "sync",
+        fix: str | None = None,
+    ):
+        self.key = key
+        self.holder = holder or "unknown"
+        self.since = since
+        self.host = host
+        self.pid = pid
+        self.work = work
+        self.fix = fix or "Wait for it to finish, then try again."
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        started = f"started by {self.holder}"
+        if self.since is not None:
+            at = self.since.astimezone(UTC) if self.since.tzinfo else self.since
+            started += f" at {at:%Y-%m-%d %H:%M} UTC"
+        if self.host:
+            started += f" on host {self.host}"
+        if self.pid is not None:
+            started += f" (pid {self.pid})"
+        return f"A {self.work} is already running: {started}. {self.fix}".strip()

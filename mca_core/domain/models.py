@@ -176,6 +176,50 @@ class Attestation(_Record):
         )
 
 
+class AgreementRecord(_Record):
+    """One customer's last MCA acceptance as `GET /v1/partners/customeragreementrecords` lists it
+    (Microsoft's MCA refresh tool read these; the endpoint is undocumented, so its reading is an
+    assumption the README states). `date` None: the record says the customer has no acceptance.
+    `partner_attestation`: the last acceptance was the partner's attestation, else the customer's
+    own (direct) acceptance."""
+
+    customer_id: str
+    date: datetime | None = None
+    contact: Contact | None = None
+    partner_attestation: bool = False
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> AgreementRecord:
+        raw = data.get("lastAgreementPrimaryContact") or None
+        contact = Contact.from_wire(raw) if isinstance(raw, dict) else None
+        if contact is not None and not (contact.first_name or contact.last_name or contact.email):
+            contact = None
+        return cls(
+            customer_id=str(data["customerTenantId"]).strip().lower(),
+            date=epoch_datetime(data.get("lastAgreementDateEpoch")),
+            contact=contact,
+            partner_attestation=bool(data.get("partnerAttestationCompleted")),
+        )
+
+
+def epoch_datetime(value: Any) -> datetime | None:
+    """`lastAgreementDateEpoch`: seconds or milliseconds (Microsoft's tool: more than ten digits
+    means milliseconds); 0 or empty means no date."""
+    if value in (None, "", 0, "0"):
+        return None
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError):
+        return None
+    if number <= 0:
+        return None
+    seconds = number / 1000 if len(str(number)) > 10 else number
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 class Customer(_Record):
     """A customer tenant as the partner sees it."""
 

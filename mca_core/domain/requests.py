@@ -55,6 +55,8 @@ class SyncRequest:
     incremental: bool = False
     progress: Callable[[int, int, str], None] | None = None
     cancel: threading.Event | None = None
+    #: "auto", "records" or "per_customer"; None: the installation's `sync_source`.
+    source: Literal["auto", "records", "per_customer"] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from .core import (
     DEFAULT_CLASSIC_REFUSAL_CODE,
     DEFAULT_CLASSIC_REFUSAL_STATUS,
     DEFAULT_CUSTOMERS,
+    DEFAULT_RECORDS_PAGE_SIZE,
     DEFAULT_SEED,
     Emulator,
 )
@@ -61,7 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CLASSIC_REFUSAL_CODE,
         help="Partner Center error code of that refusal (an emulator choice)",
     )
+    parser.add_argument(
+        "--records-page-size",
+        type=positive_int,
+        default=DEFAULT_RECORDS_PAGE_SIZE,
+        help="agreement records a page (GET /v1/partners/customeragreementrecords)",
+    )
+    parser.add_argument(
+        "--no-agreement-records",
+        dest="agreement_records",
+        action="store_false",
+        help="answer the agreement records 404, as a partner without them",
+    )
     return parser
+
+
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a whole number of at least 1")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         classic_retired_on=args.classic_retired_on,
         classic_refusal_status=args.classic_refusal_status,
         classic_refusal_code=args.classic_refusal_code,
+        agreement_records=args.agreement_records,
+        records_page_size=args.records_page_size,
     )
     if args.reset:
         emulator.reset()

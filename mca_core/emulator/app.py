@@ -12,6 +12,7 @@ import hmac
 import json
 import re
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
@@ -92,6 +93,34 @@ FILTER_FIELDS = {
 _DOMAIN_RE = re.compile(rf"^[a-z0-9]{{1,{MAX_DOMAIN_PREFIX}}}\.onmicrosoft\.com$")
 _ATTEST_ROLES = (Role.ADMIN_AGENT, Role.SALES_AGENT)
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def _agreement_record(row: Any) -> dict[str, Any]:
+    """One `customerAgreementRecords` item: the customer's last acceptance of either kind."""
+    attested_ts = row["date_agreed_ts"]
+    direct_ts: float | None = None
+    if row["direct_signed"]:
+        direct_ts = datetime.fromisoformat(row["direct_signed_at"]).timestamp()
+    record: dict[str, Any] = {
+        "customerTenantId": row["id"],
+        "lastAgreementPrimaryContact": None,
+        "lastAgreementDateEpoch": 0,
+        "partnerAttestationCompleted": False,
+    }
+    if attested_ts is not None and (direct_ts is None or attested_ts >= direct_ts):
+        record.update(
+            lastAgreementDateEpoch=int(attested_ts * 1000),  # milliseconds, as Microsoft's
+            partnerAttestationCompleted=True,
+            lastAgreementPrimaryContact={
+                "firstName": row["first_name"],
+                "lastName": row["last_name"],
+                "email": row["email"],
+                "phoneNumber": row["phone"] or "",
+            },
+        )
+    elif direct_ts is not None:
+        record["lastAgreementDateEpoch"] = int(direct_ts)  # seconds: both forms occur
+    return record
 
 
 # The Partner Center API ------------------------------------------------------------------------
@@ -627,6 +656,33 @@ class PartnerCenterApi:
             }
         )
 
+    # GET /v1/partners/customeragreementrecords ----------------------------------------------
+    async def agreement_records(self, request: Request) -> Response:
+        """Every visible customer's last MCA acceptance, `records_page_size` a page: the newer
+        of the newest attestation and the direct acceptance; a customer with neither is listed
+        with no date (as Microsoft's refresh tool expects). `--no-agreement-records` answers
+        404, as a retired or never-granted endpoint would."""
+        caller = self.authenticate(request, app_only=False)
+        if not self.emulator.agreement_records:
+            raise not_found("Resource customeragreementrecords")
+        key = self.store.signing_key()
+        after_seq = 0
+        token = request.query_params.get("continuation_token")
+        if token:
+            after_seq, _ = self._decode_continuation(key, caller.tenant_id, token)
+        rows, more = self.store.agreement_records(
+            Visibility(caller.tenant_id, caller.is_reseller),
+            after_seq=after_seq,
+            size=self.emulator.records_page_size,
+            agreement_type=MCA_AGREEMENT_TYPE,
+        )
+        body: dict[str, Any] = {"customerAgreementRecords": [_agreement_record(r) for r in rows]}
+        if more and rows:
+            body["continuationToken"] = self._encode_continuation(
+                key, caller.tenant_id, rows[-1]["seq"], None
+            )
+        return JSONResponse(body)
+
     # GET /v1/customers/relationshiprequests --------------------------------------------------
     async def relationship_request(self, request: Request) -> Response:
         caller = self.authenticate(request, app_only=False)
@@ -746,6 +802,7 @@ def build_app(emulator: Emulator) -> Gateway:
         Route("/v1/customers", api.create_customer, methods=["POST"]),
         # Before /v1/customers/{customer_id}, or "relationshiprequests" would be a customer id.
         Route("/v1/customers/relationshiprequests", api.relationship_request, methods=["GET"]),
+        Route("/v1/partners/customeragreementrecords", api.agreement_records, methods=["GET"]),
         Route(customer, api.get_customer, methods=["GET"]),
         Route(f"{customer}/agreements", api.customer_agreements, methods=["GET"]),
         Route(f"{customer}/agreements", enhanced.create_agreement, methods=["POST"]),

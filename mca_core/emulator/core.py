@@ -24,6 +24,8 @@ from .transport import EmulatorTransport
 
 DEFAULT_CUSTOMERS = 1500
 DEFAULT_SEED = 42
+#: Records a page of the agreement records (Microsoft's figure is not public).
+DEFAULT_RECORDS_PAGE_SIZE = 500
 #: The day Microsoft retired the classic attestation call (partner and news sources).
 CLASSIC_RETIRED_ON = date.fromisoformat(errors.CLASSIC_RETIRED_ON)
 #: What the emulator answers a classic attestation with once it is retired. Microsoft's real
@@ -50,6 +52,8 @@ class Emulator:
     `classic_refusal_status` / `classic_refusal_code` (Microsoft retired the call on 2026-01-05;
     what it answers now is not public, so both are configurable); None accepts it as before.
     The enhanced finalise on the same path is never refused by this.
+    `agreement_records`: serve `GET /v1/partners/customeragreementrecords`,
+    `records_page_size` records a page; False answers it 404 (a partner without the source).
     `enhanced_customer_required`: the enhanced create body must name the customer
     (`customerTenantId`); False accepts a body without it, and the attestation is bound to the
     customer of its finalise path (for a desk configured with `enhanced_wire.customer_tenant_id
@@ -69,6 +73,8 @@ class Emulator:
         classic_refusal_status: int = DEFAULT_CLASSIC_REFUSAL_STATUS,
         classic_refusal_code: int = DEFAULT_CLASSIC_REFUSAL_CODE,
         enhanced_customer_required: bool = True,
+        agreement_records: bool = True,
+        records_page_size: int = DEFAULT_RECORDS_PAGE_SIZE,
     ):
         if customers < 0:
             raise ValueError("customers may not be negative")
@@ -78,6 +84,10 @@ class Emulator:
         self.classic_refusal_status = classic_refusal_status
         self.classic_refusal_code = classic_refusal_code
         self.enhanced_customer_required = enhanced_customer_required
+        if records_page_size < 1:
+            raise ValueError("records_page_size must be at least 1")
+        self.agreement_records = agreement_records
+        self.records_page_size = records_page_size
         self.clock: Callable[[], datetime] = clock or _utc_now
         self.monotonic: Callable[[], float] = monotonic or time.monotonic
         self.store = Store(data_dir, customers, seed)

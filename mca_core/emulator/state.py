@@ -145,6 +145,9 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(customers)")}
+            if "direct_signed_at" not in columns:  # a data dir from before the records
+                conn.execute("ALTER TABLE customers ADD COLUMN direct_signed_at TEXT")
             if self._meta_value(conn, "seeded") is None:
                 self._seed(conn, rotate_key=True)
 
@@ -333,13 +336,34 @@ class Store:
                 [customer_id.strip().lower(), *args],
             ).fetchone()
 
-    def set_direct_signed(self, customer_id: str, signed: bool) -> bool:
+    def set_direct_signed(self, customer_id: str, signed: bool, at: str | None = None) -> bool:
+        """Mark the customer's own acceptance (or take it back); `at` is when, default now."""
         with self.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE customers SET direct_signed = ? WHERE id = ?",
-                (int(signed), customer_id.strip().lower()),
+                "UPDATE customers SET direct_signed = ?, direct_signed_at = ? WHERE id = ?",
+                (int(signed), (at or _now_text()) if signed else None, customer_id.strip().lower()),
             )
         return cursor.rowcount > 0
+
+    def agreement_records(
+        self, visibility: Visibility, *, after_seq: int, size: int, agreement_type: str
+    ) -> tuple[list[sqlite3.Row], bool]:
+        """One page of every visible customer's last acceptance, in `seq` order: the newest
+        attestation of `agreement_type` beside the direct acceptance (when it happened: the
+        day it was marked, else the day the customer was created)."""
+        clause, args = visibility.clause()
+        sql = (
+            "SELECT c.seq, c.id, c.direct_signed,"
+            " COALESCE(c.direct_signed_at, c.created_at) AS direct_signed_at,"
+            " a.date_agreed_ts, a.first_name, a.last_name, a.email, a.phone"
+            " FROM customers c LEFT JOIN agreements a ON a.id = ("
+            "   SELECT x.id FROM agreements x WHERE x.customer_id = c.id AND x.type = ?"
+            "   ORDER BY x.date_agreed_ts DESC, x.id DESC LIMIT 1)"
+            f" WHERE c.{clause} AND c.seq > ? ORDER BY c.seq LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, [agreement_type, *args, after_seq, size + 1]).fetchall()
+        return rows[:size], len(rows) > size
 
     @staticmethod
     def insert_customer(conn: sqlite3.Connection, row: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from mca_core.auth.providers import TokenProvider
 from mca_core.domain import errors
 from mca_core.domain.models import (
     MCA_AGREEMENT_TYPE,
+    AgreementRecord,
     AgreementTemplate,
     Attestation,
     AttestationResult,
@@ -522,6 +523,35 @@ class PartnerCenterClient:
                 )
             seen_links.add(marker)
             params = None  # the next uri carries its own query
+
+    async def iter_agreement_record_pages(self) -> AsyncIterator[list[AgreementRecord]]:
+        """Every customer's last MCA acceptance, a page at a time, following the answer's
+        `continuationToken` (sent back as the `continuation_token` query). Undocumented by
+        Microsoft (seen in its MCA refresh tool): a 404/403 means the partner has no such
+        source, and the caller reads customer by customer instead."""
+        path = "/v1/partners/customeragreementrecords"
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            params = {"continuation_token": token} if token else None
+            data, _ = await self._call("GET", path, params=params)
+            data = data or {}
+            page: list[AgreementRecord] = []
+            for item in data.get("customerAgreementRecords") or []:
+                if isinstance(item, dict) and item.get("customerTenantId"):
+                    page.append(AgreementRecord.from_wire(item))
+            yield page
+            token = data.get("continuationToken") or None
+            if not token:
+                break
+            if token in seen:  # a service that repeats itself would loop forever
+                raise errors.ServiceError(
+                    "Partner Center returned the same agreement records page twice; paging"
+                    " stopped.",
+                    method="GET",
+                    path=path,
+                )
+            seen.add(token)
 
     async def list_customers(self, **kwargs: Any) -> list[Customer]:
         customers: list[Customer] = []

@@ -33,8 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
 import re
+import threading
 import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -80,6 +85,7 @@ from mca_core.store.enhanced_attestations import (
     AttestationState,
     EnhancedAttestation,
     EnhancedStore,
+    pipeline_rows,
 )
 from mca_core.usecases import audit
 from mca_core.usecases.status import resolve_customer
@@ -1265,6 +1271,12 @@ class Pipeline:
     #: False without a synced customer list: "required" then counts only attestations that failed.
     synced: bool = False
     synced_at: datetime | None = None
+    #: How many items carry an attestation the desk started (0: the channel was never used).
+    started: int = 0
+
+    def work(self) -> tuple[PipelineItem, ...]:
+        """The items still to work on (all but "done"; they come last in the order)."""
+        return self.items[: len(self.items) - self.counts.get(Stage.DONE, 0)]
 
 
 def build_pipeline(
@@ -1277,13 +1289,56 @@ def build_pipeline(
     """Cards and work list: each customer's newest attestation, plus every customer the latest
     sync found not accepted (MCA required) that has none."""
     rows = {r["customer_id"]: r for r in (snapshot_rows or [])}
-    items: list[PipelineItem] = []
+    required = _required_items(rows.values())
+    return _assemble(latest, rows, required, now, snapshot_rows is not None, synced_at)
+
+
+def _order(item: PipelineItem) -> tuple[int, float, str]:
+    """The work list's order: stage (what to do first), then the soonest expiry, then name."""
+    expires = item.attestation.expires_at if item.attestation else None
+    return (
+        STAGE_ORDER.index(item.stage),
+        expires.timestamp() if expires else 0.0,
+        item.company_name.casefold(),
+    )
+
+
+def _required_items(rows: Iterable[dict[str, Any]]) -> tuple[PipelineItem, ...]:
+    """Every customer the sync found not accepted, as a "required" item, in the work list's
+    order (whether it has an attestation is decided later: this part depends on the snapshot
+    only, so it is computed once per snapshot revision)."""
+    items = [
+        PipelineItem(
+            customer_id=row["customer_id"],
+            company_name=str(row.get("company_name") or ""),
+            domain=str(row.get("domain") or ""),
+            stage=Stage.REQUIRED,
+            accepted_in_sync=False,
+        )
+        for row in rows
+        if row.get("accepted") is False
+    ]
+    items.sort(key=_order)
+    return tuple(items)
+
+
+def _assemble(
+    latest: dict[str, EnhancedAttestation],
+    rows: dict[str, dict[str, Any]],
+    required: Sequence[PipelineItem],
+    now: datetime,
+    synced: bool,
+    synced_at: datetime | None,
+) -> Pipeline:
+    """The pipeline from the attestations (`latest`, with their customers' `rows`) and the
+    sorted "required" items of the sync; an attestation's item takes its customer's place."""
+    started: list[PipelineItem] = []
     for customer_id, record in latest.items():
         stage = _STAGE_OF_STATE[record.current_state(now)]
         row = rows.get(customer_id, {})
         if stage is Stage.REQUIRED and row.get("accepted"):
             continue  # a failed attempt, but the customer has accepted since (another way)
-        items.append(
+        started.append(
             PipelineItem(
                 customer_id=customer_id,
                 company_name=record.company_name or str(row.get("company_name") or ""),
@@ -1293,45 +1348,128 @@ def build_pipeline(
                 accepted_in_sync=row.get("accepted"),
             )
         )
-    for customer_id, row in rows.items():
-        if customer_id in latest or row.get("accepted") is not False:
-            continue
-        items.append(
-            PipelineItem(
-                customer_id=customer_id,
-                company_name=str(row.get("company_name") or ""),
-                domain=str(row.get("domain") or ""),
-                stage=Stage.REQUIRED,
-                accepted_in_sync=False,
-            )
-        )
-
-    def order(item: PipelineItem) -> tuple[int, float, str]:
-        expires = item.attestation.expires_at if item.attestation else None
-        return (
-            STAGE_ORDER.index(item.stage),
-            expires.timestamp() if expires else 0.0,
-            item.company_name.casefold(),
-        )
-
-    items.sort(key=order)
+    started.sort(key=_order)
+    rest = required if not latest else [i for i in required if i.customer_id not in latest]
+    # both are sorted; on a tie an attestation's item comes first (as one stable sort put it)
+    items = tuple(heapq.merge(started, rest, key=_order)) if started else tuple(rest)
     counts = {stage: 0 for stage in Stage}
-    for item in items:
+    for item in started:
         counts[item.stage] += 1
-    return Pipeline(tuple(items), counts, snapshot_rows is not None, synced_at)
+    counts[Stage.REQUIRED] += len(rest)
+    return Pipeline(items, counts, synced, synced_at, started=len(started))
+
+
+class _PipelineCache:
+    """The pipelines last built, shared by every session of the process (the App is one per
+    process): a rerun of the overview costs two small queries, not a read of the snapshot.
+
+    Keyed by the snapshot (id, revision, time) and the attestations as they stand now (each
+    newest attestation's id, last change and state under the clock); a hit is also checked
+    against the attestations themselves. The "required" items of a snapshot are kept apart, so
+    a new attestation rebuilds the pipeline without reading the snapshot again. Keys start with
+    (partner, snapshot id, revision, ...): an entry of an older revision of the same snapshot is
+    dropped as soon as a newer one is kept (at 100k customers an entry holds ~30k items).
+    """
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._lock = threading.Lock()
+        self._pipelines: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], Pipeline]] = (
+            OrderedDict()
+        )
+        self._required: OrderedDict[tuple[Any, ...], tuple[PipelineItem, ...]] = OrderedDict()
+
+    @staticmethod
+    def _get(table: OrderedDict[Any, Any], key: tuple[Any, ...]) -> Any:
+        found = table.get(key)
+        if found is not None:
+            table.move_to_end(key)
+        return found
+
+    def _put(self, table: OrderedDict[Any, Any], key: tuple[Any, ...], value: Any) -> None:
+        for old in [k for k in table if k[:2] == key[:2] and k[2:4] != key[2:4]]:
+            del table[old]  # the same snapshot at another revision: stale
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.size:
+            table.popitem(last=False)
+
+    def pipeline(self, key: tuple[Any, ...], latest: dict[str, Any]) -> Pipeline | None:
+        with self._lock:
+            found = self._get(self._pipelines, key)
+        if found is None or found[0] != latest:
+            return None
+        return found[1]
+
+    def keep_pipeline(self, key: tuple[Any, ...], latest: dict[str, Any], value: Pipeline) -> None:
+        with self._lock:
+            self._put(self._pipelines, key, (dict(latest), value))
+
+    def required(self, key: tuple[Any, ...]) -> tuple[PipelineItem, ...] | None:
+        with self._lock:
+            return self._get(self._required, key)
+
+    def keep_required(self, key: tuple[Any, ...], value: tuple[PipelineItem, ...]) -> None:
+        with self._lock:
+            self._put(self._required, key, value)
+
+
+#: One cache per store object (a store is one database; the App holds one for the process).
+_CACHES: weakref.WeakKeyDictionary[Store, _PipelineCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_of(store: Store) -> _PipelineCache:
+    with _CACHES_LOCK:
+        cache = _CACHES.get(store)
+        if cache is None:
+            cache = _CACHES[store] = _PipelineCache()
+        return cache
 
 
 def load_pipeline(
-    store: Store, identity: Identity, backend: str, *, now: datetime | None = None
+    store: Store,
+    identity: Identity,
+    backend: str,
+    *,
+    now: datetime | None = None,
+    started_only: bool = False,
 ) -> Pipeline:
-    """The pipeline from the desk's store and latest sync (no Partner Center call)."""
+    """The pipeline from the desk's store and latest sync (no Partner Center call).
+
+    Reads the partner's newest attestations and, from the snapshot, only the customers not
+    accepted and those with an attestation (a few columns each), once per snapshot revision
+    and state of the attestations (`_PipelineCache`). `started_only`: an installation that has
+    no enhanced attestation gets an empty pipeline without reading the snapshot at all (the
+    overview of a classic installation shows no pipeline then).
+    """
     journal = EnhancedStore(store)
-    latest = journal.latest_by_customer(identity.partner_tenant_id)
+    partner = identity.partner_tenant_id
+    if started_only and not journal.any_for_partner(partner):
+        return Pipeline((), {stage: 0 for stage in Stage}, False, None)
+    moment = _now(now)
+    latest = journal.latest_by_customer(partner)
     snapshot = store.latest_snapshot(snapshot_scope(identity, backend))
-    rows = store.snapshot_rows(snapshot.id) if snapshot is not None else None
-    return build_pipeline(
-        latest, rows, _now(now), synced_at=snapshot.taken_at if snapshot else None
+    if snapshot is None:
+        return build_pipeline(latest, None, moment)
+    cache = _cache_of(store)
+    snap_key = (partner, snapshot.id, snapshot.revision, snapshot.taken_at)
+    states = tuple((r.request_id, r.updated_at, r.current_state(moment)) for r in latest.values())
+    key = (*snap_key, states)
+    found = cache.pipeline(key, latest)
+    if found is not None:
+        return found
+    required = cache.required(snap_key)
+    rows = pipeline_rows(
+        store, snapshot.id, not_accepted=required is None, customer_ids=latest.keys()
     )
+    if required is None:
+        required = _required_items(rows)
+        cache.keep_required(snap_key, required)
+    by_id = {r["customer_id"]: r for r in rows}
+    pipeline = _assemble(latest, by_id, required, moment, True, snapshot.taken_at)
+    cache.keep_pipeline(key, latest, pipeline)
+    return pipeline
 
 
 def customer_attestations(

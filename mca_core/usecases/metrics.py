@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mca_core.domain.models import (
@@ -98,26 +99,48 @@ def customers_frame(
     current_since: date = CURRENT_MCA_SINCE,
 ) -> pd.DataFrame:
     """Snapshot rows as a typed frame with `status`, `state` and a readable `reseller`,
-    judged against the current MCA (`current_since`)."""
-    frame = pd.DataFrame(list(rows))
+    judged against the current MCA (`current_since`).
+
+    Column-wise (no row is copied into a dict): at 100k customers this is a small part of what
+    reading the rows costs. `status` and `state` are categoricals; text columns are pandas'
+    Arrow-backed strings."""
+    frame = pd.DataFrame(rows if isinstance(rows, list) else list(rows))
     for column in FRAME_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
     names = dict(reseller_names or {})
+    frame["latest_date_agreed"] = pd.to_datetime(frame["latest_date_agreed"], utc=True)
     if len(frame):
-        frame["status"] = [
-            _status(row, current_since) for row in frame.to_dict(orient="records")
-        ]
+        frame["status"] = _statuses(frame, current_since)
         frame["state"] = [state_of(s) for s in frame["status"]]
         frame["reseller"] = [
             names.get(r, r) if isinstance(r, str) and r else NO_RESELLER
             for r in frame["associated_partner_id"]
         ]
         frame["country"] = frame["country"].fillna(UNKNOWN_COUNTRY)
-    frame["latest_date_agreed"] = pd.to_datetime(frame["latest_date_agreed"], utc=True)
     frame["status"] = pd.Categorical(frame["status"], categories=list(STATUSES))
     frame["state"] = pd.Categorical(frame["state"], categories=list(STATES))
     return frame[list(FRAME_COLUMNS)]
+
+
+def _statuses(frame: pd.DataFrame, current_since: date) -> np.ndarray:
+    """`_status` of every row at once (the same rules, as boolean masks); `latest_date_agreed`
+    is already a UTC datetime column."""
+    known = frame["accepted"].notna().to_numpy()
+    direct = frame["direct_signed"]
+    is_direct = np.zeros(len(frame), dtype=bool)
+    direct_known = direct.notna().to_numpy()
+    is_direct[direct_known] = [bool(v) for v in direct.to_numpy()[direct_known]]
+    dates = frame["latest_date_agreed"]
+    # an attestation counts for the current MCA from the cutoff's UTC day on
+    cutoff = pd.Timestamp(current_since).tz_localize("UTC")
+    current = (dates.notna() & (dates >= cutoff)).to_numpy()
+    dated = dates.notna().to_numpy()
+    return np.select(
+        [~known, is_direct & current, current, is_direct, ~dated],
+        ["unknown", "both", "attested", "direct", "not_accepted"],
+        default="reacceptance_required",
+    )
 
 
 @dataclass(frozen=True)

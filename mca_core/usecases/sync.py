@@ -13,17 +13,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from mca_core.domain import access
-from mca_core.domain.errors import McaError
+from mca_core.domain.errors import McaError, NotFound, PermissionDenied
 from mca_core.domain.models import (
     CURRENT_MCA_SINCE,
     AcceptanceState,
     AcceptanceStatus,
+    AgreementRecord,
     Contact,
     Customer,
     Identity,
@@ -57,6 +58,12 @@ class SyncSummary:
     reused: int = 0
     #: Agreements created before the sync for links the customers accepted (auto_finalise).
     finalised: int = 0
+    #: Where acceptance was read: "records" (the agreement records) or "per_customer".
+    source: str = "per_customer"
+    #: Customers whose row came from their agreement record.
+    from_records: int = 0
+    #: Direct signing reads for records without a current acceptance (confirm_with_direct_read).
+    confirmed: int = 0
     complete: bool = True
     snapshot_id: int | None = None
 
@@ -176,6 +183,64 @@ def status_row(
     return row
 
 
+SyncSource = Literal["auto", "records", "per_customer"]
+#: What a snapshot row keeps from the last sync beside a read that failed now.
+_KEPT_ON_ERROR = (
+    "attested",
+    "direct_signed",
+    "accepted",
+    "attestation_count",
+    "latest_date_agreed",
+    "latest_contact_name",
+    "latest_contact_email",
+    "latest_attested_by",
+)
+
+
+def record_row(
+    customer: Customer, record: AgreementRecord, current_since: date = CURRENT_MCA_SINCE
+) -> dict[str, Any]:
+    """A snapshot row from the customer's agreement record (see `AgreementRecord`): what the
+    record says and nothing more. A partner attestation fills the attestation columns (its count
+    is not known: None); the customer's own acceptance counts as direct signing when it is of the
+    current MCA, else its date stays as an acceptance of an earlier MCA (re-acceptance required).
+    Direct signing after a current attestation is not asked (None), as the per-customer read."""
+    row = status_row(customer, None)
+    when = record.date
+    if when is None:
+        row.update(attested=False, direct_signed=False, accepted=False)
+        return row
+    if record.partner_attestation:
+        contact = record.contact
+        row.update(
+            attested=True,
+            latest_date_agreed=when,
+            latest_contact_name=contact.full_name if contact else None,
+            latest_contact_email=(contact.email or None) if contact else None,
+        )
+    else:
+        current = acceptance_state(when, False, current_since) == "accepted"
+        row.update(attested=False, direct_signed=current)
+        if not current:
+            row["latest_date_agreed"] = when
+    state = acceptance_state(row["latest_date_agreed"], row["direct_signed"], current_since)
+    row["accepted"] = state == "accepted"
+    return row
+
+
+async def read_agreement_records(
+    pc: PartnerCenterClient, cancel: threading.Event | None = None
+) -> dict[str, AgreementRecord]:
+    """Every page of the agreement records, by customer id."""
+    records: dict[str, AgreementRecord] = {}
+    async for page in pc.iter_agreement_record_pages():
+        for record in page:
+            records[record.customer_id] = record
+        if cancel is not None and cancel.is_set():
+            break
+    return records
+
+
 async def sync_acceptance(
     pc: PartnerCenterClient,
     store: Store,
@@ -188,14 +253,23 @@ async def sync_acceptance(
     cancel: threading.Event | None = None,
     concurrency: int = 32,
     current_since: date = CURRENT_MCA_SINCE,
+    source: SyncSource = "auto",
+    confirm_with_direct_read: bool = False,
 ) -> SyncSummary:
     """List customers, read each one's acceptance, store a snapshot; return the summary.
-    Acceptance is judged against the current MCA (`current_since`)."""
+    Acceptance is judged against the current MCA (`current_since`).
+
+    `source`: "records" reads every customer's last acceptance from the agreement records (a
+    page per 500 customers) and fails when Partner Center does not answer them; "per_customer"
+    asks each customer (about 1.5 calls each); "auto" probes the records once and falls back to
+    per-customer reads when they answer 404/403. Customers the records do not list are read
+    one by one. `confirm_with_direct_read` also asks direct signing of every customer whose
+    record shows no current acceptance."""
     with audit.attempt(  # a refusal is an attempt too: audited like every other
         store,
         identity,
         ACTION,
-        inputs={"mode": mode, "incremental": incremental},
+        inputs={"mode": mode, "incremental": incremental, "source": source},
         check=access.check_may_sync,
     ) as attempt:
         started = time.monotonic()
@@ -204,26 +278,55 @@ async def sync_acceptance(
         scope = snapshot_scope(identity, backend)
         summary = SyncSummary(mode=mode, incremental=incremental)
         report = progress or (lambda done, total, phase: None)
+        stopped = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
 
         customers: list[Customer] = []
-        async for page in pc.iter_customer_pages():  # no list, no snapshot: audited as failed
-            customers.extend(page)
-            report(0, len(customers), "listing")
-            if cancel is not None and cancel.is_set():
-                break
+
+        async def list_all() -> None:
+            async for page in pc.iter_customer_pages():  # no list, no snapshot: failed
+                customers.extend(page)
+                report(0, len(customers), "listing")
+                if stopped():
+                    break
+
+        records: dict[str, AgreementRecord] | None = None
+
+        async def records_or_none() -> dict[str, AgreementRecord] | None:
+            try:
+                return await read_agreement_records(pc, cancel)
+            except (NotFound, PermissionDenied):
+                if source == "records":
+                    raise
+                return None  # no such source for this partner: read customer by customer
+
+        if source == "per_customer":
+            await list_all()
+        else:
+            _, records = await asyncio.gather(list_all(), records_or_none())
+        summary.source = "records" if records is not None else "per_customer"
 
         previous: dict[str, dict[str, Any]] = {}
-        if incremental:
+        if incremental and records is None:
             last = store.latest_snapshot(scope)
             if last is not None:
                 previous = {r["customer_id"]: r for r in store.snapshot_rows(last.id)}
 
         rows: dict[str, dict[str, Any]] = {}
         to_ask: list[Customer] = []
+        to_confirm: list[Customer] = []
         for customer in customers:
+            record = records.get(customer.id) if records is not None else None
             before = previous.get(customer.id)
-            reusable = before is not None and not before.get("error")
-            if reusable and row_state(before, current_since) == "accepted":
+            if record is not None:
+                rows[customer.id] = record_row(customer, record, current_since)
+                summary.from_records += 1
+                if confirm_with_direct_read and not rows[customer.id]["accepted"]:
+                    to_confirm.append(customer)
+            elif (
+                before is not None
+                and not before.get("error")
+                and row_state(before, current_since) == "accepted"
+            ):
                 kept = dict(before)
                 kept.update(
                     company_name=customer.company_name,
@@ -237,49 +340,59 @@ async def sync_acceptance(
                 to_ask.append(customer)
 
         total = len(customers)
-        done = len(rows)
+        done = len(rows) - len(to_confirm)
         report(done, total, "status")
-        gate = asyncio.Semaphore(max(1, concurrency))
         status_mode = "full" if mode == "full" else "first_evidence"
 
-        async def one(customer: Customer) -> None:
+        async def read(customer: Customer) -> None:
+            try:
+                status = await acceptance_status(
+                    pc, customer.id, mode=status_mode, current_since=current_since
+                )
+                rows[customer.id] = status_row(customer, status)
+            except McaError as exc:
+                row = status_row(customer, None, error=f"{type(exc).__name__}: {exc}")
+                kept = previous.get(customer.id)
+                if kept is not None:  # keep the last known answer beside the error
+                    row.update({key: kept.get(key) for key in _KEPT_ON_ERROR})
+                rows[customer.id] = row
+
+        async def confirm(customer: Customer) -> None:
+            row = rows[customer.id]
+            try:
+                signed = await pc.get_direct_signing_status(customer.id)
+            except McaError as exc:
+                row["error"] = f"{type(exc).__name__}: {exc}"
+                return
+            summary.confirmed += 1
+            row["direct_signed"] = signed
+            row["accepted"] = row_state(row, current_since) == "accepted"
+
+        work: list[tuple[Callable[[Customer], Awaitable[None]], Customer]] = [
+            *((read, c) for c in to_ask),
+            *((confirm, c) for c in to_confirm),
+        ]
+        pending = iter(work)
+
+        async def worker() -> None:  # a few workers, not one task per customer (memory)
             nonlocal done
-            async with gate:
-                if cancel is not None and cancel.is_set():
+            for action, customer in pending:
+                if stopped():
                     return
-                try:
-                    status = await acceptance_status(
-                        pc, customer.id, mode=status_mode, current_since=current_since
-                    )
-                    rows[customer.id] = status_row(customer, status)
-                except McaError as exc:
-                    kept = previous.get(customer.id)
-                    row = status_row(customer, None, error=f"{type(exc).__name__}: {exc}")
-                    if kept is not None:  # keep the last known answer beside the error
-                        for key in (
-                            "attested",
-                            "direct_signed",
-                            "accepted",
-                            "attestation_count",
-                            "latest_date_agreed",
-                            "latest_contact_name",
-                            "latest_contact_email",
-                            "latest_attested_by",
-                        ):
-                            row[key] = kept.get(key)
-                    rows[customer.id] = row
+                await action(customer)
                 done += 1
                 report(done, total, "status")
 
-        tasks = [asyncio.create_task(one(c)) for c in to_ask]
+        count = min(max(1, concurrency), len(work))
+        workers = [asyncio.create_task(worker()) for _ in range(count)]
         try:
-            await asyncio.gather(*tasks)
-        except asyncio.CancelledError:
-            for task in tasks:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:
                 task.cancel()
             raise
 
-        cancelled = (cancel is not None and cancel.is_set()) or len(rows) < total
+        cancelled = stopped() or len(rows) < total
         ordered = [rows[c.id] for c in customers if c.id in rows]
         for row in ordered:
             state = row_state(row, current_since)
@@ -310,7 +423,7 @@ async def sync_acceptance(
             "done" if summary.complete else "cancelled",
             detail=(
                 f"{summary.customers} customers, {summary.accepted} accepted, "
-                f"{summary.failed} failed, {summary.api_calls} calls"
+                f"{summary.failed} failed, {summary.api_calls} calls, source {summary.source}"
             ),
         )
     return summary

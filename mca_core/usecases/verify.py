@@ -166,9 +166,7 @@ async def verify_customer(
     ) as attempt:
         customer = await resolve_customer(pc, reference)
         attempt.customer_id = customer.id
-        status = await acceptance_status(
-            pc, customer.id, mode="full", current_since=current_since
-        )
+        status = await acceptance_status(pc, customer.id, mode="full", current_since=current_since)
         events = (
             store.audit(customer_id=customer.id, action=list(ATTEST_ACTIONS), outcome="attested")
             if store is not None

@@ -166,6 +166,7 @@ def app_env(data_dir: Path, emulator_url: str, *, classic_tenant: bool = False) 
         MCA_DATA_DIR=str(data_dir),
         MCA_SANDBOX_CUSTOMERS=str(CUSTOMERS),
         MCA_RATE_LIMIT_PER_MINUTE="60000",
+        MCA_SANDBOX_FIRST_SYNC="false",  # the journeys start from "Sync now"
         MCA_SECRETS_FILE=str(data_dir / "no-secrets.toml"),
         PYTHONUNBUFFERED="1",
     )

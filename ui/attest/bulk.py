@@ -52,9 +52,10 @@ def judge(ctx: AttestContext, frame: pd.DataFrame) -> dict[int, grid.Verdict]:
 def run_bulk_now(ctx: AttestContext, rows: list[bulk.BulkRow], *, dry_run: bool) -> None:
     grid.run_rows(
         TAB,
+        ctx,
         rows,
         dry_run=dry_run,
-        start=lambda progress: ctx.app.bulk_attest(
+        start=lambda progress, _cancel: ctx.app.bulk_attest(
             ctx.actor, BulkAttestRequest(rows=rows, dry_run=dry_run, progress=progress)
         ),
     )

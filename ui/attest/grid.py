@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -111,26 +112,85 @@ def load_file(tab: GridTab, ctx: AttestContext, name: str, data: bytes, encoding
 
 
 def run_rows(
-    tab: GridTab, rows: list[Any], *, dry_run: bool, start: Callable[[Progress], Any]
+    tab: GridTab,
+    ctx: AttestContext,
+    rows: list[Any],
+    *,
+    dry_run: bool,
+    start: Callable[[Progress, threading.Event], Any],
 ) -> None:
-    """The dry run or the run with a progress bar: `start(progress)` returns the report, which
-    the page keeps; a dry run allows the run of these very rows."""
+    """The dry run (in the page, it sends nothing) or the run, with a progress bar:
+    `start(progress, cancel)` returns the report, which the page keeps. The run is a job of the
+    server (`App.start_job`): leaving the page does not stop it, another session of the partner
+    sees it on this tab, and a second start joins it. A dry run allows the run of these rows."""
     bar = st.progress(0.0, text=tn("bulk_progress", len(rows), done=0))
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / total if total else 1.0, text=tn("bulk_progress", total, done=done))
 
-    try:
-        report = start(progress)
-    except McaError as exc:
-        bar.empty()
-        ab.show_error(exc)
-        return
+    if dry_run:
+        try:
+            report = start(progress, threading.Event())
+        except McaError as exc:
+            bar.empty()
+            ab.show_error(exc)
+            return
+        ss[tab.key("dry_fp")] = rows_fingerprint(rows)
+    else:
+        job = ctx.app.start_job(
+            ctx.actor,
+            job_kind(tab),
+            lambda report, cancel: start(lambda d, n: report(d, n, "rows"), cancel),
+        ).job
+        while not job.wait(0.3):  # leaving the page raises here; the job goes on
+            done = job.progress
+            if done.total:
+                progress(done.done, done.total)
+        ss.setdefault(SEEN_JOBS_KEY, set()).add(job.id)
+        if job.state == "failed" or job.result is None:
+            bar.empty()
+            ab.show_error(job.exception or McaError(job.error or ""))
+            return
+        report = job.result
     bar.empty()
     ss[tab.key("report")] = report
-    if dry_run:
-        ss[tab.key("dry_fp")] = rows_fingerprint(rows)
     st.rerun()
+
+
+def job_kind(tab: GridTab) -> str:
+    return f"bulk_{tab.prefix}"
+
+
+#: The bulk jobs whose report this session has taken (shown once, then kept as its own).
+SEEN_JOBS_KEY = "bulk_jobs_seen"
+
+
+def running_elsewhere(tab: GridTab, ctx: AttestContext) -> bool:
+    """A run of this tab started by anyone of the partner (this session before it left the
+    page, or a colleague): its progress while it runs, its report once it ends."""
+    job = ctx.app.job(ctx.identity, job_kind(tab))
+    if job is None:
+        return False
+    if job.running:
+        _follow_run(ctx, job.id, job_kind(tab))
+        return True
+    seen: set[str] = ss.setdefault(SEEN_JOBS_KEY, set())
+    if job.id not in seen:
+        seen.add(job.id)
+        if job.result is not None:
+            ss[tab.key("report")] = job.result
+    return False
+
+
+@st.fragment(run_every=1.0)
+def _follow_run(ctx: AttestContext, job_id: str, kind: str) -> None:
+    job = ctx.app.job(ctx.identity, kind)
+    if job is None or job.id != job_id or not job.running:
+        st.rerun()
+        return
+    st.info(t("bulk_running", who=job.started_by), icon="⏳")
+    done = job.progress
+    st.progress(done.fraction or 0.0, text=tn("bulk_progress", done.total or 0, done=done.done))
 
 
 def download_csv(
@@ -176,6 +236,8 @@ def show_verdict(report: Any, *, dry_note: str, all_done: str, resume_hint: str)
 
 def render(tab: GridTab, ctx: AttestContext) -> None:
     st.caption(t(tab.intro_key))
+    if running_elsewhere(tab, ctx):
+        return
     download_csv(t(tab.template_key), tab.template(), tab.template_name, key=tab.key("template"))
     # Only UTF-8 and UTF-16 with a BOM are read unasked; GB18030 is the user's word (issue 11:
     # a Korean file read as GB18030 gives plausible Chinese names), confirmed in the grid below.
@@ -205,6 +267,7 @@ def render(tab: GridTab, ctx: AttestContext) -> None:
         return
     base = ss.get(tab.key("base"))
     if base is None:
+        show_last_report(tab)  # a run this session left, or a colleague's, ended meanwhile
         return
     if encoding != "auto":
         st.info(t("bulk_encoding_check", encoding=t(f"bulk_encoding_{encoding}")), icon="🔤")
@@ -215,6 +278,10 @@ def render(tab: GridTab, ctx: AttestContext) -> None:
     invalid = int((base["problems"] != "").sum())
     st.caption(tn("bulk_counts", len(rows), invalid=invalid))
     run_buttons(tab, ctx, rows)
+    show_last_report(tab)
+
+
+def show_last_report(tab: GridTab) -> None:
     report = ss.get(tab.key("report"))
     if report is not None:
         tab.show_report(report)

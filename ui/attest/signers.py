@@ -16,12 +16,10 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from mca_core import (
     BulkSignersReport,
     BulkSignersRequest,
-    McaError,
     SignerRow,
     bulk_signers,
 )
@@ -73,34 +71,15 @@ def judge(ctx: AttestContext, frame: pd.DataFrame) -> dict[int, grid.Verdict]:
 
 
 def run_now(ctx: AttestContext, rows: list[SignerRow], *, dry_run: bool) -> None:
-    """The dry run or the run, with a progress bar. Leaving the page mid-way stops starting new
-    rows (the core's cancel); the rows done are kept and the same rows again continue."""
+    """The dry run or the run, with a progress bar. The run is a job of the server: leaving the
+    page does not stop it; a cancelled or failed run keeps the rows done, and the same rows
+    again continue."""
 
-    def start(progress: grid.Progress) -> BulkSignersReport:
-        cancel = threading.Event()
-        left: list[ScriptControlException] = []
+    def start(progress: grid.Progress, cancel: threading.Event) -> BulkSignersReport:
+        request = BulkSignersRequest(rows=rows, dry_run=dry_run, progress=progress, cancel=cancel)
+        return ctx.app.bulk_attest_signers(ctx.actor, request)
 
-        def shown(done: int, total: int) -> None:
-            if left:
-                return
-            try:
-                progress(done, total)
-            except ScriptControlException as exc:  # the user left or reran the page
-                left.append(exc)
-                cancel.set()
-
-        request = BulkSignersRequest(rows=rows, dry_run=dry_run, progress=shown, cancel=cancel)
-        try:
-            report = ctx.app.bulk_attest_signers(ctx.actor, request)
-        except McaError:
-            if left:
-                raise left[0] from None
-            raise
-        if left:
-            raise left[0]
-        return report
-
-    grid.run_rows(TAB, rows, dry_run=dry_run, start=start)
+    grid.run_rows(TAB, ctx, rows, dry_run=dry_run, start=start)
 
 
 def report_frame(report: BulkSignersReport) -> pd.DataFrame:
