@@ -25,6 +25,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -299,18 +300,21 @@ def main() -> None:
             "already_accepted": args.accepted,
         }
     }
-    soak = Scenario(work / "soak", args)
     try:
-        report["soak"] = {**soak.run_to_end(), **soak.totals()}
+        soak = Scenario(work / "soak", args)
+        try:
+            report["soak"] = {**soak.run_to_end(), **soak.totals()}
+        finally:
+            soak.close()
+        again = Scenario(work / "kill", args)
+        try:
+            killed = again.run_and_kill(args.targets // 2)
+            resumed = again.run_to_end()
+            report["kill_resume"] = {"killed_run": killed, "second_run": resumed, **again.totals()}
+        finally:
+            again.close()
     finally:
-        soak.close()
-    again = Scenario(work / "kill", args)
-    try:
-        killed = again.run_and_kill(args.targets // 2)
-        resumed = again.run_to_end()
-        report["kill_resume"] = {"killed_run": killed, "second_run": resumed, **again.totals()}
-    finally:
-        again.close()
+        shutil.rmtree(work, ignore_errors=True)
     checks = []
     for name in ("soak", "kill_resume"):
         part = report[name]

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sync_bench.py [--customers 2000] [--latency-ms 50] [--rate 6000]
 
+The per-customer reads (`source="per_customer"`; bench/records_bench.py measures the records).
 1. full sync (default mode: stop at the first evidence) of N customers: seconds, API calls,
    calls per customer, 429s, and the floor = calls / rate (the limit is the real bottleneck);
 2. an incremental sync right after (nothing changed);
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -132,6 +134,7 @@ def main() -> None:
                     backend="live",
                     incremental=incremental,
                     concurrency=64,
+                    source="per_customer",  # the per-customer engine (records_bench: records)
                 ),
                 actor,
                 stats=CallStats(),
@@ -184,6 +187,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

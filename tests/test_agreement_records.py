@@ -173,3 +173,11 @@ def test_a_record_reads_seconds_or_milliseconds_and_an_empty_date_as_no_acceptan
     )
     assert record.customer_id == "abc-1" and record.date is None
     assert record.contact is None and record.partner_attestation is False
+
+
+async def test_a_full_sync_reads_customer_by_customer(make_client, store):
+    """`--full` asks attestations and direct signing of every customer: no record says both."""
+    full = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox", mode="full")
+    assert full.source == "per_customer" and full.from_records == 0
+    rows = store.snapshot_rows(full.snapshot_id)
+    assert all(r["direct_signed"] is not None for r in rows)

@@ -220,3 +220,13 @@ def test_serialized_transactions_lose_no_update(store):
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(bump, range(30)))
     assert sorted(e.customer_id for e in store.audit()) == sorted(f"n{i}" for i in range(30))
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_store_opens(url):
+    """An in-memory SQLite database has no WAL: opening one used to wait for it forever."""
+    store = Store(url)
+    try:
+        assert store.count_audit() == 0
+    finally:
+        store.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 from datetime import UTC
 from pathlib import Path
@@ -26,8 +27,10 @@ def may_sync(identity: Identity) -> bool:
     return True
 
 
-#: The sync jobs whose result this session has shown (each is shown once per session).
+#: When this session first showed each finished sync's result (job id -> monotonic seconds).
 SEEN_JOBS_KEY = "sync_jobs_seen"
+#: How long a finished sync's result stays in a session's sidebar.
+RESULT_SHOWN_S = 60.0
 
 
 def run_sync_with_progress(app: App, actor: Actor, *, incremental: bool = True) -> None:
@@ -73,9 +76,11 @@ def sync_activity(app: App, actor: Actor) -> None:
         if job.running:
             _running_sync(app, actor.identity, job.id, "sidebar")
         else:
-            seen: set[str] = st.session_state.setdefault(SEEN_JOBS_KEY, set())
-            if job.id not in seen:
-                seen.add(job.id)
+            # shown for a while in each session (the reruns that follow the end of a sync
+            # must not hide it at once), then not again
+            seen: dict[str, float] = st.session_state.setdefault(SEEN_JOBS_KEY, {})
+            first = seen.setdefault(job.id, time.monotonic())
+            if time.monotonic() - first < RESULT_SHOWN_S:
                 sync_result(job)
 
 

@@ -708,7 +708,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     while str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+            if mode is not None and str(mode[0]).lower() == "memory":
+                break  # an in-memory database has no WAL: it keeps "memory" (it used to hang)
         except sqlite3.OperationalError as exc:
             # The switch needs the file to itself: many processes opening a new store at once
             # may see "locked" without the busy handler being asked (seen under load); wait.

@@ -264,7 +264,7 @@ async def sync_acceptance(
     asks each customer (about 1.5 calls each); "auto" probes the records once and falls back to
     per-customer reads when they answer 404/403. Customers the records do not list are read
     one by one. `confirm_with_direct_read` also asks direct signing of every customer whose
-    record shows no current acceptance."""
+    record shows no current acceptance. `mode="full"` with "auto" reads customer by customer."""
     with audit.attempt(  # a refusal is an attempt too: audited like every other
         store,
         identity,
@@ -299,8 +299,8 @@ async def sync_acceptance(
                     raise
                 return None  # no such source for this partner: read customer by customer
 
-        if source == "per_customer":
-            await list_all()
+        if source == "per_customer" or (source == "auto" and mode == "full"):
+            await list_all()  # `full` asks both reads of every customer: no record does
         else:
             _, records = await asyncio.gather(list_all(), records_or_none())
         summary.source = "records" if records is not None else "per_customer"

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from mca_core import AuditEvent, metrics
+from mca_core import AuditEvent
 from ui import attest_blocks as ab
 from ui.i18n import t, tn
 from ui.markup import md
@@ -60,7 +60,7 @@ def render(ctx: AttestContext) -> None:
         ab.offer_sync(ctx.app, ctx.actor, key="bl_sync")
         return
     current_since = ctx.app.current_since
-    blocked = [r for r in ctx.synced.values() if metrics.row_blocked(r, current_since)]
+    blocked = ab.blocked_rows(ctx.synced, current_since)
     since = ctx.app.audit_events(
         ctx.identity,
         action=["attest", "bulk_attest", "finalise"],
