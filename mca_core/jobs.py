@@ -17,6 +17,7 @@ so a session that comes back later still finds the result. Nothing here imports 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -36,6 +37,8 @@ ProgressCallback = Callable[[int, int, str], None]
 Work = Callable[[ProgressCallback, threading.Event], Any]
 JobState = Literal["running", "done", "failed", "cancelled"]
 
+#: How long a process that exits waits for its running jobs to stop and keep what they did.
+STOP_GRACE_S = 20.0
 #: How long the last finished job of a key stays visible.
 KEEP_FINISHED = timedelta(hours=1)
 
@@ -183,15 +186,17 @@ class JobRegistry:
         """Run `work(progress, cancel)` in a new worker thread under `key`; when a job of `key`
         is already running, return that one (started False) and run nothing.
 
-        The thread is not a daemon: a process asked to exit waits for running work to end
-        (a sync saves its snapshot) rather than killing it midway."""
+        The thread is a daemon, so a process asked to exit (Ctrl+C on the dashboard) is not
+        held for hours by a long sync: at exit `stop_all` asks every running job to stop and
+        waits a while for it to keep what it did (a sync saves its snapshot marked
+        incomplete; a bulk run's rows are journaled)."""
         with self._lock:
             running = self._running.get(key)
             if running is not None:
                 return JobStart(running, False)
             job = Job(key, kind, started_by, self._clock())
             thread = threading.Thread(
-                target=self._run, args=(job, work), name=f"mca-job-{kind}-{job.id}", daemon=False
+                target=self._run, args=(job, work), name=f"mca-job-{kind}-{job.id}", daemon=True
             )
             self._running[key] = job
             try:
@@ -239,6 +244,15 @@ class JobRegistry:
                 return False
         return True
 
+    def stop_all(self, grace_seconds: float = STOP_GRACE_S) -> bool:
+        """Ask every running job to stop and wait up to `grace_seconds` for them to end; True
+        when they all did (the process exits either way)."""
+        with self._lock:
+            running = list(self._running.values())
+        for job in running:
+            job.request_cancel()
+        return self.wait_all(grace_seconds)
+
     def _prune(self) -> None:
         """Forget finished jobs older than `keep_finished` (the caller holds the lock)."""
         now = self._clock()
@@ -279,3 +293,4 @@ class JobRegistry:
 
 #: The registry of this process (the dashboard's server, a CLI run).
 JOBS = JobRegistry()
+atexit.register(JOBS.stop_all)

@@ -53,7 +53,7 @@ def test_a_job_runs_in_the_background_and_reports_progress(registry):
     assert job.progress.fraction == pytest.approx(1 / 3)
     assert registry.current("p1:sync") is job
     assert registry.get(job.id) is job
-    assert seen["thread"] == f"mca-job-sync-{job.id}" and seen["daemon"] is False
+    assert seen["thread"] == f"mca-job-sync-{job.id}" and seen["daemon"] is True
 
     go.set()
     assert job.wait(WAIT)
@@ -214,3 +214,34 @@ def test_the_process_has_one_registry():
     assert isinstance(JOBS, JobRegistry)
     assert isinstance(JOBS.jobs(), list)
     assert Job.__module__ == "mca_core.jobs"
+
+
+def test_a_process_that_exits_stops_its_jobs_and_lets_them_keep_their_work(tmp_path):
+    """Ctrl+C on the dashboard must not wait hours for a long sync, nor kill it before it saves
+    what it read: at exit every running job is asked to stop and given a while to end."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    saved = tmp_path / "saved"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from mca_core.jobs import JOBS
+
+        def work(progress, cancel):
+            while not cancel.is_set():  # hours of work, unless asked to stop
+                time.sleep(0.05)
+            open({str(saved)!r}, "w").write("kept")
+            return "stopped"
+
+        JOBS.start("k", "sync", "tester", work)
+        time.sleep(0.3)
+        """
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], timeout=60, check=False)
+    assert done.returncode == 0
+    assert time.monotonic() - started < 30
+    assert saved.read_text() == "kept"

@@ -78,3 +78,16 @@ def test_every_session_shares_one_synced_list(sandbox_env):
     blocked = ab.blocked_rows(rows, app.current_since)
     assert blocked is ab.blocked_rows(again, app.current_since)
     assert len(blocked) == SIZE // 2
+
+
+def test_the_invitations_page_holds_a_reference_to_the_shared_list_not_a_copy(sandbox_env):
+    big_snapshot()
+    sessions = []
+    for _ in range(2):
+        at = AppTest.from_file(str(ROOT / "pages" / "4_Invitations.py"), default_timeout=90)
+        at.session_state["sandbox_user_key"] = "admin-agent"
+        sessions.append(run(at))
+    first, second = (at.session_state["inv_rows"][1] for at in sessions)
+    assert first is second and isinstance(first, ab.SyncedRows) and len(first) == SIZE
+    picker = sessions[0].selectbox(key="inv1_customer")
+    assert len(picker.options) == ab.PICKER_LIMIT

@@ -188,6 +188,7 @@ class SyncedRows(Mapping[str, dict[str, Any]]):
         self._rows = rows
         self._picker: Picker | None = None
         self._blocked: dict[date, list[dict[str, Any]]] = {}
+        self._derived: dict[str, Any] = {}
 
     def __getitem__(self, key: str) -> dict[str, Any]:
         return self._rows[key]
@@ -205,6 +206,12 @@ class SyncedRows(Mapping[str, dict[str, Any]]):
             found = [r for r in self._rows.values() if metrics.row_blocked(r, current_since)]
             self._blocked[current_since] = found
         return found
+
+    def derived(self, name: str, build: Callable[[Mapping[str, dict[str, Any]]], T]) -> T:
+        """`build(rows)` once per snapshot revision, shared by every session (read-only)."""
+        if name not in self._derived:  # two sessions may both build it: the same value
+            self._derived[name] = build(self._rows)
+        return self._derived[name]
 
     @property
     def picker(self) -> Picker:
@@ -235,7 +242,12 @@ def synced_customers(app: App, actor: Actor) -> tuple[Any, Mapping[str, dict[str
     snap = app.latest_snapshot(actor.identity)
     if snap is None:
         return None, {}
-    return snap, _synced(app, snap, app.store_url, snap.id, snap.revision)
+    return snap, snapshot_customers(app, snap)
+
+
+def snapshot_customers(app: App, snap: SnapshotInfo) -> SyncedRows:
+    """A snapshot's rows by customer id, shared by every session of the process."""
+    return _synced(app, snap, app.store_url, snap.id, snap.revision)
 
 
 def partial_list_warning(snapshot: SnapshotInfo | None) -> None:

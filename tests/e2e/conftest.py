@@ -210,6 +210,19 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator
     with the customer lists of SYNCED_USERS' partners already synced."""
     data_dir = tmp_path_factory.mktemp("desk")
     env = app_env(data_dir, emulator_url, classic_tenant=True)
+    with dashboard(data_dir, emulator_url, env, before=lambda: sync_as(SYNCED_USERS, env)) as app:
+        yield app  # the lists synced while Streamlit starts; no page reads one before
+
+
+@contextlib.contextmanager
+def dashboard(
+    data_dir: Path,
+    emulator_url: str,
+    env: dict[str, str],
+    before: Callable[[], None] | None = None,
+) -> Iterator[App]:
+    """`streamlit run dashboard.py` on a free loopback port with `env` (its log in data_dir);
+    `before` runs while it starts."""
     port = free_port()
     log = data_dir / "streamlit.log"
     command = [
@@ -221,7 +234,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        sync_as(SYNCED_USERS, env)  # while Streamlit starts; no page reads a snapshot before
+        if before is not None:
+            before()
         wait_healthy(f"{url}/_stcore/health", process, log, "ok")
         yield App(url=url, emulator_url=emulator_url, data_dir=data_dir, env=env)
     finally:

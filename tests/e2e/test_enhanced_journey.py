@@ -24,17 +24,15 @@ from tests.e2e.conftest import (
     App,
     app_env,
     choose,
+    dashboard,
     fill_in,
-    free_port,
     open_page,
     screenshot,
     standalone_emulator,
-    stop,
     synced_rows,
     text,
     visible_panel,
     wait_for_app,
-    wait_healthy,
 )
 
 pytestmark = pytest.mark.e2e
@@ -68,21 +66,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, f"sync failed: {done.stderr[-2000:]}"
-    port = free_port()
-    log = data_dir / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "dashboard.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(f"{url}/_stcore/health", process, log, "ok")
-        yield App(url=url, emulator_url=emulator_url, data_dir=data_dir, env=env)
-    finally:
-        stop(process)
+    with dashboard(data_dir, emulator_url, env) as app:
+        yield app
 
 
 def alert(page: Any, key: str) -> Any:

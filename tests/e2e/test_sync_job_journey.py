@@ -9,8 +9,6 @@ under a low client rate limit so it takes some seconds) over the session's emula
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,18 +18,15 @@ from playwright.sync_api import expect
 from mca_core.emulator import SANDBOX_USERS
 from tests.e2e.conftest import (
     CUSTOMERS,
-    ROOT,
     TIMEOUT_MS,
     VIEWPORT,
     App,
     app_env,
-    free_port,
+    dashboard,
     screenshot,
     sign_in,
-    stop,
     text,
     wait_for_app,
-    wait_healthy,
 )
 
 pytestmark = pytest.mark.e2e
@@ -51,21 +46,9 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator
     env = app_env(data_dir, emulator_url)
     # ~1.5 calls a customer at 240 a minute: the sync takes half a minute
     env.update(MCA_SYNC_SOURCE="per_customer", MCA_RATE_LIMIT_PER_MINUTE="240")
-    port = free_port()
+    with dashboard(data_dir, emulator_url, env) as app:
+        yield app
     log = data_dir / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "dashboard.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(f"{url}/_stcore/health", process, log, "ok")
-        yield App(url=url, emulator_url=emulator_url, data_dir=data_dir, env=env)
-    finally:
-        stop(process)
     assert "Traceback" not in log.read_text(errors="replace")
 
 

@@ -3,6 +3,7 @@ generator."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +25,11 @@ class InvitationsContext:
     actor: Actor
     identity: Identity
     #: customer id -> its row in the latest snapshot (empty before the first sync).
-    rows: dict[str, dict[str, Any]]
+    rows: Mapping[str, dict[str, Any]]
     #: customer id -> "company · domain" for the type-ahead.
-    labels: dict[str, str]
+    labels: Mapping[str, str]
     #: customer id -> its country (for the email language).
-    countries: dict[str, str]
+    countries: Mapping[str, str]
     #: Customers created on this desk since the last sync: id -> label (kept in the session).
     known: dict[str, str]
     #: Domains of customers created on this desk since the last sync (kept in the session).

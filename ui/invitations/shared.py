@@ -3,8 +3,10 @@ picker and its reset rules, the warnings, generate, and the editor with the hand
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import itertools
+from collections import ChainMap
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -38,6 +40,8 @@ from .context import (
     RESELLER_PASSWORD_KEY,
     InvitationsContext,
 )
+
+T = TypeVar("T")
 
 #: What belongs to one customer in a generator: reset whenever the customer changes or the
 #: partner presses Done, so one customer's recipient never carries over to the next.
@@ -77,17 +81,40 @@ def load_customers(app: App, snap: SnapshotInfo | None) -> dict[str, dict[str, A
     cached = st.session_state.get("inv_rows")
     key = (snap.id, snap.revision)
     if not cached or cached[0] != key:
-        rows = {row["customer_id"]: row for row in app.snapshot_rows(snap)}
-        cached = (key, rows, snap.taken_at)
+        # the process's shared copy: the session holds a reference, not its own 100,000 rows
+        cached = (key, ab.snapshot_customers(app, snap), snap.taken_at)
         st.session_state["inv_rows"] = cached
     return cached[1]
 
 
-def customer_labels(rows: dict[str, dict[str, Any]]) -> dict[str, str]:
+def _labels(rows: Mapping[str, dict[str, Any]]) -> dict[str, str]:
     return {
         cid: " · ".join(part for part in (row["company_name"], row["domain"]) if part)
         for cid, row in rows.items()
     }
+
+
+def _names(rows: Mapping[str, dict[str, Any]]) -> dict[str, str]:
+    return {cid: str(row.get("company_name") or "") for cid, row in rows.items()}
+
+
+def _countries(rows: Mapping[str, dict[str, Any]]) -> dict[str, str]:
+    return {cid: row.get("country") or "" for cid, row in rows.items()}
+
+
+def _derived(
+    rows: Mapping[str, dict[str, Any]], name: str, build: Callable[[Mapping[str, Any]], T]
+) -> T:
+    """Built once per snapshot revision for the shared list, else now."""
+    return rows.derived(name, build) if isinstance(rows, ab.SyncedRows) else build(rows)
+
+
+def customer_labels(rows: Mapping[str, dict[str, Any]]) -> Mapping[str, str]:
+    return _derived(rows, "inv_labels", _labels)
+
+
+def customer_countries(rows: Mapping[str, dict[str, Any]]) -> Mapping[str, str]:
+    return _derived(rows, "inv_countries", _countries)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -196,12 +223,16 @@ def customer_picker(
     Choosing another customer resets what belonged to the previous one."""
     known, labels, rows, countries = ctx.known, ctx.labels, ctx.rows, ctx.countries
     key = f"{prefix}_customer"
-    options = list(dict.fromkeys([*known, *labels]))
-    option_labels = {cid: known.get(cid) or labels.get(cid) or cid for cid in options}
-    names = {cid: str((rows.get(cid) or {}).get("company_name") or "") for cid in options}
+    # at most PICKER_LIMIT synced customers go to the browser; Enter searches them all
+    listed = list(itertools.islice(labels, ab.PICKER_LIMIT))
+    options = list(dict.fromkeys([*known, *listed]))
+    option_labels = ChainMap(known, labels)
+    names = _derived(rows, "inv_names", _names)
     current = st.session_state.get(key)
     if current and current not in options:
         options.insert(0, current)
+    if len(labels) > ab.PICKER_LIMIT:
+        st.caption(tn("customer_pick_capped", len(labels), shown=ab.PICKER_LIMIT))
 
     def on_change() -> None:
         ab.resolve_typed_customer(key, option_labels, names)
