@@ -221,3 +221,40 @@ def test_a_colleague_sees_a_bulk_run_going_on_and_then_its_report():
     attest = run(attest)
     shown = {m.label: m.value for m in attest.metric}
     assert shown["link created"] == "2"
+
+
+def test_a_colleague_sees_finalise_all_running_then_what_it_did(monkeypatch):
+    """ "Finalise all" is a job as well: the Overview of another session of the partner says it
+    is running (no second button) and then shows its counts."""
+    from .apptest import cli
+
+    assert cli("sync") == 0
+    app = fresh_app()
+    actor = app.sandbox_actor("admin-agent")
+    snapshot = app.latest_snapshot(actor.identity)
+    blocked = next(r for r in app.snapshot_rows(snapshot) if r["accepted"] is False)
+    person = ("--first-name", "Mei", "--last-name", "Chen", "--email", "mei@example.com")
+    assert cli("attest", blocked["customer_id"], *person) == 0  # a link: the pipeline starts
+    gate, original = threading.Event(), App.finalise_ready
+
+    def held(self, who):
+        gate.wait(30)
+        return original(self, who)
+
+    monkeypatch.setattr(App, "finalise_ready", held)
+    job = app.start_finalise_ready(actor).job
+    overview = open_page(str(ROOT / "pages" / "1_Overview.py"), user="sales-agent")
+    try:
+        overview = run(overview)
+        going = [i.value for i in overview.info if "Finalising every accepted" in i.value]
+        assert going and actor.identity.display_name in going[0]
+        assert not [b for b in overview.button if b.label == "Finalise every ready attestation"]
+    finally:
+        gate.set()
+    assert job.wait(60) and job.state == "done"
+    overview = run(overview)
+    done = [m.value for m in [*overview.success, *overview.info] if "still waiting" in m.value]
+    assert done and done[0].startswith("0 agreements created")
+    assert [b for b in overview.button if b.label == "Finalise every ready attestation"]
+    overview = run(overview)  # shown once in this session
+    assert not [m for m in [*overview.success, *overview.info] if "still waiting" in m.value]

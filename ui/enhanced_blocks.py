@@ -30,6 +30,7 @@ from mca_core import (
     Contact,
     Customer,
     EnhancedAttestation,
+    Job,
     McaError,
     check_may_verify,
     enhanced,
@@ -479,7 +480,10 @@ def pipeline_section(app: App, actor: Actor) -> None:
         and refresh.button(t("pipe_refresh"), key="pipeb_refresh", width="stretch")
     ):
         _refresh_all(app, actor)
-    if started and finalise.button(
+    job = app.job(identity, "finalise_ready")  # anyone's of the partner, this session's too
+    if job is not None and job.running:
+        st.info(t("pipe_finalising", who=job.started_by), icon="⏳")
+    elif started and finalise.button(
         t("pipe_finalise_ready"),
         key="pipeb_finalise_ready",
         type="primary" if pipeline.counts[enhanced.Stage.READY] else "secondary",
@@ -487,6 +491,11 @@ def pipeline_section(app: App, actor: Actor) -> None:
         help=t("pipe_finalise_ready_help"),
     ):
         _finalise_all_ready(app, actor)
+    seen: set[str] = ss.setdefault("pipe_jobs_seen", set())
+    if job is not None and not job.running and job.id not in seen and "pipe_msg" not in ss:
+        ss["pipe_msg"] = _job_outcome(job)  # a colleague's (or a left page's) finalise-all
+    if job is not None and not job.running:
+        seen.add(job.id)
     _show_pipeline_message(ss.pop("pipe_msg", None))
     counts = pipeline.counts
     cards = st.columns(4)
@@ -575,8 +584,14 @@ def _finalise_all_ready(app: App, actor: Actor) -> None:
     job = app.start_finalise_ready(actor).job
     with st.spinner(t("at_working")):
         job.wait()
-    ss["pipe_msg"] = job.result if job.state == "done" else job.exception or McaError(job.error)
+    ss["pipe_msg"] = _job_outcome(job)
+    ss.setdefault("pipe_jobs_seen", set()).add(job.id)
     st.rerun()
+
+
+def _job_outcome(job: Job) -> Any:
+    """A finished finalise-all job as the message block shows it: its summary or its error."""
+    return job.result if job.state == "done" else job.exception or McaError(job.error or "")
 
 
 def _show_pipeline_message(message: Any) -> None:
