@@ -6,6 +6,7 @@ a populated overview. Prints JSON.
 Each run: a fresh data dir (no emulator database, no snapshot), `streamlit run dashboard.py` on
 the sandbox's defaults, Debian's Chromium opens the home page (t0: the sign-in form shows),
 signs in as the Admin agent, opens the Acceptance overview and waits for its KPI cards (t1).
+`start_to_first_page_seconds`: from the server's start to t0 (the emulator seeds meanwhile).
 The emulator seeds its customers and the first sync runs in the background from the first page
 on (`sandbox_first_sync`). Target: t1 - t0 <= 15 s.
 """
@@ -82,6 +83,7 @@ def one_run(browser, customers: int) -> dict:
         sign_in = page.get_by_role("button", name="Sign in")
         sign_in.wait_for()
         t0 = time.monotonic()
+        first_page = t0 - started  # the embedded emulator seeds while the first page renders
         page.get_by_test_id("stRadio").get_by_text("Admin agent", exact=False).first.click()
         sign_in.click()
         page.get_by_test_id("stSidebar").get_by_role("link", name="Acceptance overview").click()
@@ -90,6 +92,7 @@ def one_run(browser, customers: int) -> dict:
         customers_shown = page.get_by_test_id("stMetric").first.inner_text()
         return {
             "server_ready_seconds": round(server_ready, 2),
+            "start_to_first_page_seconds": round(first_page, 2),
             "first_page_to_overview_seconds": round(t1 - t0, 2),
             "first_kpi": " ".join(customers_shown.split()),
         }

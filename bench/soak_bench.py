@@ -68,6 +68,8 @@ def start_emulator(data_dir: Path, args: argparse.Namespace) -> tuple[subprocess
         "--customers", str(args.customers), "--seed", "42", "--data-dir", str(data_dir),
         "--rate-limit", "0", "--fault-429", "0.10", "--fault-5xx", "0.05",
         "--fault-timeout", "0.02", "--fault-reset", "0.01",
+        # the classic bulk run: a tenant that still accepts the call Microsoft retired in 2026
+        "--classic-retired-on", "never",
         "--retry-after", str(args.retry_after), "--timeout-hang-seconds", str(args.hang),
     ]  # fmt: skip
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -210,6 +212,8 @@ class Scenario:
             MCA_RATE_LIMIT_PER_MINUTE=str(args.rate),
             MCA_TIMEOUT_SECONDS=str(args.timeout),
             MCA_MAX_ATTEMPTS=str(args.max_attempts),
+            MCA_ATTESTATION_CHANNEL="classic",
+            MCA_SANDBOX_CLASSIC_RETIRED_ON="never",
         )
         self.runs = 0
 

@@ -181,3 +181,19 @@ async def test_a_full_sync_reads_customer_by_customer(make_client, store):
     assert full.source == "per_customer" and full.from_records == 0
     rows = store.snapshot_rows(full.snapshot_id)
     assert all(r["direct_signed"] is not None for r in rows)
+
+
+@pytest.mark.classic_tenant
+@pytest.mark.parametrize("source", ["records", "per_customer"])
+async def test_the_summary_counts_what_the_overview_counts(emulator, make_client, store, source):
+    """The Overview compares the latest frame's KPIs with the previous snapshot's summary: the
+    summary must count each status as the frame does, or an unchanged portfolio shows a change
+    (it showed "Both -278, directly +278" on the sandbox)."""
+    from mca_core.usecases import metrics
+
+    await varied(emulator, make_client)
+    summary = await sync_acceptance(make_client(), store, ADMIN, backend="sandbox", source=source)
+    frame = metrics.customers_frame(store.snapshot_rows(summary.snapshot_id))
+    assert metrics.kpis(frame) == metrics.kpis_from_summary(summary.as_dict())
+    change = metrics.deltas(metrics.kpis(frame), metrics.kpis_from_summary(summary.as_dict()))
+    assert set(change.values()) == {0}

@@ -87,9 +87,20 @@ def test_statuses_and_kpis():
 
 def test_kpis_from_summary_match_the_rows():
     k = metrics.kpis_from_summary(
+        {
+            "customers": 8, "accepted": 4, "attested": 3, "direct_signed": 2,
+            "not_accepted": 3, "by_attestation": 2, "directly": 1, "both": 1,
+        }
+    )  # fmt: skip
+    assert (k.by_attestation, k.directly, k.both, k.unknown) == (2, 1, 1, 1)
+    # a summary from before the sync counted them: totals that also count attestations of an
+    # earlier MCA, so no breakdown (and no delta) rather than a false one
+    old = metrics.kpis_from_summary(
         {"customers": 8, "accepted": 4, "attested": 3, "direct_signed": 2, "not_accepted": 3}
     )
-    assert (k.by_attestation, k.directly, k.both, k.unknown) == (2, 1, 1, 1)
+    assert (old.by_attestation, old.directly, old.both, old.accepted) == (None, None, None, 4)
+    change = metrics.deltas(k, old)
+    assert change["both"] is None and change["accepted"] == 0
 
 
 def test_kpis_from_summary_count_reacceptance():

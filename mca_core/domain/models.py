@@ -366,6 +366,22 @@ def acceptance_state(
     return "accepted" if day >= current_since else "reacceptance_required"
 
 
+def acceptance_evidence(
+    latest_date_agreed: date | datetime | None,
+    direct_signed: bool,
+    current_since: date = CURRENT_MCA_SINCE,
+) -> str:
+    """What an acceptance rests on: "attested" (a current attestation), "direct" (accepted in
+    the admin center), "both", else the state ("reacceptance_required", "not_accepted")."""
+    state = acceptance_state(latest_date_agreed, direct_signed, current_since)
+    if state != "accepted":
+        return state
+    current = acceptance_state(latest_date_agreed, False, current_since) == "accepted"
+    if current and direct_signed:
+        return "both"
+    return "attested" if current else "direct"
+
+
 class AcceptanceStatus(_Record):
     """Where one customer stands on the MCA: accepted = a current attestation OR directly
     signed; an attestation older than `current_since` only is `reacceptance_required`."""

@@ -27,7 +27,7 @@ from mca_core.domain.models import (
     ACCEPTANCE_STATES,
     CURRENT_MCA_SINCE,
     AuditEvent,
-    acceptance_state,
+    acceptance_evidence,
 )
 from mca_core.store.database import SnapshotInfo
 
@@ -73,14 +73,7 @@ def _status(row: Mapping[str, Any], current_since: date) -> str:
     latest = row.get("latest_date_agreed")
     latest = latest if _known(latest) else None
     direct = row.get("direct_signed")
-    is_direct = _known(direct) and bool(direct)
-    state = acceptance_state(latest, is_direct, current_since)
-    if state != "accepted":
-        return state
-    current = acceptance_state(latest, False, current_since) == "accepted"
-    if current and is_direct:
-        return "both"
-    return "attested" if current else "direct"
+    return acceptance_evidence(latest, _known(direct) and bool(direct), current_since)
 
 
 def state_of(status: str) -> str:
@@ -147,9 +140,10 @@ def _statuses(frame: pd.DataFrame, current_since: date) -> np.ndarray:
 class Kpis:
     customers: int
     accepted: int
-    by_attestation: int
-    directly: int
-    both: int
+    #: None in KPIs read from an older snapshot's summary that did not count them.
+    by_attestation: int | None
+    directly: int | None
+    both: int | None
     not_accepted: int
     unknown: int
     #: Only an acceptance of an earlier MCA: new orders refused until the current one is.
@@ -194,12 +188,19 @@ def kpis_from_summary(summary: Mapping[str, Any]) -> Kpis:
     direct = int(summary.get("direct_signed") or 0)
     not_accepted = int(summary.get("not_accepted") or 0)
     reaccept = int(summary.get("reacceptance_required") or 0)
-    both = max(0, attested + direct - accepted)
+    if "both" in summary:  # the sync counted each row's status (since issue 14)
+        by_attestation = int(summary.get("by_attestation") or 0)
+        directly, both = int(summary.get("directly") or 0), int(summary.get("both") or 0)
+    else:
+        # An older summary has only attested / direct totals, which since the MCA refresh also
+        # count attestations of an earlier MCA: no breakdown rather than a false change.
+        by_attestation = directly = both = None
+        del attested, direct
     return Kpis(
         customers=customers,
         accepted=accepted,
-        by_attestation=attested - both,
-        directly=direct - both,
+        by_attestation=by_attestation,
+        directly=directly,
         both=both,
         not_accepted=not_accepted,
         unknown=max(0, customers - accepted - not_accepted - reaccept),
@@ -221,7 +222,10 @@ def deltas(now: Kpis, before: Kpis | None) -> dict[str, float | None]:
     if before is None:
         return {name: None for name in (*names, "rate")}
     out: dict[str, float | None] = {
-        name: getattr(now, name) - getattr(before, name) for name in names
+        name: None
+        if getattr(before, name) is None or getattr(now, name) is None
+        else getattr(now, name) - getattr(before, name)
+        for name in names
     }
     out["rate"] = round(now.rate - before.rate, 4)
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -28,6 +29,7 @@ from mca_core.domain.models import (
     Contact,
     Customer,
     Identity,
+    acceptance_evidence,
     acceptance_state,
 )
 from mca_core.partner_center.client import PartnerCenterClient
@@ -58,6 +60,10 @@ class SyncSummary:
     reused: int = 0
     #: Agreements created before the sync for links the customers accepted (auto_finalise).
     finalised: int = 0
+    #: Accepted customers by evidence, as the Overview counts them (its deltas compare these).
+    by_attestation: int = 0
+    directly: int = 0
+    both: int = 0
     #: Where acceptance was read: "records" (the agreement records) or "per_customer".
     source: str = "per_customer"
     #: Customers whose row came from their agreement record.
@@ -406,6 +412,15 @@ async def sync_acceptance(
                 summary.not_accepted += 1
             summary.attested += bool(row.get("attested"))
             summary.direct_signed += bool(row.get("direct_signed"))
+        statuses = Counter(
+            acceptance_evidence(
+                row.get("latest_date_agreed"), bool(row.get("direct_signed")), current_since
+            )
+            for row in ordered
+            if row.get("accepted") is not None and not row.get("error")
+        )
+        summary.by_attestation = statuses["attested"]
+        summary.directly, summary.both = statuses["direct"], statuses["both"]
         summary.customers = total
         summary.api_calls = pc.stats.calls - calls_before
         summary.throttled = pc.stats.throttled - throttled_before
