@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mca_core.domain.models import MCA_AGREEMENT_TYPE  # noqa: E402
+from mca_core.domain.models import CURRENT_MCA_SINCE, MCA_AGREEMENT_TYPE  # noqa: E402
 from mca_core.emulator import SANDBOX_USERS  # noqa: E402
 from mca_core.store.bulk_journal import bulk_journal  # noqa: E402
 from mca_core.store.database import Store  # noqa: E402
@@ -86,17 +87,26 @@ def start_emulator(data_dir: Path, args: argparse.Namespace) -> tuple[subprocess
 
 
 def pick_customers(db: Path, targets: int, accepted: int) -> list[tuple[str, str, bool]]:
-    """(id, domain, accepted before): `targets` not accepted, then `accepted` accepted ones."""
+    """(id, domain, accepted before): `targets` with no acceptance at all, then `accepted` that
+    accepted the current MCA (directly, or an attestation on or after the 2023 cutoff: one of
+    an earlier MCA must be attested again, and the bulk run rightly does)."""
     query = """
-        SELECT c.id, c.domain, c.direct_signed OR EXISTS (
-            SELECT 1 FROM agreements a WHERE a.customer_id = c.id AND a.type = ?
-        ) FROM customers c
+        SELECT c.id, c.domain,
+            c.direct_signed OR EXISTS (
+                SELECT 1 FROM agreements a WHERE a.customer_id = c.id AND a.type = ?),
+            c.direct_signed OR EXISTS (
+                SELECT 1 FROM agreements a WHERE a.customer_id = c.id AND a.type = ?
+                AND a.date_agreed_ts >= ?)
+        FROM customers c
         WHERE c.partner_tenant_id = ? AND c.associated_partner_id IS NULL ORDER BY c.seq
     """
+    cutoff = datetime.combine(CURRENT_MCA_SINCE, datetime.min.time(), UTC).timestamp()
     with sqlite3.connect(db) as conn:
-        rows = conn.execute(query, (MCA_AGREEMENT_TYPE, PARTNER)).fetchall()
+        rows = conn.execute(
+            query, (MCA_AGREEMENT_TYPE, MCA_AGREEMENT_TYPE, cutoff, PARTNER)
+        ).fetchall()
     fresh = [(r[0], r[1], False) for r in rows if not r[2]][:targets]
-    done = [(r[0], r[1], True) for r in rows if r[2]][:accepted]
+    done = [(r[0], r[1], True) for r in rows if r[3]][:accepted]
     if len(fresh) < targets or len(done) < accepted:
         raise SystemExit("the portfolio is too small: raise --customers")
     return fresh + done
