@@ -617,13 +617,17 @@ def test_an_interrupted_bulk_run_prints_one_json_document(sandbox_env, monkeypat
     assert doc["error"] == "interrupted" and "submit the same file again" in doc["message"].lower()
 
 
+SLOW = ("--source", "per-customer")
+
+
 def test_sigint_to_a_running_sync_prints_one_json_document(tmp_path, monkeypatch, sandbox_env):
     faults = FaultConfig(latency_ms=500)
     emulator = Emulator(tmp_path / "slow", customers=30, seed=3, faults=faults)
     with run_in_thread(emulator, "127.0.0.1", 0) as base_url:
         monkeypatch.setenv("MCA_ACCESS_TOKEN", live_token(base_url, "admin-agent"))
         proc = subprocess.Popen(
-            module_cmd("--json", "--backend", "live", "--base-url", base_url, "sync"),
+            # customer by customer: still reading when the signal comes
+            module_cmd("--json", "--backend", "live", "--base-url", base_url, "sync", *SLOW),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
