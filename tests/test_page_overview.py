@@ -193,3 +193,15 @@ def test_report_without_a_sync_is_invalid_input(sandbox_env, tmp_path):
     err = io.StringIO()
     assert main(["report", "--out", str(tmp_path / "x.csv")], out=io.StringIO(), err=err) == 2
     assert "sync" in err.getvalue()
+
+
+def test_a_sync_that_changes_nothing_shows_no_change(synced):
+    """Two syncs of the same portfolio: every card's change is 0 (the breakdown used to show
+    "Both -n, Accepted directly +n", and the rate a green "+0.0 pt")."""
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["sync"], out=out, err=err) == 0
+    at = page().run()
+    assert not at.exception
+    deltas = {m.label: m.delta for m in at.metric if m.delta}  # "Could not be read": none
+    assert {"Both", "Accepted directly", "By partner attestation", "Acceptance rate"} <= set(deltas)
+    assert set(deltas.values()) == {"0"}, sorted(deltas.items())

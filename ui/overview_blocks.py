@@ -213,7 +213,11 @@ def kpi_cards(now: metrics.Kpis, before: metrics.Kpis | None, current_since: dat
     row1[4].metric(
         t("kpi_rate"),
         f"{now.rate:.1%}",
-        delta=None if rate_delta is None else t_plain("kpi_rate_delta", delta=rate_delta * 100),
+        delta=None
+        if rate_delta is None
+        else 0  # unchanged: shown as the other cards' grey 0, not a green "+0.0 pt"
+        if round(rate_delta * 100, 1) == 0
+        else t_plain("kpi_rate_delta", delta=rate_delta * 100),
     )
     row2 = st.columns(5)
     row2[0].metric(
