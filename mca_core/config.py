@@ -7,6 +7,7 @@ The sandbox needs none of them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -165,6 +166,29 @@ class Settings(BaseModel):
 #: Words that mean "no day" where a setting or a flag takes an optional date.
 NEVER = frozenset({"never", "none", "off", ""})
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- argparse types of the command lines that set these (the CLI and the standalone emulator)
+
+
+def day_or_never_arg(text: str) -> date | None:
+    """`--classic-retired-on`: YYYY-MM-DD, or never."""
+    try:
+        return optional_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def error_status_arg(text: str) -> int:
+    if not text.strip().isdigit() or not 400 <= int(text) <= 599:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not an HTTP error status 400-599")
+    return int(text)
+
+
+def positive_int_arg(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a whole number of at least 1")
+    return int(text)
 
 
 def optional_day(value: object) -> date | None:

@@ -128,6 +128,14 @@ class Job:
         with self._lock:
             return self._exception
 
+    @property
+    def failure(self) -> McaError | None:
+        """Why a failed job failed, as an McaError to show (None when it did not fail)."""
+        with self._lock:
+            if self._state != "failed":
+                return None
+            return self._exception or McaError(self._error or "")
+
     def request_cancel(self) -> None:
         self.cancel.set()
 

@@ -203,7 +203,7 @@ class SyncedRows(Mapping[str, dict[str, Any]]):
         """The rows whose new orders are refused under the cutoff, found once per cutoff."""
         found = self._blocked.get(current_since)
         if found is None:
-            found = [r for r in self._rows.values() if metrics.row_blocked(r, current_since)]
+            found = _blocked(self._rows, current_since)
             self._blocked[current_since] = found
         return found
 
@@ -234,6 +234,10 @@ def blocked_rows(rows: Mapping[str, dict[str, Any]], current_since: date) -> lis
     """The synced rows whose new orders are refused (shared when they are `synced_customers`')."""
     if isinstance(rows, SyncedRows):
         return rows.blocked(current_since)
+    return _blocked(rows, current_since)
+
+
+def _blocked(rows: Mapping[str, dict[str, Any]], current_since: date) -> list[dict[str, Any]]:
     return [r for r in rows.values() if metrics.row_blocked(r, current_since)]
 
 

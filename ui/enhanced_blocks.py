@@ -591,7 +591,7 @@ def _finalise_all_ready(app: App, actor: Actor) -> None:
 
 def _job_outcome(job: Job) -> Any:
     """A finished finalise-all job as the message block shows it: its summary or its error."""
-    return job.result if job.state == "done" else job.exception or McaError(job.error or "")
+    return job.failure or job.result
 
 
 def _show_pipeline_message(message: Any) -> None:

@@ -55,6 +55,7 @@ from mca_core.cli._context import (  # noqa: F401  (re-exported: the CLI's share
     sqlite_files,
     write_out,
 )
+from mca_core.config import day_or_never_arg, error_status_arg, positive_int_arg
 from mca_core.domain.errors import (
     AccessRefused,
     AuthenticationError,
@@ -443,27 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emu.add_argument("--reset", action="store_true", help="wipe and reseed before serving")
 
-    def retired_on(text: str) -> Any:
-        from mca_core.config import optional_day
-
-        try:
-            return optional_day(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    def error_status(text: str) -> int:
-        if not text.strip().isdigit() or not 400 <= int(text) <= 599:
-            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not an HTTP error status 400-599")
-        return int(text)
-
-    def positive_int(text: str) -> int:
-        if not text.strip().isdigit() or int(text) < 1:
-            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a whole number of at least 1")
-        return int(text)
-
     emu.add_argument(
         "--classic-retired-on",
-        type=retired_on,
+        type=day_or_never_arg,
         default=date(2026, 1, 5),
         metavar="YYYY-MM-DD|never",
         help="refuse the classic attestation call from this day on the emulator's clock, as "
@@ -472,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emu.add_argument(
         "--classic-refusal-status",
-        type=error_status,
+        type=error_status_arg,
         default=None,
         help="HTTP status of that refusal (default 400; Microsoft's real one is not public)",
     )
@@ -484,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emu.add_argument(
         "--records-page-size",
-        type=positive_int,
+        type=positive_int_arg,
         default=None,
         help="agreement records a page (GET /v1/partners/customeragreementrecords; default 500)",
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import date
 
-from mca_core.config import optional_day
+from mca_core.config import day_or_never_arg, error_status_arg, positive_int_arg
 
 from .core import (
     DEFAULT_CLASSIC_REFUSAL_CODE,
@@ -19,20 +19,6 @@ from .core import (
 from .server import DEFAULT_HOST, DEFAULT_PORT, exposure_warning, serve
 
 
-def retired_on(text: str) -> date | None:
-    """`--classic-retired-on`: YYYY-MM-DD, or never."""
-    try:
-        return optional_day(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def error_status(text: str) -> int:
-    if not text.strip().isdigit() or not 400 <= int(text) <= 599:
-        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not an HTTP error status 400-599")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mca_core.emulator", description=__doc__)
     parser.add_argument("--data-dir", default=".mca/emulator", help="where the SQLite file lives")
@@ -43,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reset", action="store_true", help="wipe and reseed before serving")
     parser.add_argument(
         "--classic-retired-on",
-        type=retired_on,
+        type=day_or_never_arg,
         default=date(2026, 1, 5),
         metavar="YYYY-MM-DD|never",
         help="refuse the classic attestation call from this day on the emulator's clock, as "
@@ -52,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--classic-refusal-status",
-        type=error_status,
+        type=error_status_arg,
         default=DEFAULT_CLASSIC_REFUSAL_STATUS,
         help="HTTP status of that refusal (Microsoft's real one is not public)",
     )
@@ -64,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--records-page-size",
-        type=positive_int,
+        type=positive_int_arg,
         default=DEFAULT_RECORDS_PAGE_SIZE,
         help="agreement records a page (GET /v1/partners/customeragreementrecords)",
     )
@@ -75,12 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer the agreement records 404, as a partner without them",
     )
     return parser
-
-
-def positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a whole number of at least 1")
-    return int(text)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -400,27 +400,23 @@ async def sync_acceptance(
 
         cancelled = stopped() or len(rows) < total
         ordered = [rows[c.id] for c in customers if c.id in rows]
+        evidence: Counter[str] = Counter()  # judged once a row: the state follows from it
         for row in ordered:
-            state = row_state(row, current_since)
-            if row.get("error") or state is None:
+            if row.get("error") or row.get("accepted") is None:
                 summary.failed += 1
-            elif state == "accepted":
-                summary.accepted += 1
-            elif state == "reacceptance_required":
-                summary.reacceptance_required += 1
             else:
-                summary.not_accepted += 1
+                evidence[
+                    acceptance_evidence(
+                        row.get("latest_date_agreed"), bool(row.get("direct_signed")), current_since
+                    )
+                ] += 1
             summary.attested += bool(row.get("attested"))
             summary.direct_signed += bool(row.get("direct_signed"))
-        statuses = Counter(
-            acceptance_evidence(
-                row.get("latest_date_agreed"), bool(row.get("direct_signed")), current_since
-            )
-            for row in ordered
-            if row.get("accepted") is not None and not row.get("error")
-        )
-        summary.by_attestation = statuses["attested"]
-        summary.directly, summary.both = statuses["direct"], statuses["both"]
+        summary.by_attestation = evidence["attested"]
+        summary.directly, summary.both = evidence["direct"], evidence["both"]
+        summary.accepted = summary.by_attestation + summary.directly + summary.both
+        summary.reacceptance_required = evidence["reacceptance_required"]
+        summary.not_accepted = evidence["not_accepted"]
         summary.customers = total
         summary.api_calls = pc.stats.calls - calls_before
         summary.throttled = pc.stats.throttled - throttled_before

@@ -149,7 +149,7 @@ def run_rows(
         ss.setdefault(SEEN_JOBS_KEY, set()).add(job.id)
         if job.state == "failed" or job.result is None:
             bar.empty()
-            ab.show_error(job.exception or McaError(job.error or ""))
+            ab.show_error(job.failure or McaError(job.error or ""))
             return
         report = job.result
     bar.empty()
