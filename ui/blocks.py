@@ -132,7 +132,12 @@ def first_sync_running(app: App, actor: Actor) -> bool:
 
 def first_snapshot(app: App, actor: Actor) -> None:
     """The sandbox opens on data: with no snapshot yet, its first sync starts by itself (the
-    embedded emulator has no rate limit; the records take a few calls)."""
+    embedded emulator has no rate limit; the records take a few calls). Asked once a session
+    and user, not on every run of every page (it reads the store)."""
+    asked = st.session_state.setdefault("first_snapshot_asked", set())
+    if actor.identity.user_id in asked:
+        return
+    asked.add(actor.identity.user_id)
     with suppress(McaError):  # the sync button stays, and says why when pressed
         app.open_sandbox_on_data(actor)
 
