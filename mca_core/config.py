@@ -17,7 +17,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from mca_core.domain.errors import (
     CLASSIC_RETIRED_CODE,
@@ -37,7 +45,7 @@ NESTED_SETTINGS = frozenset({"enhanced_wire"})
 class Settings(BaseModel):
     """Everything configurable. Field `x` is read from env `MCA_X` or `[mca] x` in secrets.toml."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     backend: Literal["sandbox", "live"] = "sandbox"
     data_dir: Path = Path("data")
@@ -120,6 +128,44 @@ class Settings(BaseModel):
     #: Corrections of assumed enhanced-attestation names ({name: value}); names in
     #: enhanced_wire.EnhancedWire. secrets.toml [mca.enhanced_wire], or MCA_ENHANCED_WIRE as JSON.
     enhanced_wire: dict[str, str] = Field(default_factory=dict)
+
+    # --- telling people: alerts, digests, invitations sent from the desk (README "Alerts") ---
+    #: The SMTP server alerts, digests and invitations go through (none: no email is sent).
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: Upgrade the connection with STARTTLS (port 587); `smtp_ssl` for implicit TLS (465).
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(20, gt=0, le=300)
+    #: The From of every email the desk sends (alerts, digests, invitations).
+    alert_from: str | None = None
+    #: Who receives alerts and digests: addresses, each optionally preceded by its language
+    #: ("zh-CN:li.lei@contoso.cn"); env MCA_ALERT_TO as a comma list.
+    alert_to: list[str] = Field(default_factory=list)
+    #: The language of a recipient who names none (en or zh-CN).
+    alert_locale: str = "en"
+    #: A Microsoft Teams incoming webhook or Workflows URL (it carries its own signature: secret).
+    teams_webhook_url: SecretStr | None = None
+    #: Where the dashboard is reached, for the links in alerts and digests.
+    dashboard_url: str = "http://localhost:8501"
+    #: Alert about acceptance links that expire within this many days.
+    alert_link_expiry_days: int = Field(2, ge=0, le=90)
+    #: A sync or a link refresh in the dashboard delivers its alerts (when a channel is set).
+    alerts_after_sync: bool = True
+    #: Delivery tries per alert and run, and the first pause between them (doubling, jittered).
+    delivery_attempts: int = Field(4, ge=1, le=20)
+    delivery_backoff_seconds: float = Field(2.0, ge=0, le=600)
+    #: Invitations sent from the desk: at most this many messages a minute.
+    invitation_send_per_minute: float = Field(30, gt=0, le=6000)
+    #: The follow-up list: customers invited more than this many days ago, still not accepted.
+    follow_up_after_days: int = Field(7, ge=0, le=365)
+    #: Entra group object ids of the desk's managers (read-only; secrets.toml [mca.roles]
+    #: managers = [...], env MCA_MANAGER_GROUPS).
+    manager_groups: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("manager_groups", "managers")
+    )
 
     @field_validator("enhanced_wire", mode="before")
     @classmethod

@@ -1,0 +1,412 @@
+"""How the desk tells people: email over SMTP and Microsoft Teams cards over a webhook.
+
+Transports only: they take finished messages and deliver them, retrying what a retry can mend
+(a refused connection, a 4xx SMTP answer, an HTTP 429 or 5xx) with backoff (tenacity), and give
+up at once on what it cannot (a 5xx SMTP answer, a refused login, an HTTP 4xx). A failure is a
+`DeliveryFailed` whose reason never holds a secret: the SMTP password and the webhook URL (it
+carries its own signature) are masked out of every message, here and in the log.
+
+What to send, to whom and when is the use cases' (alerts, digests, invitations).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import getaddresses, make_msgid
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from mca_core.config import Settings
+from mca_core.domain.errors import ConfigurationError, McaError
+
+log = logging.getLogger(__name__)
+
+#: The languages alerts, digests and invitations are written in.
+LOCALES = ("en", "zh-CN")
+#: The longest pause a webhook's Retry-After may ask for before the desk gives up this run.
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+class DeliveryFailed(McaError):
+    """A message could not be delivered (this run); `reason` names why, without a secret."""
+
+    def __init__(self, channel: str, reason: str, *, transient: bool = True):
+        self.channel = channel
+        self.reason = reason
+        self.transient = transient
+        super().__init__(f"{channel}: {reason}")
+
+
+class _Transient(Exception):
+    """A failure worth another try (kept apart from the final `DeliveryFailed`)."""
+
+    def __init__(self, reason: str, wait: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address of `alert_to`, with the language its messages are written in."""
+
+    address: str
+    locale: str = "en"
+
+    @property
+    def shown(self) -> str:
+        return f"{self.address} ({self.locale})"
+
+
+def parse_recipients(values: Iterable[str], default_locale: str = "en") -> list[Recipient]:
+    """`alert_to` entries ("a@x.com", "zh-CN:li@x.cn", "Ana <a@x.com>") as recipients; a bad
+    entry raises ConfigurationError naming it and the fix."""
+    found: list[Recipient] = []
+    for raw in values:
+        entry = str(raw).strip()
+        if not entry:
+            continue
+        locale = default_locale
+        head, sep, rest = entry.partition(":")
+        if sep and head.strip().lower() in {loc.lower() for loc in LOCALES}:
+            locale = next(loc for loc in LOCALES if loc.lower() == head.strip().lower())
+            entry = rest.strip()
+        (_name, address), *more = getaddresses([entry]) or [("", "")]
+        if more or "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ConfigurationError(
+                f"Setting 'alert_to' (env MCA_ALERT_TO): '{entry[:60]}' is not an email "
+                "address. Use a comma list of addresses, each optionally preceded by its "
+                "language, e.g. ops@contoso.com, zh-CN:li.lei@contoso.cn."
+            )
+        found.append(Recipient(address, locale))
+    return found
+
+
+def check_locale(value: str) -> str:
+    for loc in LOCALES:
+        if value.strip().lower() == loc.lower():
+            return loc
+    raise ConfigurationError(
+        f"Setting 'alert_locale' (env MCA_ALERT_LOCALE): '{value[:20]}' is not a language the "
+        "desk writes in. Use en or zh-CN."
+    )
+
+
+class Redactor:
+    """Masks the secrets of one configuration out of any text before it is logged or kept."""
+
+    def __init__(self, secrets: Iterable[str | None]):
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: object) -> str:
+        shown = str(text)
+        for secret in self._secrets:
+            shown = shown.replace(secret, "***")
+        return shown
+
+
+def _retrying(attempts: int, backoff: float, sleep: Callable[[float], None]) -> Retrying:
+    def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, _Transient) and exc.wait is not None:
+            return min(exc.wait, MAX_RETRY_AFTER_SECONDS)
+        return wait_exponential_jitter(initial=backoff, max=max(backoff * 8, 0.0), jitter=backoff)(
+            state
+        )
+
+    return Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait,
+        retry=retry_if_exception(lambda exc: isinstance(exc, _Transient)),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+class SmtpSender:
+    """Email over the configured SMTP server: one connection per batch, STARTTLS or implicit TLS
+    as configured, a login when a user name is set."""
+
+    channel = "email"
+
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] | None = None) -> None:
+        if not settings.smtp_host:
+            raise ConfigurationError(
+                "No SMTP server is configured. Set MCA_SMTP_HOST (and MCA_SMTP_PORT, "
+                "MCA_ALERT_FROM) or [mca] smtp_host in .streamlit/secrets.toml."
+            )
+        self.settings = settings
+        self.sender = sender_address(settings)
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        self._password = password
+        self.redact = Redactor([password])
+        self._sleep = sleep
+
+    def send(self, messages: Sequence[EmailMessage]) -> list[str]:
+        """Deliver every message (one connection); their Message-IDs. Retries the whole batch
+        only while nothing of it was accepted, so no recipient gets a message twice."""
+        import time
+
+        sent: list[str] = []
+        remaining = list(messages)
+        s = self.settings
+
+        def attempt() -> None:
+            while remaining:
+                with self._connect() as smtp:
+                    while remaining:
+                        message = remaining[0]
+                        if "Message-ID" not in message:
+                            message["Message-ID"] = make_msgid(domain=_domain(self.sender))
+                        if "From" not in message:
+                            message["From"] = self.sender
+                        try:
+                            smtp.send_message(message)
+                        except smtplib.SMTPRecipientsRefused as exc:
+                            raise DeliveryFailed(
+                                self.channel,
+                                f"the server refused every recipient ({_codes(exc)})",
+                                transient=False,
+                            ) from None
+                        except smtplib.SMTPResponseException as exc:
+                            raise self._classify(exc) from None
+                        sent.append(str(message["Message-ID"]))
+                        remaining.pop(0)
+
+        try:
+            for attempt_ in _retrying(
+                s.delivery_attempts, s.delivery_backoff_seconds, self._sleep or time.sleep
+            ):
+                with attempt_:
+                    try:
+                        attempt()
+                    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                        raise _Transient(
+                            f"cannot reach {s.smtp_host}:{s.smtp_port} ({_first_line(exc)})"
+                        ) from None
+        except _Transient as exc:
+            raise DeliveryFailed(self.channel, self.redact(exc.reason)) from None
+        except DeliveryFailed as exc:
+            exc.reason = self.redact(exc.reason)
+            raise
+        return sent
+
+    def check(self) -> None:
+        """Connect and log in, sending nothing (the alert settings' "test the connection")."""
+        try:
+            with self._connect():
+                pass
+        except smtplib.SMTPResponseException as exc:
+            failed = self._classify(exc)
+            raise DeliveryFailed(self.channel, self.redact(failed.reason)) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            s = self.settings
+            raise DeliveryFailed(
+                self.channel,
+                self.redact(f"cannot reach {s.smtp_host}:{s.smtp_port} ({_first_line(exc)})"),
+            ) from None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        assert s.smtp_host
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if s.smtp_ssl:
+            smtp = smtplib.SMTP_SSL(
+                s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+        try:
+            smtp.ehlo()
+            if s.smtp_starttls and not s.smtp_ssl:
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryFailed(
+                        self.channel,
+                        f"{s.smtp_host}:{s.smtp_port} does not offer STARTTLS; set "
+                        "MCA_SMTP_STARTTLS=false only for a server on a trusted network, or "
+                        "MCA_SMTP_SSL=true for implicit TLS",
+                        transient=False,
+                    )
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.smtp_username:
+                smtp.login(s.smtp_username, self._password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _classify(self, exc: smtplib.SMTPResponseException) -> Exception:
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else (str(exc.smtp_error))
+        )
+        reason = f"the server answered {exc.smtp_code} {_first_line(text)}"
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return DeliveryFailed(
+                self.channel,
+                f"{reason}: check MCA_SMTP_USERNAME and MCA_SMTP_PASSWORD",
+                transient=False,
+            )
+        if 400 <= exc.smtp_code < 500:
+            return _Transient(reason)
+        return DeliveryFailed(self.channel, reason, transient=False)
+
+
+class TeamsSender:
+    """Adaptive Cards to a Microsoft Teams incoming webhook or Workflows URL."""
+
+    channel = "teams"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        if settings.teams_webhook_url is None:
+            raise ConfigurationError(
+                "No Teams webhook is configured. Set MCA_TEAMS_WEBHOOK_URL or [mca] "
+                "teams_webhook_url in .streamlit/secrets.toml."
+            )
+        self.settings = settings
+        self._url = settings.teams_webhook_url.get_secret_value().strip()
+        if not self._url.lower().startswith(("https://", "http://")):
+            raise ConfigurationError(
+                "Setting 'teams_webhook_url' (env MCA_TEAMS_WEBHOOK_URL) is not an http(s) URL. "
+                "Copy the URL Teams shows for the incoming webhook or the Workflows trigger."
+            )
+        self.redact = Redactor([self._url, httpx.URL(self._url).query.decode() or None])
+        self._transport = transport
+        self._sleep = sleep
+
+    def send(self, card: dict[str, Any]) -> None:
+        """Post one Adaptive Card as a Teams message."""
+        import time
+
+        s = self.settings
+        body = {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": None,
+                    "content": card,
+                }
+            ],
+        }
+        try:
+            with httpx.Client(timeout=s.smtp_timeout_seconds, transport=self._transport) as http:
+                for attempt_ in _retrying(
+                    s.delivery_attempts, s.delivery_backoff_seconds, self._sleep or time.sleep
+                ):
+                    with attempt_:
+                        self._post(http, body)
+        except _Transient as exc:
+            raise DeliveryFailed(self.channel, self.redact(exc.reason)) from None
+        except DeliveryFailed as exc:
+            exc.reason = self.redact(exc.reason)
+            raise
+
+    def _post(self, http: httpx.Client, body: dict[str, Any]) -> None:
+        try:
+            response = http.post(self._url, json=body)
+        except httpx.HTTPError as exc:
+            raise _Transient(f"cannot reach the webhook ({type(exc).__name__})") from None
+        if response.status_code < 300:
+            # A legacy connector answers 200 with "1"; some errors come as 200 with a message.
+            text = response.text.strip()
+            if text and text != "1" and "error" in text.lower()[:200]:
+                raise DeliveryFailed(self.channel, f"the webhook answered: {_first_line(text)}")
+            return
+        reason = f"the webhook answered HTTP {response.status_code}"
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Transient(reason, _retry_after(response))
+        raise DeliveryFailed(
+            self.channel,
+            f"{reason}: check MCA_TEAMS_WEBHOOK_URL (a removed or regenerated webhook)",
+            transient=False,
+        )
+
+
+def sender_address(settings: Settings) -> str:
+    """The From of the desk's emails: `alert_from`, else the SMTP user name when it is an
+    address; else ConfigurationError naming the setting."""
+    for candidate in (settings.alert_from, settings.smtp_username):
+        if candidate and "@" in candidate:
+            return candidate.strip()
+    raise ConfigurationError(
+        "Set MCA_ALERT_FROM (or [mca] alert_from): the address the desk's emails come from."
+    )
+
+
+def email_configured(settings: Settings) -> bool:
+    return bool(settings.smtp_host)
+
+
+def teams_configured(settings: Settings) -> bool:
+    return settings.teams_webhook_url is not None and bool(
+        settings.teams_webhook_url.get_secret_value().strip()
+    )
+
+
+def address_of(recipient: str) -> str:
+    """The bare address of "Name <a@x>" or "a@x" (for a header or a log line)."""
+    _name, address = getaddresses([recipient])[0]
+    return address
+
+
+def header_address(address: str) -> Address:
+    username, _, domain = address.partition("@")
+    return Address(addr_spec=address) if domain else Address(username=username)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    return None
+
+
+def _codes(exc: smtplib.SMTPRecipientsRefused) -> str:
+    return ", ".join(f"{code}" for code, _msg in exc.recipients.values()) or "no code"
+
+
+def _domain(address: str) -> str | None:
+    return address.rpartition("@")[2].strip(">") or None
+
+
+def _first_line(value: object) -> str:
+    return str(value).strip().splitlines()[0][:200] if str(value).strip() else type(value).__name__
+
+
+__all__ = [
+    "LOCALES",
+    "DeliveryFailed",
+    "Recipient",
+    "Redactor",
+    "SmtpSender",
+    "TeamsSender",
+    "email_configured",
+    "parse_recipients",
+    "sender_address",
+    "teams_configured",
+]
