@@ -136,3 +136,7 @@ def pytest_collection_modifyitems(config, items):
         if "e2e" in item.path.parts and item.get_closest_marker("e2e") is None:
             item.add_marker(pytest.mark.e2e)
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+# Real receivers of what the desk sends (tests/receivers.py): `smtp_server`, `webhook`.
+from .receivers import smtp_server, webhook  # noqa: E402, F401
