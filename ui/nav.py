@@ -19,6 +19,8 @@ PAGE_PATHS = {
     "pages/3_Verify.py": "/Verify",
     "pages/4_Invitations.py": "/Invitations",
     "pages/5_Audit.py": "/Audit",
+    "pages/6_Follow_up.py": "/Follow_up",
+    "pages/7_Alerts.py": "/Alerts",
 }
 
 
@@ -38,6 +40,8 @@ NAVIGATION = {
     "pages/3_Verify.py": ("verify_title", "🔎"),
     "pages/4_Invitations.py": ("invitations_title", "✉️"),
     "pages/5_Audit.py": ("audit_title", "📜"),
+    "pages/6_Follow_up.py": ("followup_title", "📬"),
+    "pages/7_Alerts.py": ("alerts_title", "🔔"),
 }
 
 
