@@ -26,7 +26,9 @@ __all__ = [
     "check_may_request_relationship",
     "check_may_sync",
     "check_may_verify",
+    "check_may_view_alerts",
     "check_may_view_audit",
+    "check_may_view_follow_up",
     "check_signed_in",
 ]
 
@@ -99,3 +101,30 @@ def check_may_view_audit(identity: Identity) -> None:
 
 
 PROVIDER_REQUEST_WHERE = PROVIDER_REQUEST_PAGE
+
+
+def _is_agent_or_manager(identity: Identity) -> bool:
+    return _is_agent(identity) or identity.role is Role.MANAGER
+
+
+def check_may_view_follow_up(identity: Identity) -> None:
+    """The follow-up list (who was invited and has not accepted): agents and managers; only
+    agents send the reminders (the invitation checks)."""
+    if not _is_agent_or_manager(identity):
+        raise AccessRefused(
+            "follow_up",
+            "Only agents and managers may see the follow-up list.",
+            "Ask to be added to an agent group or the desk's managers group.",
+            code="not_agent",
+        )
+
+
+def check_may_view_alerts(identity: Identity) -> None:
+    """The alert settings and the delivery log: agents and managers (they hold no secret)."""
+    if not _is_agent_or_manager(identity):
+        raise AccessRefused(
+            "alerts",
+            "Only agents and managers may see the alert settings.",
+            "Ask to be added to an agent group or the desk's managers group.",
+            code="not_agent",
+        )

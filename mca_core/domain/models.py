@@ -23,6 +23,9 @@ class Role(StrEnum):
     ADMIN_AGENT = "admin_agent"
     SALES_AGENT = "sales_agent"
     HELPDESK_AGENT = "helpdesk_agent"
+    #: The desk's own read-only role (a security group in `[mca.roles] managers`): metrics,
+    #: Verify, reports, the follow-up list and the alert settings; never attests or sends.
+    MANAGER = "manager"
     NONE = "none"
 
     @property
@@ -31,6 +34,7 @@ class Role(StrEnum):
             "admin_agent": "Admin agent",
             "sales_agent": "Sales agent",
             "helpdesk_agent": "Helpdesk agent",
+            "manager": "Manager",
             "none": "No agent role",
         }[self.value]
 
