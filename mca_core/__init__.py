@@ -65,7 +65,9 @@ from mca_core.jobs import Job, JobStart, Progress
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import SnapshotInfo
 from mca_core.store.enhanced_attestations import AttestationState, EnhancedAttestation
+from mca_core.store.invitation_log import InvitationEntry
 from mca_core.usecases import bulk, bulk_signers, enhanced, invitations, metrics, reports
+from mca_core.usecases import digest as digests
 from mca_core.usecases.attestation import prepare_attestation
 from mca_core.usecases.bulk import COLUMNS as BULK_COLUMNS
 from mca_core.usecases.bulk import BulkRow
@@ -78,7 +80,10 @@ from mca_core.usecases.customers import (
     new_request_id,
     request_id_after,
 )
+from mca_core.usecases.digest import Digest, DigestOutcome, NothingToReport
+from mca_core.usecases.follow_up import FollowUpItem
 from mca_core.usecases.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
+from mca_core.usecases.sending import Pacer, SendResult
 from mca_core.usecases.sync import SyncSummary
 from mca_core.usecases.verify import Verification, VerifiedAttestation
 
@@ -114,13 +119,17 @@ __all__ = [
     "Contact",
     "Customer",
     "Desk",
+    "Digest",
+    "DigestOutcome",
     "Email",
     "EnhancedAttestation",
     "ExistingCustomerInvitation",
+    "FollowUpItem",
     "FutureAgreementDate",
     "Identity",
     "InvalidInput",
     "Invitation",
+    "InvitationEntry",
     "Job",
     "JobStart",
     "McaError",
@@ -129,6 +138,8 @@ __all__ = [
     "NewCustomerInvitation",
     "NewCustomerOutcome",
     "NewCustomerRequest",
+    "NothingToReport",
+    "Pacer",
     "PartnerCenterClient",
     "PartnerCenterError",
     "PartnerName",
@@ -140,6 +151,7 @@ __all__ = [
     "RelationshipInvitation",
     "Role",
     "SandboxUser",
+    "SendResult",
     "Settings",
     "SignerOutcome",
     "SignerRow",
@@ -157,6 +169,7 @@ __all__ = [
     "check_may_verify",
     "check_new_customer_request",
     "classify_customer_ref",
+    "digests",
     "enhanced",
     "flatten_mca_table",
     "format_person_name",

@@ -16,9 +16,10 @@ import dataclasses
 import hashlib
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
+from mca_core import delivery
 from mca_core.auth.providers import StaticTokenProvider, read_claims
 from mca_core.backends import Backend, PartnerName, SandboxBackend, SandboxUser
 from mca_core.config import Settings
@@ -49,7 +50,18 @@ from mca_core.jobs import JOBS, Job, JobStart, Work
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store import locks
 from mca_core.store.database import SnapshotInfo
-from mca_core.usecases import bulk, bulk_signers, enhanced, invitations
+from mca_core.store.invitation_log import InvitationEntry
+from mca_core.usecases import (
+    alerts,
+    bulk,
+    bulk_signers,
+    enhanced,
+    invitation_records,
+    invitations,
+    sending,
+)
+from mca_core.usecases import digest as digests
+from mca_core.usecases import follow_up as follow_ups
 from mca_core.usecases.attestation import attest_customer
 from mca_core.usecases.channel import (
     CLASSIC,
@@ -222,7 +234,9 @@ class App:
     def start_sync(self, actor: Actor, request: SyncRequest | None = None) -> JobStart:
         """The sync as a background job of this process: it outlives the page that started it,
         and every session of the partner sees it (`sync_job`). Starting while one runs joins
-        it (`JobStart.started` False)."""
+        it (`JobStart.started` False). Refused at once (not in the job) for a user who may not
+        sync, e.g. the read-only Manager."""
+        access.check_may_sync(actor.identity)
         r = request or SyncRequest()
 
         def work(progress: Callable[[int, int, str], None], cancel: threading.Event) -> Any:
@@ -244,14 +258,16 @@ class App:
             return None
         if self.latest_snapshot(actor.identity) is not None:
             return None
-        return self.start_sync(actor)
+        return self.start_sync(actor, SyncRequest(notify=self.should_notify()))
 
     def sync_job(self, identity: Identity) -> Job | None:
         """The partner's running sync job in this process, else its last finished one."""
         return self.job(identity, "sync")
 
     def start_finalise_ready(self, actor: Actor) -> JobStart:
-        """`finalise_ready` as a background job of this process (see `start_job`)."""
+        """`finalise_ready` as a background job of this process (see `start_job`); refused at
+        once for a user who may not finalise (the use case checks again)."""
+        access.check_may_attest(actor.identity)
         return self.start_job(actor, "finalise_ready", lambda _p, _c: self.finalise_ready(actor))
 
     def start_job(self, actor: Actor, kind: str, work: Work) -> JobStart:
@@ -293,6 +309,9 @@ class App:
             ),
         )
         summary.finalised = finalised.finalised if finalised is not None else 0
+        if r.notify and summary.complete:
+            told = self._notify_quietly(actor)
+            summary.alerts = told.as_dict() if told is not None else None
         return summary
 
     # --- attesting ----------------------------------------------------------------------------
@@ -468,10 +487,11 @@ class App:
         return outcome
 
     def refresh_links(
-        self, actor: Actor, customer_ids: list[str] | None = None
+        self, actor: Actor, customer_ids: list[str] | None = None, *, notify: bool = False
     ) -> enhanced.RefreshSummary:
         """Read the acceptance links' states from Partner Center (all, or these customers);
-        with `auto_finalise`, then create the agreement of each one the customer accepted."""
+        with `auto_finalise`, then create the agreement of each one the customer accepted;
+        with `notify`, then deliver the alerts of what changed (never fails the refresh)."""
         o = self.enhanced_options
         summary = self._run(
             actor,
@@ -485,7 +505,22 @@ class App:
             ),
             TokenKind.APP_ONLY,
         )
-        return self._finalised_after_refresh(actor, summary, customer_ids)
+        summary = self._finalised_after_refresh(actor, summary, customer_ids)
+        if notify:
+            self._notify_quietly(actor)
+        return summary
+
+    def _notify_quietly(self, actor: Actor) -> alerts.NotifyOutcome | None:
+        """`notify` after work that must not fail for it (a refused role, a store error)."""
+        import logging
+
+        from mca_core.domain.errors import McaError
+
+        try:
+            return self.notify(actor)
+        except McaError as exc:
+            logging.getLogger(__name__).warning("alerts after the refresh: %s", exc)
+            return None
 
     def pipeline(self, identity: Identity, *, started_only: bool = False) -> enhanced.Pipeline:
         """Where every customer stands on the enhanced path (from the store; no call), shared
@@ -606,6 +641,95 @@ class App:
         s = self.settings
         return {"retired_status": s.classic_retired_status, "retired_code": s.classic_retired_code}
 
+    # --- alerts -------------------------------------------------------------------------------
+
+    def alert_channels(self) -> alerts.Channels:
+        """Which alert channels are configured (nothing secret: no password, no URL)."""
+        return alerts.channels_of(self.settings)
+
+    def alerts_preview(self, actor: Actor) -> dict[str, Any] | None:
+        """The alert a run would send now, written nowhere (`alerts --dry-run`); None when
+        nothing changed since the managers were last told."""
+        access.check_may_view_alerts(actor.identity)
+        return alerts.preview(self.desk.store, actor.identity, self.settings)
+
+    def notify(self, actor: Actor) -> alerts.NotifyOutcome:
+        """Queue what changed since the last alert and deliver every queued alert of the
+        partner (email, Teams). Delivery failures stay queued, logged with their reason; this
+        never raises for one. Agents only (a Manager reads, and sends nothing)."""
+        access.check_may_send_alerts(actor.identity)
+        return alerts.notify(self.desk.store, actor.identity, self.settings)
+
+    def render_alert(self, notice: dict[str, Any], locale: str) -> alerts.RenderedAlert:
+        """A notice as its email (subject, text, HTML) in `locale` (en or zh-CN)."""
+        return alerts.render_email(notice, locale)
+
+    def alert_outbox(self, identity: Identity, limit: int = 50) -> list[Any]:
+        """The partner's newest alerts and their delivery state, newest first."""
+        return alerts.outbox(self.desk.store, identity, self.settings, limit)
+
+    def should_notify(self) -> bool:
+        """Whether the dashboard's syncs and refreshes deliver alerts (`alerts_after_sync` and a
+        channel configured)."""
+        return self.settings.alerts_after_sync and self.alert_channels().any
+
+    # --- the managers' digest ----------------------------------------------------------------
+
+    def digest(
+        self, actor: Actor, period: str = "week", *, now: datetime | None = None
+    ) -> digests.Digest:
+        """The digest of the partner for the last day or week (from the store; no call, nothing
+        sent): the acceptance rate and its change, re-acceptance required, links pending and
+        expired, the five customers blocked the longest. NothingToReport before a first sync.
+        Agents and managers."""
+        access.check_may_view_alerts(actor.identity)
+        return digests.build_digest(
+            self.desk.store, actor.identity, self.settings.backend, period, now,
+            self.current_since,
+        )  # fmt: skip
+
+    def digest_email(
+        self, digest: digests.Digest, locale: str | None = None
+    ) -> digests.DigestEmail:
+        """The digest's email in one language (default `alert_locale`), not sent."""
+        return digests.digest_email(
+            digest, locale or self.settings.alert_locale, self.settings.dashboard_url
+        )
+
+    def send_digest(
+        self, actor: Actor, period: str = "week", *, now: datetime | None = None
+    ) -> digests.DigestOutcome:
+        """Build the digest and send it over every configured channel: one email per language
+        of `alert_to` (To: that language's recipients), one Teams card. ConfigurationError
+        before anything is sent when no channel (or no recipient, no From) is set; a delivery
+        that fails is in the outcome with its masked reason. Audited (action `digest`)."""
+        from mca_core.usecases.audit import record
+
+        access.check_may_send_alerts(actor.identity)  # a Manager reads the digest, agents send
+        digest = self.digest(actor, period, now=now)
+        outcome = digests.deliver_digest(self.settings, digest)
+        record(
+            self.desk.store,
+            actor.identity,
+            "digest",
+            "sent" if outcome.ok else ("failed" if not outcome.sent else "partial"),
+            inputs={
+                "period": digest.period,
+                "snapshot_id": digest.snapshot_id,
+                "deliveries": [
+                    {
+                        "channel": d.channel,
+                        "locale": d.locale,
+                        "recipient_domains": sorted({a.rpartition("@")[2] for a in d.to}),
+                        "sent": d.sent,
+                    }
+                    for d in outcome.deliveries
+                ],
+            },
+            detail="; ".join(f"{d.channel}: {d.reason}" for d in outcome.failed),
+        )
+        return outcome
+
     # --- invitations --------------------------------------------------------------------------
 
     def invite(self, actor: Actor, request: Invitation) -> invitations.Email:
@@ -635,6 +759,111 @@ class App:
                 date_agreed=r.date_agreed,
             )  # fmt: skip
         return self._run(actor, work)
+
+    # --- sending invitations and following up ------------------------------------------------
+
+    @property
+    def email_configured(self) -> bool:
+        """Whether the desk can send email itself (an SMTP server is configured)."""
+        return delivery.email_configured(self.settings)
+
+    def invitation_pacer(self, identity: Identity) -> sending.Pacer:
+        """The process's send pacer of the partner (`invitation_send_per_minute`), shared by
+        every session, so two agents sending at once still respect the rate."""
+        return sending.shared_pacer(
+            self._job_key(identity, "invitations"),
+            identity.partner_tenant_id,
+            self.settings.invitation_send_per_minute,
+        )
+
+    def send_invitations(
+        self,
+        actor: Actor,
+        emails: list[invitations.Email],
+        *,
+        progress: Callable[[int, int, str], None] | None = None,
+        pacer: sending.Pacer | None = None,
+    ) -> list[sending.SendResult]:
+        """Send each email as its own message over the configured SMTP server (checked like
+        its generation, rate limited, audited and recorded in the invitation log); one result
+        per email, in order. A failed send keeps its email (without the password) and does not
+        stop the others. ConfigurationError when no SMTP server or From address is set."""
+        return sending.send_invitations(
+            self.desk.store,
+            actor.identity,
+            self.settings,
+            emails,
+            pacer=pacer or self.invitation_pacer(actor.identity),
+            progress=progress,
+        )
+
+    def send_invitation(
+        self, actor: Actor, email: invitations.Email, *, pacer: sending.Pacer | None = None
+    ) -> sending.SendResult:
+        """`send_invitations` of one email."""
+        return self.send_invitations(actor, [email], pacer=pacer)[0]
+
+    def latest_invitations(self, identity: Identity) -> invitation_records.LatestInvitations:
+        """customer id -> its newest invitation (generated or sent): one version lookup, and
+        one query when the log changed; shared by every session (read-only; its `version`
+        is a cache key for what a page derives from it)."""
+        return invitation_records.latest_invitations(self.desk.store, identity)
+
+    def invitation_log_version(self, identity: Identity) -> int:
+        """The partner's newest invitation row id (a cache key for what pages derive)."""
+        return invitation_records.log_version(self.desk.store, identity)
+
+    def customer_invitations(self, identity: Identity, customer_id: str) -> list[InvitationEntry]:
+        """One customer's invitation events (generated, sent, failed), newest first."""
+        return invitation_records.customer_invitations(self.desk.store, identity, customer_id)
+
+    def follow_up(
+        self,
+        identity: Identity,
+        older_than_days: int | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> list[follow_ups.FollowUpItem]:
+        """Customers invited more than `older_than_days` (default `follow_up_after_days`) days
+        ago and still blocked in the latest snapshot, oldest invitation first (no call)."""
+        days = self.settings.follow_up_after_days if older_than_days is None else older_than_days
+        return follow_ups.follow_up_list(
+            self.desk.store,
+            identity,
+            backend=self.settings.backend,
+            current_since=self.current_since,
+            older_than_days=int(days),
+            now=now,
+        )
+
+    def reminder(self, actor: Actor, customer_id: str) -> invitations.Email:
+        """The reminder of a customer's newest invitation, generated (audited and recorded):
+        the acceptance invitation of its open attestation (enhanced), else the existing-customer
+        invitation to accept; to the same recipient, in the same language."""
+        store, identity = self.desk.store, actor.identity
+        access.check_may_view_follow_up(identity)
+        entry = follow_ups.latest_invitation(store, identity, customer_id)
+        if entry.kind == invitations.ENHANCED_KIND:
+            record = follow_ups.open_attestation(store, identity, entry)
+            return self.acceptance_invitation(
+                actor, record, to=entry.recipient, locale=entry.locale or "en"
+            )
+        return self.invite(
+            actor,
+            ExistingCustomerInvitation(
+                customer=customer_id, to=entry.recipient, locale=entry.locale or "en"
+            ),
+        )
+
+    def send_reminder(
+        self, actor: Actor, customer_id: str, *, pacer: sending.Pacer | None = None
+    ) -> tuple[invitations.Email, sending.SendResult | None]:
+        """The one-click reminder: generated, then sent when SMTP is configured and the
+        invitation had a recipient (else the result is None: offer the .eml)."""
+        email = self.reminder(actor, customer_id)
+        if not self.email_configured or not email.to:
+            return email, None
+        return email, self.send_invitation(actor, email, pacer=pacer)
 
     # --- what the desk keeps --------------------------------------------------------------------
 

@@ -198,9 +198,13 @@ class Settings(BaseModel):
 
     @property
     def group_roles(self) -> dict[str, Role]:
+        """Group object id -> role; a group named twice takes the stronger role (Admin > Sales >
+        Manager > Helpdesk: an agent who may attest stays that agent, a Helpdesk agent who is
+        also a manager is a Manager; `identity_from_claims` ranks a user's groups the same)."""
         mapping: dict[str, Role] = {}
         for groups, role in (
             (self.helpdesk_agent_groups, Role.HELPDESK_AGENT),
+            (self.manager_groups, Role.MANAGER),
             (self.sales_agent_groups, Role.SALES_AGENT),
             (self.admin_agent_groups, Role.ADMIN_AGENT),
         ):

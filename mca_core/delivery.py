@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 #: The languages alerts, digests and invitations are written in.
 LOCALES = ("en", "zh-CN")
 #: The longest pause a webhook's Retry-After may ask for before the desk gives up this run.
-MAX_RETRY_AFTER_SECONDS = 60.0
+MAX_RETRY_AFTER_SECONDS = 30.0
 
 
 class DeliveryFailed(McaError):
@@ -88,7 +88,7 @@ def parse_recipients(values: Iterable[str], default_locale: str = "en") -> list[
         (_name, address), *more = getaddresses([entry]) or [("", "")]
         if more or "@" not in address or address.startswith("@") or address.endswith("@"):
             raise ConfigurationError(
-                f"Setting 'alert_to' (env MCA_ALERT_TO): '{entry[:60]}' is not an email "
+                f"Setting 'alert_to' (env MCA_ALERT_TO): {entry[:60]!r} is not an email "
                 "address. Use a comma list of addresses, each optionally preceded by its "
                 "language, e.g. ops@contoso.com, zh-CN:li.lei@contoso.cn."
             )
@@ -117,6 +117,27 @@ class Redactor:
         for secret in self._secrets:
             shown = shown.replace(secret, "***")
         return shown
+
+
+class _MaskSecrets(logging.Filter):
+    """Masks registered secrets in records of a library's logger (httpx logs every request's
+    URL at INFO, and a webhook URL carries its signature)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            masked = Redactor(self.secrets)(message)
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True
+
+
+_HTTPX_MASK = _MaskSecrets()
+logging.getLogger("httpx").addFilter(_HTTPX_MASK)
 
 
 def _retrying(attempts: int, backoff: float, sleep: Callable[[float], None]) -> Retrying:
@@ -195,6 +216,8 @@ class SmtpSender:
                 with attempt_:
                     try:
                         attempt()
+                    except smtplib.SMTPResponseException as exc:  # a login or HELO refused
+                        raise self._classify(exc) from None
                     except (smtplib.SMTPServerDisconnected, OSError) as exc:
                         raise _Transient(
                             f"cannot reach {s.smtp_host}:{s.smtp_port} ({_first_line(exc)})"
@@ -295,6 +318,7 @@ class TeamsSender:
                 "Copy the URL Teams shows for the incoming webhook or the Workflows trigger."
             )
         self.redact = Redactor([self._url, httpx.URL(self._url).query.decode() or None])
+        _HTTPX_MASK.secrets.add(self._url)
         self._transport = transport
         self._sleep = sleep
 
@@ -339,7 +363,12 @@ class TeamsSender:
             return
         reason = f"the webhook answered HTTP {response.status_code}"
         if response.status_code == 429 or response.status_code >= 500:
-            raise _Transient(reason, _retry_after(response))
+            wait = _retry_after(response)
+            if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                raise DeliveryFailed(
+                    self.channel, f"{reason} and asked to wait {wait:g} s; it is sent later"
+                )
+            raise _Transient(reason, wait)
         raise DeliveryFailed(
             self.channel,
             f"{reason}: check MCA_TEAMS_WEBHOOK_URL (a removed or regenerated webhook)",

@@ -23,6 +23,7 @@ if latest is None and blocks.first_sync_running(app, actor):
     st.stop()
 if latest is None:
     st.info(t("no_snapshot"))
+    blocks.read_only_note(identity)  # a Manager: who to ask for the sync instead
     if blocks.may_sync(identity) and st.button(t("sync_now"), type="primary"):
         blocks.run_sync_with_progress(app, actor, incremental=False)
         st.rerun()
@@ -44,6 +45,7 @@ if latest.revision:
     st.caption(tn("overview_written_through", latest.revision))
 if not latest.complete:
     st.warning(t("sync_incomplete"))
+blocks.read_only_note(identity, top[1])
 if blocks.may_sync(identity) and top[1].button(t("sync_refresh"), width="stretch"):
     blocks.run_sync_with_progress(app, actor, incremental=True)
     st.rerun()
@@ -74,5 +76,11 @@ overview_blocks.charts(
 
 st.divider()
 st.subheader(t("table_title"))
-overview_blocks.customer_table(shown)
-overview_blocks.download_buttons(app, latest, filters)  # files built only when clicked
+overview_blocks.customer_table(
+    shown,
+    read_only=blocks.is_manager(identity),
+    invited=app.latest_invitations(identity),  # invited on / by: shared, one lookup a run
+)
+overview_blocks.download_buttons(  # files built only when clicked
+    app, latest, filters, partner=identity.partner_name or identity.partner_tenant_id
+)

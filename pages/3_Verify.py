@@ -1,5 +1,5 @@
 """Verify: where one customer stands on the MCA — every attestation newest first, direct
-acceptance, the verdict, and the next step. Every agent, Helpdesk included."""
+acceptance, the verdict, and the next step. Every agent, Helpdesk included, and Managers."""
 
 from __future__ import annotations
 
@@ -68,8 +68,9 @@ else:
         ab.link_page(ab.INVITATIONS_PAGE, t("vf_go_invite"), icon="✉️", customer=customer.id)
     elif step == "invite":
         ab.link_page(ab.INVITATIONS_PAGE, t("vf_go_invite"), icon="✉️", customer=customer.id)
-    else:
+    elif step == "ask_provider":
         ab.link_page(ab.INVITATIONS_PAGE, t("vf_go_provider"), icon="✉️", customer=customer.id)
+    # "ask_agent" (a Manager, read-only): the advice names who to ask; no page to go to
 
 st.markdown(f"##### {t('vf_attestations')}")
 if found.attestations:

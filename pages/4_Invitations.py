@@ -19,7 +19,7 @@ from ui.invitations import arrival, invite, provider, reseller, shared
 from ui.invitations.context import INVITE, PROVIDER, RESELLER, InvitationsContext
 
 page_setup("invitations_title", icon="✉️")
-actor = require(access.check_signed_in)
+actor = require(access.check_may_send_invitations)  # a Manager is read-only
 app = session.app()
 
 snapshot = app.latest_snapshot(actor.identity)

@@ -68,13 +68,13 @@ class _Handler:
     def __init__(self, box: SmtpServer) -> None:
         self.box = box
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.box.refuse_with:
             return self.box.refuse_with
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session: Session, envelope: Envelope):  # noqa: N802
+    async def handle_DATA(self, server, session: Session, envelope: Envelope):
         if self.box.refuse_with:
             return self.box.refuse_with
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -147,13 +147,15 @@ class SmtpServer:
 class _WebhookHandler(BaseHTTPRequestHandler):
     server: _WebhookHTTPServer
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         box = self.server.box
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         with box.lock:
-            box.requests.append({"path": self.path, "headers": dict(self.headers), "raw": raw})
-            status, extra = (box.fail_with.pop(0) if box.fail_with else (box.status, {}))
+            status, extra = box.fail_with.pop(0) if box.fail_with else (box.status, {})
+            box.requests.append(
+                {"path": self.path, "headers": dict(self.headers), "raw": raw, "status": status}
+            )
         self.send_response(status)
         for name, value in extra.items():
             self.send_header(name, value)
@@ -199,9 +201,10 @@ class Webhook:
 
     @property
     def cards(self) -> list[dict[str, Any]]:
-        """The Adaptive Cards posted, in order (the body's first attachment each)."""
+        """The Adaptive Cards delivered (answered 2xx), in order (the first attachment each);
+        `requests` holds every attempt."""
         with self.lock:
-            bodies = [json.loads(r["raw"]) for r in self.requests]
+            bodies = [json.loads(r["raw"]) for r in self.requests if r["status"] < 300]
         return [b["attachments"][0]["content"] for b in bodies]
 
 

@@ -246,6 +246,7 @@ def test_sandbox_users_and_identities() -> None:
         "helpdesk-agent",
         "provider-admin",
         "indirect-reseller",
+        "manager",
     }
     reseller = SANDBOX_USERS["indirect-reseller"].identity()
     assert reseller.partner_type is PartnerType.INDIRECT_RESELLER

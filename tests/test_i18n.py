@@ -22,11 +22,13 @@ from mca_core.domain.models import PartnerType, Role
 from mca_core.domain.names import format_person_name, is_cjk
 from mca_core.store.enhanced_attestations import AttestationState
 from mca_core.usecases import (
+    alerts,
     attestation,
     audit,
     bulk,
     bulk_signers,
     customers,
+    digest,
     enhanced,
     invitations,
     metrics,
@@ -165,6 +167,8 @@ FAMILIES: dict[tuple[str, str], typing.Iterable[str]] = {
     ("enh_state_", ""): [s.value for s in AttestationState],
     ("pipe_stage_", ""): [s.value for s in enhanced.Stage],
     ("enh_", ""): typing.get_args(enhanced.CreateKind),
+    ("alert_kind_", ""): alerts.KINDS,
+    ("digest_period_", ""): tuple(digest.PERIODS),
 }
 #: Every action the core writes to the audit log, and every outcome (audit.record_failure adds
 #: refused / invalid / failed; a finalise "already_finalised" is recorded as already_attested).

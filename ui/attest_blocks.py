@@ -264,6 +264,7 @@ def partial_list_warning(snapshot: SnapshotInfo | None) -> None:
 def offer_sync(app: App, actor: Actor, *, key: str) -> None:
     """No synced list yet: say so and offer the sync (when the user may run one)."""
     st.info(t("no_synced_list"))
+    blocks.read_only_note(actor.identity)
     if blocks.may_sync(actor.identity) and st.button(t("sync_now"), key=key):
         blocks.run_sync_with_progress(app, actor, incremental=False)
         st.rerun()

@@ -10,7 +10,17 @@ from typing import Any
 
 import streamlit as st
 
-from mca_core import AccessRefused, Actor, App, Identity, Job, McaError, SyncRequest, access
+from mca_core import (
+    AccessRefused,
+    Actor,
+    App,
+    Identity,
+    Job,
+    McaError,
+    Role,
+    SyncRequest,
+    access,
+)
 
 from . import nav
 from .i18n import t, tn
@@ -19,12 +29,32 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
 
 def may_sync(identity: Identity) -> bool:
-    """Agents (and managers, who hold an agent role here) may refresh; the use case agrees."""
+    """Agents may refresh (a Manager, read-only, may not); the use case agrees."""
     try:
         access.check_may_sync(identity)
     except AccessRefused:
         return False
     return True
+
+
+def may_send_alerts(identity: Identity) -> bool:
+    """Agents may send the alerts now (a Manager reads them); the use case agrees."""
+    try:
+        access.check_may_send_alerts(identity)
+    except AccessRefused:
+        return False
+    return True
+
+
+def is_manager(identity: Identity) -> bool:
+    """The desk's read-only Manager: offered no button that changes anything."""
+    return identity.role_known and identity.role is Role.MANAGER
+
+
+def read_only_note(identity: Identity, where: Any = st) -> None:
+    """In place of the sync button a Manager is not offered: who to ask instead."""
+    if is_manager(identity):
+        where.caption(t("manager_read_only_sync"))
 
 
 #: When this session first showed each finished sync's result (job id -> monotonic seconds).
@@ -39,7 +69,9 @@ def run_sync_with_progress(app: App, actor: Actor, *, incremental: bool = True) 
     does not stop it, every session of the partner sees it in the sidebar, and a second start
     joins the running one. Its result shows on the next run (the callers rerun)."""
     try:
-        started = app.start_sync(actor, SyncRequest(incremental=incremental))
+        started = app.start_sync(
+            actor, SyncRequest(incremental=incremental, notify=app.should_notify())
+        )
     except McaError as exc:
         st.error(t("sync_failed", error=str(exc)))
         return
@@ -117,6 +149,16 @@ def sync_result(job: Job) -> None:
         st.warning(text + " " + t("sync_incomplete"))
     else:
         st.success(text)
+    told = getattr(summary, "alerts", None)
+    if told:
+        if told["delivered"]:
+            st.caption(
+                t("sync_alerts_sent", channels=", ".join(d["channel"] for d in told["delivered"]))
+            )
+        for failure in told["failed"]:
+            st.warning(
+                t("sync_alerts_not_delivered", channel=failure["channel"], reason=failure["reason"])
+            )
 
 
 def first_sync_running(app: App, actor: Actor) -> bool:
@@ -148,6 +190,7 @@ def acceptance_headline(app: App, actor: Actor) -> None:
         return
     if snap is None:
         st.info(t("no_snapshot"))
+        read_only_note(actor.identity)
         if may_sync(actor.identity) and st.button(t("sync_now"), type="primary"):
             run_sync_with_progress(app, actor, incremental=False)
             st.rerun()

@@ -32,7 +32,7 @@ from mca_core import (
     EnhancedAttestation,
     Job,
     McaError,
-    check_may_verify,
+    access,
     enhanced,
     invitations,
     may_attest,
@@ -337,7 +337,9 @@ def _refresh(app: App, actor: Actor, customer_id: str) -> enhanced.RefreshSummar
     """Read the customer's links; with `auto_finalise` the App also creates the agreement of an
     accepted one, and the message says so (instead of "ready to finalise")."""
     try:
-        summary = ab.run_use_case(lambda: app.refresh_links(actor, [customer_id]))
+        summary = ab.run_use_case(
+            lambda: app.refresh_links(actor, [customer_id], notify=app.should_notify())
+        )
     except McaError as exc:
         _say(customer_id, "error", error=exc)
         return None
@@ -564,7 +566,7 @@ def work_list_frame(items: list[enhanced.PipelineItem]) -> pd.DataFrame:
 
 def _may_refresh(identity: Any) -> bool:
     try:
-        check_may_verify(identity)
+        access.check_may_refresh_links(identity)
     except AccessRefused:
         return False
     return True
@@ -572,7 +574,9 @@ def _may_refresh(identity: Any) -> bool:
 
 def _refresh_all(app: App, actor: Actor) -> None:
     try:
-        ss["pipe_msg"] = ab.run_use_case(lambda: app.refresh_links(actor))
+        ss["pipe_msg"] = ab.run_use_case(
+            lambda: app.refresh_links(actor, notify=app.should_notify())
+        )
     except McaError as exc:
         ss["pipe_msg"] = exc
     st.rerun()

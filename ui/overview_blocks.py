@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from mca_core import App, AuditEvent, SnapshotInfo, metrics, reports
+from mca_core import App, AuditEvent, InvitationEntry, SnapshotInfo, metrics, reports
 
 from . import i18n
 from .i18n import t, t_plain, tn
@@ -517,13 +517,21 @@ def export_frame(filtered: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["associated_partner_id"])
 
 
-def customer_table(shown: OverviewView) -> None:
+def customer_table(
+    shown: OverviewView,
+    *,
+    read_only: bool = False,
+    invited: Mapping[str, InvitationEntry] | None = None,
+) -> None:
     """The filtered customers (the first `TABLE_ROWS`); selecting a row offers verify / attest /
-    invite for it."""
+    invite for it (`read_only`, a Manager: verify only). `invited` (`App.latest_invitations`,
+    read once per run) adds "invited on / by"; the rows shown are derived once per view,
+    language and invitation log version, shared by every session."""
     head = shown.head
     if shown.shown > TABLE_ROWS:
         st.caption(tn("table_truncated", shown.shown, shown=TABLE_ROWS))
-    view = _table_view(shown.key, i18n.language(), head)
+    version = getattr(invited, "version", None) if invited is not None else None
+    view = _table_view(shown.key, i18n.language(), head, version, invited)
     event = st.dataframe(
         view,
         hide_index=True,
@@ -540,6 +548,8 @@ def customer_table(shown: OverviewView) -> None:
             "reseller": t("col_reseller"),
             "latest": t("col_latest"),
             "contact": t("col_contact"),
+            "invited_on": t("col_invited_on"),
+            "invited_by": t("col_invited_by"),
         },
     )
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
@@ -554,6 +564,9 @@ def customer_table(shown: OverviewView) -> None:
     actions = st.columns([1, 1, 1, 3])
     if actions[0].button(t("col_verify"), icon="🔎"):
         st.switch_page("pages/3_Verify.py", query_params=params)
+    if read_only:
+        actions[3].caption(t("manager_read_only_act"))
+        return
     if actions[1].button(t("col_attest"), icon="✍️"):
         st.switch_page("pages/2_Attest.py", query_params=params)
     if actions[2].button(t("col_invite"), icon="✉️"):
@@ -561,31 +574,111 @@ def customer_table(shown: OverviewView) -> None:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _table_view(key: tuple[object, ...], lang: str, _head: pd.DataFrame) -> pd.DataFrame:
-    """The table's rows as shown, in `lang`, for the view of `key` (frame, filters)."""
-    return pd.DataFrame(
+def _table_view(
+    key: tuple[object, ...],
+    lang: str,
+    _head: pd.DataFrame,
+    invited_version: int | None = None,
+    _invited: Mapping[str, InvitationEntry] | None = None,
+) -> pd.DataFrame:
+    """The table's rows as shown, in `lang`, for the view of `key` (frame, filters) and the
+    invitation log's `invited_version` (None: no invitation columns)."""
+    columns = {
+        "company": _head["company_name"],
+        "domain": _head["domain"],
+        "status": _head["status"].astype(str).map(status_label),
+        "state": _head["state"].astype(str).map(state_label),
+        "country": _head["country"],
+        "reseller": _head["reseller"],
+        "latest": _head["latest_date_agreed"].dt.strftime("%Y-%m-%d").fillna("—"),
+        "contact": _head["latest_contact_name"].fillna("—"),
+    }
+    if _invited is not None:
+        found = [_invited.get(str(cid)) for cid in _head["customer_id"]]
+        columns["invited_on"] = [e.at.strftime("%Y-%m-%d") if e else "—" for e in found]
+        columns["invited_by"] = [(e.user_name or e.user_id) if e else "—" for e in found]
+    return pd.DataFrame(columns, index=_head.index)
+
+
+def export_labels() -> dict[str, str]:
+    """The Excel summary's texts (`reports.SUMMARY_LABELS`' keys) in the session's language:
+    the KPI cards' and the status labels' words, so the workbook says what the page says."""
+    labels = {
+        "title": t_plain("export_title"),
+        "partner": t_plain("export_partner"),
+        "taken_at": t_plain("export_taken_at"),
+        "kpis": t_plain("export_kpis"),
+        "per_state": t_plain("export_per_state"),
+        "per_status": t_plain("export_per_status"),
+        "count": t_plain("kpi_customers"),
+        "share": t_plain("export_share"),
+        "customers": t_plain("kpi_customers"),
+        "accepted": t_plain("kpi_accepted"),
+        "rate": t_plain("kpi_rate"),
+        "by_attestation": t_plain("kpi_by_attestation"),
+        "directly": t_plain("kpi_directly"),
+        "both": t_plain("kpi_both"),
+        "reacceptance_required": t_plain("kpi_reacceptance_required"),
+        "not_accepted": t_plain("kpi_not_accepted"),
+        "at_risk": t_plain("kpi_at_risk"),
+        "unknown": t_plain("kpi_unknown"),
+    }
+    labels.update({f"status_{s}": t_plain(f"status_{s}") for s in metrics.STATUSES})
+    labels.update(
         {
-            "company": _head["company_name"],
-            "domain": _head["domain"],
-            "status": _head["status"].astype(str).map(status_label),
-            "state": _head["state"].astype(str).map(state_label),
-            "country": _head["country"],
-            "reseller": _head["reseller"],
-            "latest": _head["latest_date_agreed"].dt.strftime("%Y-%m-%d").fillna("—"),
-            "contact": _head["latest_contact_name"].fillna("—"),
+            f"state_{s}": t_plain("kpi_accepted" if s == "accepted" else f"status_{s}")
+            for s in metrics.STATES
         }
+    )
+    return labels
+
+
+def export_table(
+    frame: pd.DataFrame,
+    fmt: str,
+    *,
+    partner: str = "",
+    taken_at: datetime | None = None,
+    labels: dict[str, str] | None = None,
+    notes: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The filtered customers as a file; a workbook opens on the summary of these customers
+    (`metrics.kpis`, as the cards count them)."""
+    if fmt != "xlsx":
+        return reports.export_table(export_frame(frame), fmt)
+    return reports.export_table(
+        export_frame(frame),
+        "xlsx",
+        summary=metrics.kpis(frame),
+        partner=partner,
+        taken_at=taken_at,
+        labels=labels,
+        notes=notes,
     )
 
 
-def download_buttons(app: App, snapshot: SnapshotInfo, filters: Filters) -> None:
+def download_buttons(
+    app: App, snapshot: SnapshotInfo, filters: Filters, *, partner: str = ""
+) -> None:
     """CSV and Excel of the filtered table, built only when a button is clicked: the callable a
     download button keeps (for as long as its session lives) holds the filter values, not a
-    copy of the customers."""
+    copy of the customers. The workbook's summary names `partner`; its texts are taken in the
+    session's language now (the file may be built outside the script run)."""
     stamp = snapshot.taken_at.strftime("%Y%m%d-%H%M")
+    labels = export_labels()
+    notes: tuple[tuple[str, str], ...] = ()
+    if any(filters.key()):  # the summary counts only the customers the filters keep
+        total = kpis(app, snapshot).customers
+        notes = ((t_plain("export_filters"), t_plain("export_filtered_of", total=f"{total:,}")),)
 
     def build(fmt: str) -> Callable[[], bytes]:
-        return lambda: reports.export_table(
-            export_frame(filtered_frame(app, snapshot, filters)), fmt
+        return lambda: export_table(
+            filtered_frame(app, snapshot, filters),
+            fmt,
+            partner=partner,
+            taken_at=snapshot.taken_at,
+            labels=labels,
+            notes=notes,
         )
 
     cols = st.columns([1, 1, 4])

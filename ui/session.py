@@ -9,6 +9,8 @@ never reads it: there `st.login`'s own cookie keeps the user signed in.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextlib import suppress
 from typing import Any
 
@@ -49,12 +51,28 @@ def _secrets_mca() -> dict[str, Any]:
     return flatten_mca_table(table.to_dict() if hasattr(table, "to_dict") else dict(table))
 
 
+#: The settings behind each cached App, by the digest `app()` keys the cache on.
+_SETTINGS_BY_KEY: dict[str, Settings] = {}
+
+
 @st.cache_resource(show_spinner=False)
-def _app_for(settings_json: str) -> App:
-    app = App.from_settings(Settings.model_validate_json(settings_json))
+def _app_for(settings_key: str) -> App:
+    app = App.from_settings(_SETTINGS_BY_KEY[settings_key])
     with suppress(McaError):  # a sandbox that cannot sync yet still opens; its button says why
         app.open_sandbox_on_data()
     return app
+
+
+def _settings_key(s: Settings) -> str:
+    """A digest of every setting, secrets included. (The App was once built again from
+    `model_dump_json()`, which writes each secret as "**********": the dashboard's App then held
+    that mask as its client secret, SMTP password and webhook URL.)"""
+    values = {
+        name: value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        for name, value in s.model_dump().items()
+    }
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def settings() -> Settings:
@@ -64,7 +82,9 @@ def settings() -> Settings:
 def app() -> App:
     """The process's App for the current settings (one per configuration)."""
     s = settings()
-    return _app_for(s.model_dump_json())
+    key = _settings_key(s)
+    _SETTINGS_BY_KEY.setdefault(key, s)
+    return _app_for(key)
 
 
 def live_login_configured() -> bool:

@@ -86,7 +86,16 @@ DEFAULT_LIFETIME_SECONDS = 3600
 
 #: Claims only a token issued to a signed-in user carries.
 _USER_CLAIMS = ("scp", "upn", "unique_name", "preferred_username", "given_name", "family_name")
-_ROLE_RANK = {Role.ADMIN_AGENT: 3, Role.SALES_AGENT: 2, Role.HELPDESK_AGENT: 1, Role.NONE: 0}
+#: When a user is in several mapped groups, the highest rank wins. The desk's Manager ranks
+#: above Helpdesk (a Helpdesk agent in the managers group is a Manager) and below the agents who
+#: may attest (an Admin or Sales agent who is also a manager keeps everything a manager may do).
+_ROLE_RANK = {
+    Role.ADMIN_AGENT: 4,
+    Role.SALES_AGENT: 3,
+    Role.MANAGER: 2,
+    Role.HELPDESK_AGENT: 1,
+    Role.NONE: 0,
+}
 _DEVICE_FLOW_PENDING = "authorization_pending"
 _DEVICE_FLOW_SLOW_DOWN = "slow_down"
 #: Indirection so tests can make the device-code polling wait instantly.
@@ -197,7 +206,8 @@ def identity_from_claims(
     """Who is acting, from token claims plus configuration.
 
     The role comes from the ``groups`` claim (security-group object ids of the partner tenant)
-    mapped through ``group_roles``; the highest of Admin > Sales > Helpdesk wins. Without a
+    mapped through ``group_roles``; the highest of Admin > Sales > Manager > Helpdesk wins (the
+    Manager is the desk's read-only role, ``[mca.roles] managers``). Without a
     ``groups`` claim (not emitted, group overage, or no readable token), or with no mapping
     configured, the role is unknown
     (``role_known=False``, Role.NONE): the local guard then lets Partner Center's 403 decide.

@@ -36,6 +36,7 @@ SANDBOX_USER_KEYS = (
     "helpdesk-agent",
     "provider-admin",
     "indirect-reseller",
+    "manager",
 )
 
 

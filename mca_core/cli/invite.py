@@ -6,6 +6,9 @@ read from the environment variable MCA_CUSTOMER_TEMP_PASSWORD, never from a flag
 the shell history); it appears in the email body only, never in the audit log or on stderr.
 Exit codes are the CLI's (mca_core/cli.py): 0 done, 1 failure, 2 invalid input (an unusable
 `--out` included: a folder, a missing folder, the desk's database), 3 refused for the role.
+`--send` sends the email to `--to` over the configured SMTP server (recorded in the invitation
+log, audited); a delivery failure is exit 1 naming the reason and the fix, after `--out` (when
+given) was written, so the email is never lost.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import argparse
 import os
 from typing import Any
 
-from mca_core.domain.errors import InvalidInput, Problem
+from mca_core.domain.errors import ConfigurationError, InvalidInput, Problem
 from mca_core.domain.requests import (
     ExistingCustomerInvitation,
     Invitation,
@@ -47,8 +50,12 @@ kinds:
 
 The password goes into the email body only: never into the audit log or onto stderr.
 `--out FILE` is written atomically; `--out -` is stdout.
-Exit codes: 0 done, 1 failure, 2 invalid input (an unusable --out included),
-3 refused for your role, 130 interrupted, 141 stdout closed by its reader.
+--send sends it to --to over the configured SMTP server (MCA_SMTP_HOST, MCA_ALERT_FROM);
+with --out the file is written first, so a failed send never loses the email.
+Exit codes: 0 done (sent, with --send), 1 failure (a delivery failure included: the
+message names the reason and the fix), 2 invalid input (an unusable --out included;
+--send without --to), 3 refused for your role, 130 interrupted, 141 stdout closed by
+its reader.
 """
 
 
@@ -109,6 +116,12 @@ def register(sub: Any) -> None:
         default=None,
         help="not used: the enhanced flow dates the agreement when the signer accepts",
     )
+    parser.add_argument(
+        "--send",
+        action="store_true",
+        help="send the email to --to over the configured SMTP server (MCA_SMTP_HOST, "
+        "MCA_ALERT_FROM); with --out the file is written first",
+    )
     parser.set_defaults(func=cmd_invite)
 
 
@@ -153,6 +166,8 @@ def cmd_invite(cli: Any) -> int:
     a = cli.args
     # checked before the email is made (and audited): an unusable --out is exit 2 naming it
     target = out_target(cli, a.out) if a.out else None
+    if a.send:
+        _check_can_send(cli)
     app, actor = cli.app, cli.actor()
     identity = actor.identity
     password = _temporary_password(a.kind) if a.user_name else None
@@ -198,6 +213,8 @@ def cmd_invite(cli: Any) -> int:
             date_agreed=a.date,
         )
     email: Email = app.invite(actor, request)
+    if a.send:
+        return _send(cli, actor, email, target)
     if a.output_format == "eml":
         data = eml_for(email, sender=identity.email or None)
     else:
@@ -219,6 +236,76 @@ def cmd_invite(cli: Any) -> int:
     else:  # no --out, or `--out -`
         cli.write_bytes(data)
     return EXIT_OK
+
+
+def _check_can_send(cli: Any) -> None:
+    """`--send` needs a recipient and an SMTP server with a From address: checked before the
+    email is written (exit 2 for the flag, 1 for the configuration, naming the setting)."""
+    from mca_core.delivery import email_configured, sender_address
+
+    if not str(cli.args.to or "").strip():
+        raise InvalidInput(
+            Problem(
+                "--to",
+                "--send needs the recipient.",
+                "Give --to ADDRESS, or leave out --send and write the email with --out.",
+                code="required",
+            )
+        )
+    settings = cli.app.settings
+    if not email_configured(settings):
+        raise ConfigurationError(
+            "--send needs an SMTP server: set MCA_SMTP_HOST (and MCA_SMTP_PORT, "
+            "MCA_ALERT_FROM), or leave out --send and write the email with --out FILE."
+        )
+    sender_address(settings)  # ConfigurationError naming MCA_ALERT_FROM
+
+
+def _send(cli: Any, actor: Any, email: Email, target: Any) -> int:
+    """Write the .eml first when --out is given (the email is kept whatever happens), then
+    send it. A delivery failure is exit 1 naming the reason and the fix; a refusal or a missing
+    field raises (the CLI's usual codes)."""
+    from mca_core.cli._context import EXIT_FAILED, EXIT_OK, write_out
+    from mca_core.delivery import DeliveryFailed
+
+    a = cli.args
+    identity = actor.identity
+    if target is not None:
+        data = (
+            eml_for(email, sender=identity.email or None)
+            if a.output_format == "eml"
+            else as_text(email).encode("utf-8")
+        )
+        write_out(cli, target, data)
+    result = cli.app.send_invitation(actor, email)
+    document = {**email_document(email), "sent": result.sent, "message_id": result.message_id}
+    if target is not None:
+        document |= {"written_to": a.out, "format": a.output_format}
+    if result.sent:
+        written = f" (also written to {a.out})" if target is not None else ""
+        cli.emit(
+            document,
+            f"Sent the {email.kind} email ({email.locale}) to {email.to}: {email.subject} "
+            f"[Message-ID {result.message_id}]{written}",
+        )
+        return EXIT_OK
+    if not isinstance(result.error, DeliveryFailed):
+        assert result.error is not None
+        raise result.error
+    kept = (
+        f"The email was written to {a.out}: send it from a mail program."
+        if target is not None
+        else "Write it with --format eml --out FILE to send it from a mail program."
+    )
+    fix = (
+        "Check the recipient address and the SMTP settings (MCA_SMTP_HOST, MCA_SMTP_PORT, "
+        "MCA_SMTP_USERNAME, MCA_ALERT_FROM), then run the command again."
+    )
+    message = f"Not sent: {result.reason}. {fix} {kept}"
+    print(message, file=cli.err)
+    if cli.json:
+        cli.emit({**document, "error": "delivery", "message": message}, "")
+    return EXIT_FAILED
 
 
 def as_text(email: Email) -> str:

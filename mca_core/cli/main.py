@@ -31,7 +31,9 @@ from datetime import date
 from typing import Any, NoReturn
 
 from mca_core.backends import SandboxBackend, serve_emulator
+from mca_core.cli import alerts as alerts_commands
 from mca_core.cli import bulk as bulk_commands
+from mca_core.cli import digest as digest_commands
 from mca_core.cli import enhanced as enhanced_commands
 from mca_core.cli import invite as invite_commands
 from mca_core.cli import reports as reports_commands
@@ -55,6 +57,7 @@ from mca_core.cli._context import (  # noqa: F401  (re-exported: the CLI's share
     sqlite_files,
     write_out,
 )
+from mca_core.cli.alerts import alerts_text, warn_failures
 from mca_core.config import day_or_never_arg, error_status_arg, positive_int_arg
 from mca_core.domain.errors import (
     AccessRefused,
@@ -71,7 +74,14 @@ from mca_core.domain.models import AcceptanceStatus, AttestationResult, Customer
 from mca_core.domain.requests import AttestRequest, SyncRequest
 
 #: The command families beside the core commands below: each has `register(sub)`.
-COMMAND_MODULES = (bulk_commands, invite_commands, reports_commands, enhanced_commands)
+COMMAND_MODULES = (
+    bulk_commands,
+    invite_commands,
+    reports_commands,
+    enhanced_commands,
+    alerts_commands,
+    digest_commands,
+)
 
 
 def customer_document(c: Customer) -> dict[str, Any]:
@@ -237,6 +247,7 @@ def cmd_sync(cli: Cli) -> int:
         progress=progress,
         cancel=cancel,
         source=cli.args.source.replace("-", "_") if cli.args.source else None,
+        notify=cli.args.notify,
     )
     try:
         summary = cli.app.sync(cli.actor(), request)
@@ -253,6 +264,11 @@ def cmd_sync(cli: Cli) -> int:
     )
     if summary.finalised:
         text += f"; first, {summary.finalised} agreement(s) created for accepted links"
+    if summary.alerts is not None:
+        text += "\n" + alerts_text(summary.alerts)
+        warn_failures(cli, summary.alerts)
+    elif cli.args.notify and summary.complete:
+        print("warning: the alerts could not be computed (see the log).", file=cli.err)
     if summary.failed or not summary.complete:
         # a scheduler must not read this as success: exit 5, and `complete` is false
         doc["complete"] = False
@@ -541,6 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to read acceptance: the agreement records (one page per 500 customers), "
         "per customer (about 1.5 calls each), or auto: the records when Partner Center answers "
         "them, else per customer (default: the sync_source setting, auto)",
+    )
+    sync.add_argument(
+        "--notify",
+        action="store_true",
+        help="then send managers what changed (email, Teams); a delivery that fails is a warning "
+        "and stays queued for the next run",
     )
     sync.set_defaults(func=cmd_sync)
     for module in COMMAND_MODULES:

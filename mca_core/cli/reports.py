@@ -36,7 +36,15 @@ def cmd_report(cli) -> int:
         None if state == "unknown" else state == "accepted" for state in frame["state"]
     ]
     frame["latest_date_agreed"] = frame["latest_date_agreed"].dt.strftime("%Y-%m-%d")
-    data = export_table(frame, cli.args.format, columns=REPORT_COLUMNS)
+    # an Excel workbook opens on a summary sheet: the partner, the snapshot's time, its KPIs
+    data = export_table(
+        frame,
+        cli.args.format,
+        columns=REPORT_COLUMNS,
+        summary=k,
+        partner=actor.identity.partner_name or actor.identity.partner_tenant_id,
+        taken_at=snap.taken_at,
+    )
     write_out(cli, target, data)  # atomically; a failure is exit 2 naming --out
     where = "stdout" if target is None else str(cli.args.out)
     doc = {

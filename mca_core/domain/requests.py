@@ -57,6 +57,9 @@ class SyncRequest:
     cancel: threading.Event | None = None
     #: "auto", "records" or "per_customer"; None: the installation's `sync_source`.
     source: Literal["auto", "records", "per_customer"] | None = None
+    #: Then tell managers what changed (alerts over the configured channels; `sync --notify`,
+    #: and the dashboard's syncs with `alerts_after_sync`). A delivery never fails the sync.
+    notify: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -44,8 +44,9 @@ def may_attest(identity: Identity) -> bool:
 
 
 def check_may_attest(identity: Identity) -> None:
-    """Raise AccessRefused, with where to go instead, unless the user may attest."""
-    if identity.partner_type is PartnerType.INDIRECT_RESELLER:
+    """Raise AccessRefused, with where to go instead, unless the user may attest. (A reseller's
+    Manager is told its role: it may not write to the provider either.)"""
+    if identity.partner_type is PartnerType.INDIRECT_RESELLER and identity.role is not Role.MANAGER:
         provider = identity.provider_name or "your indirect provider"
         raise AccessRefused(
             "attest",

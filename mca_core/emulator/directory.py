@@ -183,7 +183,11 @@ class SandboxUser:
 _ROLE_GROUP = {role: name for name, role in GROUP_ROLES.items()}
 
 
-def _user(key: str, display_name: str, tenant_id: str, role: Role) -> SandboxUser:
+def _user(
+    key: str, display_name: str, tenant_id: str, role: Role, group_role: Role | None = None
+) -> SandboxUser:
+    """A seeded user; `group_role` is the Partner Center group its token carries when the desk's
+    role is not a Partner Center one (a Manager reads as a Helpdesk agent)."""
     partner = PARTNERS[tenant_id]
     first, _, last = display_name.partition(" ")
     return SandboxUser(
@@ -197,7 +201,7 @@ def _user(key: str, display_name: str, tenant_id: str, role: Role) -> SandboxUse
         partner_name=partner.name,
         provider_tenant_id=partner.provider_tenant_id,
         provider_name=partner.provider_name,
-        groups=(group_id(tenant_id, _ROLE_GROUP[role]),),
+        groups=(group_id(tenant_id, _ROLE_GROUP[group_role or role]),),
     )
 
 
@@ -210,6 +214,10 @@ SANDBOX_USERS: dict[str, SandboxUser] = {
         _user("helpdesk-agent", "Lee Gu", CONTOSO_TENANT_ID, Role.HELPDESK_AGENT),
         _user("provider-admin", "Diego Siciliani", FABRIKAM_TENANT_ID, Role.ADMIN_AGENT),
         _user("indirect-reseller", "Isaiah Langer", NORTHWIND_TENANT_ID, Role.ADMIN_AGENT),
+        # The desk's read-only Manager. In Partner Center a manager is typically a Helpdesk agent
+        # (read-only there), so its token carries the HelpdeskAgents group and the emulator lets
+        # it read (Verify); the desk's role is Manager, as `[mca.roles] managers` maps it live.
+        _user("manager", "Nestor Wilke", CONTOSO_TENANT_ID, Role.MANAGER, Role.HELPDESK_AGENT),
     )
 }
 

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from mca_core.domain.access import check_may_invite_to_accept, check_may_verify
+from mca_core.domain.access import check_may_invite_to_accept, check_may_refresh_links
 from mca_core.domain.errors import (
     AlreadyAttested,
     ConfigurationError,
@@ -87,7 +87,7 @@ from mca_core.store.enhanced_attestations import (
     EnhancedStore,
     pipeline_rows,
 )
-from mca_core.usecases import audit
+from mca_core.usecases import audit, invitation_records
 from mca_core.usecases.status import resolve_customer
 from mca_core.usecases.sync import snapshot_scope
 
@@ -948,7 +948,7 @@ async def refresh_attestations(
     wire = wire or EnhancedWire()
     lifetime = link_lifetime or DEFAULT_LINK_LIFETIME
     moment = _now(now)
-    with audit.attempt(store, identity, ACTION_REFRESH, check=check_may_verify) as attempt:
+    with audit.attempt(store, identity, ACTION_REFRESH, check=check_may_refresh_links) as attempt:
         require_app_only(pc)
         journal = _journal(store)
         open_rows = journal.for_partner(
@@ -1530,9 +1530,11 @@ def acceptance_invitation(
             expires_at=_utc_text(record.expires_at),
             **invitations._sender(identity),
         )
+        email = dataclasses.replace(email, attestation_id=record.attestation_id)
         attempt.done(
             "generated", detail=f"{invitations.ENHANCED_KIND} email generated ({checked_locale})."
         )
+        invitation_records.record(store, identity, email, "generated")
     return email
 
 

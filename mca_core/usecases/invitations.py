@@ -60,7 +60,8 @@ from mca_core.domain.validation import (
 )
 from mca_core.partner_center.client import PartnerCenterClient
 from mca_core.store.database import Store
-from mca_core.usecases import audit
+from mca_core.store.invitation_log import GENERATED
+from mca_core.usecases import audit, invitation_records
 from mca_core.usecases.status import resolve_customer
 
 ACTION = "invite"
@@ -117,6 +118,10 @@ class Email:
     #: The new customer's temporary password (`mca_new`, or `reseller` with the new customer's
     #: sign-in); never printed or stored.
     password: SecretStr | None = field(default=None, repr=False, compare=False)
+    #: The company the email greets (what the invitation log records beside the customer id).
+    company_name: str = ""
+    #: The enhanced attestation whose acceptance link the email carries (`enhanced_acceptance`).
+    attestation_id: str | None = None
 
     @property
     def needs_password(self) -> bool:
@@ -248,6 +253,7 @@ def render(
         to=to,
         customer_id=customer_id,
         password=password,
+        company_name=str(context.get("company_name") or ""),
     )
 
 
@@ -369,6 +375,21 @@ def build_eml(
     now: datetime | None = None,
 ) -> bytes:
     """An RFC 5322 message (UTF-8, 7-bit clean, CRLF) a mail program opens as a draft."""
+    return build_message(to, subject, text_body, html_body, sender, now=now).as_bytes()
+
+
+def build_message(
+    to: str,
+    subject: str,
+    text_body: str,
+    html_body: str | None = None,
+    sender: str | None = None,
+    *,
+    now: datetime | None = None,
+    draft: bool = True,
+) -> EmailMessage:
+    """The message of `build_eml` (multipart text + HTML); `draft=False` leaves out
+    `X-Unsent` (what the desk sends itself over SMTP)."""
     message = EmailMessage(policy=EML_POLICY)
     if sender and single_line(sender):
         message["From"] = single_line(sender)
@@ -376,11 +397,12 @@ def build_eml(
         message["To"] = single_line(to)
     message["Subject"] = single_line(subject)
     message["Date"] = format_datetime(now or datetime.now(UTC))
-    message["X-Unsent"] = "1"
+    if draft:
+        message["X-Unsent"] = "1"
     message.set_content(_normal_newlines(text_body), charset="utf-8")
     if html_body:
         message.add_alternative(html_body, subtype="html", charset="utf-8")
-    return message.as_bytes()
+    return message
 
 
 def mailto_for(email: Email, max_length: int = MAILTO_MAX_LENGTH) -> str | None:
@@ -391,6 +413,14 @@ def eml_for(email: Email, sender: str | None = None, *, now: datetime | None = N
     return build_eml(
         email.to, email.subject, email.revealed_text, email.revealed_html, sender, now=now
     )
+
+
+def message_for(email: Email, sender: str, *, now: datetime | None = None) -> EmailMessage:
+    """The email as the desk sends it: the password revealed in this message only."""
+    return build_message(
+        email.to, email.subject, email.revealed_text, email.revealed_html, sender, now=now,
+        draft=False,
+    )  # fmt: skip
 
 
 def eml_file_name(email: Email) -> str:
@@ -479,9 +509,11 @@ def _about(
 
 
 def _generated(attempt: audit.Attempt, email: Email, **extra: object) -> None:
-    """The success row: the email as generated (its recipient's domain and locale)."""
+    """The success row: the email as generated (its recipient's domain and locale), and the
+    invitation log's row (who was invited, when, by whom)."""
     _about(attempt, email.kind, email.customer_id, email.to, email.locale, **extra)
     attempt.done("generated", detail=f"{email.kind} email generated ({email.locale}).")
+    invitation_records.record(attempt.store, attempt.identity, email, GENERATED)
 
 
 def check_customer_given(value: object, field: str = "customer") -> str:
@@ -855,6 +887,7 @@ __all__ = [
     "PROVIDER_ASKS",
     "Email",
     "build_eml",
+    "build_message",
     "check_body_keeps_link",
     "check_customer_given",
     "check_locale",
@@ -869,6 +902,7 @@ __all__ = [
     "invitation_for_new_customer",
     "mailto_for",
     "mailto_url",
+    "message_for",
     "provider_request",
     "recipient_domain",
     "relationship_request",

@@ -72,6 +72,8 @@ class SyncSummary:
     confirmed: int = 0
     complete: bool = True
     snapshot_id: int | None = None
+    #: What the alerts of this sync did (`NotifyOutcome.as_dict`), when it was asked to notify.
+    alerts: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

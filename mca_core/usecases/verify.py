@@ -21,6 +21,7 @@ from mca_core.domain.models import (
     Customer,
     Identity,
     PartnerType,
+    Role,
 )
 from mca_core.domain.validation import may_attest
 from mca_core.partner_center.client import PartnerCenterClient
@@ -34,8 +35,9 @@ ACTION = "verify"
 ATTEST_ACTIONS = ("attest", "bulk_attest", "finalise")
 
 #: What to do next: nothing; attest (the user may); send the customer an invitation to accept
-#: in the admin center (the user may not attest); ask the indirect provider (indirect reseller).
-NextStep = Literal["none", "attest", "invite", "ask_provider"]
+#: in the admin center (the user may not attest); ask the indirect provider (indirect reseller);
+#: ask an Admin or Sales agent (a Manager, read-only: neither attests nor sends).
+NextStep = Literal["none", "attest", "invite", "ask_provider", "ask_agent"]
 
 NEXT_STEP_TEXT: dict[str, str] = {
     "none": "Nothing to do: the customer has accepted the MCA and orders can be placed.",
@@ -46,6 +48,8 @@ NEXT_STEP_TEXT: dict[str, str] = {
     "center, or ask an Admin agent or a Sales agent to attest.",
     "ask_provider": "Ask your indirect provider to attest for the customer (Invitations → "
     "Request to my indirect provider), or invite the customer to accept in the admin center.",
+    "ask_agent": "Ask an Admin agent or a Sales agent to attest for the customer, or to send it "
+    "an invitation to accept the MCA in the Microsoft 365 admin center.",
 }
 
 
@@ -101,6 +105,8 @@ class Verification:
 def next_step_for(identity: Identity, accepted: bool) -> NextStep:
     if accepted:
         return "none"
+    if identity.role_known and identity.role is Role.MANAGER:
+        return "ask_agent"  # read-only: neither attests nor sends
     if identity.partner_type is PartnerType.INDIRECT_RESELLER:
         return "ask_provider"
     return "attest" if may_attest(identity) else "invite"

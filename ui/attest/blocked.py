@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from mca_core import AuditEvent
+from mca_core import AuditEvent, InvitationEntry
 from ui import attest_blocks as ab
 from ui.i18n import t, tn
 from ui.markup import md
@@ -55,6 +55,15 @@ def unblocks(event: AuditEvent, since: date) -> bool:
         return True
 
 
+def invited_text(entry: InvitationEntry | None) -> str:
+    """The newest invitation as "2026-03-01 · Megan Bowen" (when, by whom), or "—"."""
+    if entry is None:
+        return "—"
+    return t(
+        "invited_on_by", date=entry.at.strftime("%Y-%m-%d"), who=entry.user_name or entry.user_id
+    )
+
+
 def render(ctx: AttestContext) -> None:
     if ctx.snapshot is None:
         ab.offer_sync(ctx.app, ctx.actor, key="bl_sync")
@@ -97,11 +106,11 @@ def render(ctx: AttestContext) -> None:
     if not left:
         st.caption(t("blocked_no_match"))
         return
-    widths = [4, 4, 3, 1, 2]
+    invited = ctx.app.latest_invitations(ctx.identity)  # shared: one lookup a run
+    widths = [4, 3, 3, 1, 3, 2]
     head = st.columns(widths)
-    for col, key in zip(
-        head, ("col_company", "col_domain", "col_status", "col_country", "col_action"), strict=True
-    ):
+    names = ("col_company", "col_domain", "col_status", "col_country", "col_invited", "col_action")
+    for col, key in zip(head, names, strict=True):
         col.markdown(f"**{t(key)}**")
     start = (page - 1) * BLOCKED_PAGE_SIZE
     for row in left[start : start + BLOCKED_PAGE_SIZE]:
@@ -110,7 +119,8 @@ def render(ctx: AttestContext) -> None:
         cols[1].markdown(md(row.get("domain") or ""))
         cols[2].markdown(why_blocked(row))
         cols[3].markdown(md(row.get("country") or ""))
-        cols[4].button(
+        cols[4].markdown(invited_text(invited.get(row["customer_id"])))
+        cols[5].button(
             t("blocked_send_link") if ctx.enhanced else t("blocked_attest"),
             key=f"bl_attest_{row['customer_id']}",
             on_click=open_existing,

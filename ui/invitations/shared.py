@@ -22,6 +22,7 @@ from mca_core import (
     Invitation,
     McaError,
     PartnerCenterError,
+    SendResult,
     SnapshotInfo,
     access,
     invitations,
@@ -29,7 +30,7 @@ from mca_core import (
 )
 from ui import attest_blocks as ab
 from ui.i18n import LANGUAGES, problem_text, refusal_text, t, tn
-from ui.markup import md
+from ui.markup import Markdown, md
 
 from .context import (
     INVITE,
@@ -46,7 +47,7 @@ T = TypeVar("T")
 #: What belongs to one customer in a generator: reset whenever the customer changes or the
 #: partner presses Done, so one customer's recipient never carries over to the next.
 CUSTOMER_TEXT_FIELDS = ("to", "first_name", "last_name", "email", "phone", "user", "company")
-DRAFT_FIELDS = ("draft", "subject", "body", "reveal")
+DRAFT_FIELDS = ("draft", "subject", "body", "reveal", "sent")
 
 
 # --- what the page builds the context from -----------------------------------------------------
@@ -346,7 +347,7 @@ def editor(ctx: InvitationsContext, prefix: str) -> None:
         st.warning(t("inv_not_ready"))
         return
     recipient_warning(ctx, draft)
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([1, 1, 1, 2])
     cols[0].download_button(
         t("inv_download"),
         data=lambda: invitations.eml_for(edited, sender=ctx.identity.email or None),
@@ -362,7 +363,9 @@ def editor(ctx: InvitationsContext, prefix: str) -> None:
     if mailto:
         cols[1].link_button(t("inv_open_in_email"), mailto, icon="✉️")
     else:
-        cols[2].info(tn("inv_mailto_too_long", MAILTO_MAX_LENGTH))
+        cols[3].info(tn("inv_mailto_too_long", MAILTO_MAX_LENGTH))
+    if ctx.app.email_configured:
+        send_button(ctx, prefix, edited, cols[2])
     st.caption(t("inv_copy"))
     st.code(edited.subject, language=None, wrap_lines=True)
     st.code(edited.revealed_text if reveal else edited.text_body, language=None, wrap_lines=True)
@@ -372,3 +375,45 @@ def editor(ctx: InvitationsContext, prefix: str) -> None:
         t("inv_done"), key=f"{prefix}_done", help=t("inv_done_help"), on_click=finish,
         args=(prefix,),
     )  # fmt: skip
+
+
+def send_button(ctx: InvitationsContext, prefix: str, email: Email, where: Any) -> None:
+    """Send the email from the desk (SMTP configured): one message, rate limited, recorded in
+    the invitation log and audited. The result stays under the buttons until the customer
+    changes; a failure keeps the .eml download beside it."""
+    key = f"{prefix}_sent"
+    disabled = not invitations.single_line(email.to)
+    if where.button(
+        t("inv_send_now"),
+        key=f"{prefix}_send",
+        icon="📨",
+        disabled=disabled,
+        help=t("inv_send_now_help") if not disabled else t("inv_send_needs_to"),
+    ):
+        with st.spinner(t("inv_sending")):
+            try:
+                result = ctx.app.send_invitation(ctx.actor, email)
+            except McaError as exc:  # no SMTP server or From address after all
+                show_error(exc)
+                return
+        st.session_state[key] = send_outcome(result)
+    outcome = st.session_state.get(key)
+    if outcome:
+        ok, text = outcome
+        (st.success if ok else st.error)(text, icon="📨" if ok else "⛔")
+
+
+def send_outcome(result: SendResult) -> tuple[bool, str]:
+    """(sent, the sentence to show) for one send: the recipient and Message-ID, or why not
+    (a delivery failure's masked reason, a refusal, a missing field) and that the .eml stays."""
+    email = result.email
+    if result.sent:
+        return True, t("inv_sent", to=email.to, message_id=result.message_id or "")
+    error = result.error
+    if isinstance(error, InvalidInput):
+        why = Markdown(" ".join(problem_text(p) for p in error.problems))
+    elif isinstance(error, AccessRefused):
+        why = refusal_text(error)
+    else:
+        why = result.reason  # data (the server's answer, secrets masked): escaped
+    return False, t("inv_send_failed", to=email.to, reason=why)
