@@ -81,7 +81,7 @@ from mca_core.usecases.customers import (
     request_id_after,
 )
 from mca_core.usecases.digest import Digest, DigestOutcome, NothingToReport
-from mca_core.usecases.follow_up import FollowUpItem
+from mca_core.usecases.follow_up import FollowUpItem, ReminderOutcome
 from mca_core.usecases.invitations import LOCALES, MAILTO_MAX_LENGTH, PASSWORD_MASK, Email
 from mca_core.usecases.sending import Pacer, SendResult
 from mca_core.usecases.sync import SyncSummary
@@ -149,6 +149,7 @@ __all__ = [
     "Progress",
     "ProviderRequest",
     "RelationshipInvitation",
+    "ReminderOutcome",
     "Role",
     "SandboxUser",
     "SendResult",

@@ -25,7 +25,7 @@ from mca_core.backends import Backend, PartnerName, SandboxBackend, SandboxUser
 from mca_core.config import Settings
 from mca_core.desk import Actor, Desk, run_sync
 from mca_core.domain import access
-from mca_core.domain.errors import AccessRefused, ConfigurationError
+from mca_core.domain.errors import AccessRefused, ConfigurationError, McaError
 from mca_core.domain.models import (
     AcceptanceStatus,
     AttestationResult,
@@ -534,11 +534,17 @@ class App:
         return enhanced.customer_attestations(self.desk.store, identity, customer_id)
 
     def acceptance_invitation(
-        self, actor: Actor, record: Any, *, to: str | None = "", locale: str = "en"
+        self,
+        actor: Actor,
+        record: Any,
+        *,
+        to: str | None = "",
+        locale: str = "en",
+        logged: bool = True,
     ) -> invitations.Email:
         """The email carrying an acceptance link to the signer (audited; no call)."""
         return enhanced.acceptance_invitation(
-            self.desk.store, actor.identity, record, to=to, locale=locale
+            self.desk.store, actor.identity, record, to=to, locale=locale, logged=logged
         )
 
     def play_customer_accepts(self, attestation_id: str) -> str:
@@ -836,34 +842,89 @@ class App:
             now=now,
         )
 
-    def reminder(self, actor: Actor, customer_id: str) -> invitations.Email:
+    def reminder(self, actor: Actor, customer_id: str, *, logged: bool = True) -> invitations.Email:
         """The reminder of a customer's newest invitation, generated (audited and recorded):
         the acceptance invitation of its open attestation (enhanced), else the existing-customer
-        invitation to accept; to the same recipient, in the same language."""
+        invitation to accept; to the same recipient, in the same language. `logged=False`:
+        not in the invitation log yet (it is sent at once, and the send's row is its row)."""
         store, identity = self.desk.store, actor.identity
         access.check_may_view_follow_up(identity)
         entry = follow_ups.latest_invitation(store, identity, customer_id)
+        locale = entry.locale or "en"
         if entry.kind == invitations.ENHANCED_KIND:
             record = follow_ups.open_attestation(store, identity, entry)
             return self.acceptance_invitation(
-                actor, record, to=entry.recipient, locale=entry.locale or "en"
+                actor, record, to=entry.recipient, locale=locale, logged=logged
             )
-        return self.invite(
+        return self._run(
             actor,
-            ExistingCustomerInvitation(
-                customer=customer_id, to=entry.recipient, locale=entry.locale or "en"
+            lambda pc: invitations.invitation_for_existing_customer(
+                pc, store, identity, customer=customer_id, to=entry.recipient, locale=locale,
+                logged=logged,
             ),
-        )
+        )  # fmt: skip
 
     def send_reminder(
         self, actor: Actor, customer_id: str, *, pacer: sending.Pacer | None = None
     ) -> tuple[invitations.Email, sending.SendResult | None]:
         """The one-click reminder: generated, then sent when SMTP is configured and the
-        invitation had a recipient (else the result is None: offer the .eml)."""
-        email = self.reminder(actor, customer_id)
-        if not self.email_configured or not email.to:
+        invitation had a recipient (else the result is None: offer the .eml). The invitation
+        log gets the send's row (sent or send_failed), or `generated` for an .eml: a reminder
+        that could not be sent leaves the customer on the follow-up list."""
+        sending_it = self.email_configured
+        email = self.reminder(actor, customer_id, logged=not sending_it)
+        if sending_it and not email.to:  # nobody to send it to: it is the .eml's after all
+            invitation_records.record(self.desk.store, actor.identity, email, "generated")
+        if not sending_it or not email.to:
             return email, None
         return email, self.send_invitation(actor, email, pacer=pacer)
+
+    def send_reminders(
+        self,
+        actor: Actor,
+        customer_ids: list[str],
+        *,
+        progress: Callable[[int, int, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[follow_ups.ReminderOutcome]:
+        """ "Remind all": each customer's one-click reminder in turn (paced like every send);
+        one failing does not stop the others; `cancel` stops between two reminders."""
+        access.check_may_invite_to_accept(actor.identity)
+        done: list[follow_ups.ReminderOutcome] = []
+        for number, customer_id in enumerate(customer_ids, start=1):
+            if cancel is not None and cancel.is_set():
+                break
+            try:
+                email, result = self.send_reminder(actor, customer_id)
+            except McaError as exc:
+                outcome = follow_ups.ReminderOutcome(customer_id, "", "failed", reason=str(exc))
+            else:
+                company = email.company_name or customer_id
+                if result is None:
+                    outcome = follow_ups.ReminderOutcome(customer_id, company, "written", email.to)
+                elif result.sent:
+                    outcome = follow_ups.ReminderOutcome(customer_id, company, "sent", email.to)
+                else:
+                    outcome = follow_ups.ReminderOutcome(
+                        customer_id, company, "failed", email.to, result.reason
+                    )
+            done.append(outcome)
+            if progress is not None:
+                progress(number, len(customer_ids), "reminders")
+        return done
+
+    def start_reminders(self, actor: Actor, customer_ids: list[str]) -> JobStart:
+        """`send_reminders` as a job of this process (it outlives the page; every session of
+        the partner sees it; a second start joins it)."""
+        access.check_may_invite_to_accept(actor.identity)
+        ids = list(customer_ids)
+        return self.start_job(
+            actor,
+            "reminders",
+            lambda progress, cancel: self.send_reminders(
+                actor, ids, progress=progress, cancel=cancel
+            ),
+        )
 
     # --- what the desk keeps --------------------------------------------------------------------
 

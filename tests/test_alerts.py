@@ -105,7 +105,11 @@ def test_done_when_first_notify_tells_a_second_is_silent_an_acceptance_is_report
     assert len(smtp.messages) == 4 and len(hook.cards) == 2
     newest = next(m for m in smtp.messages[2:] if m["Content-Language"] == "en")
     assert "1 accepted" in newest["Subject"]
-    assert "1 customer accepted the MCA" in newest.text
+    assert (
+        "1 customer accepted the MCA (1 through the acceptance link, agreement created by the "
+        "desk)" in newest.text
+    )
+    assert summary["alerts"]["alerts"][0]["count"] == 1
     assert row["company_name"] in newest.text
 
 

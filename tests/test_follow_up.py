@@ -196,3 +196,54 @@ def test_overview_and_blocked_list_show_invited_on_and_by(synced_with_an_old_inv
     assert "Invited on / by" in texts(at)
     at = run(at.text_input(key="bl_search").input(row["customer_id"]))
     assert "Megan Bowen" in texts(at)
+
+
+def test_remind_all_sends_every_reminder_as_a_job_with_one_failure_named(
+    sandbox_env, smtp_server, monkeypatch
+):
+    for name, value in smtp_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MCA_INVITATION_SEND_PER_MINUTE", "6000")
+    assert cli("sync") == 0
+    app = App.from_settings(load_settings())
+    actor = app.sandbox_actor("admin-agent")
+    rows = app.snapshot_rows(app.latest_snapshot(actor.identity))
+    blocked = [r for r in rows if metrics.row_blocked(r, app.current_since)][:3]
+    for number, row in enumerate(blocked):
+        invited_long_ago(app, actor.identity, row, 10 + number, recipient=f"it{number}@c.example")
+    refused = "it2@c.example"
+
+    class Refusing:  # the server refuses one recipient, as a real one does (550)
+        async def handle_RCPT(self, server, session, envelope, address, options):
+            if address == refused:
+                return "550 5.1.1 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    smtp_server._controller.handler.handle_RCPT = Refusing().handle_RCPT
+    at = run(open_page(PAGE, "admin-agent"))
+    button = at.button(key="fu_remind_all")
+    assert button.label == "Remind all 3 customers by email"
+    at = run(button.click())
+    shown = texts(at)
+    assert "Reminders: 2 sent, 1 failed, 0 written as .eml" in shown
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ["it0@c.example", "it1@c.example"]
+    failed = next(d.value for d in at.dataframe if "Why" in d.value.columns)
+    assert list(failed.iloc[:, 1]) == [refused] and "550" in failed.iloc[0, 2]
+    # the two reminded customers left the list; the refused one stays
+    assert [i.customer_id for i in app.follow_up(actor.identity)] == [blocked[2]["customer_id"]]
+    # the server takes the last one now: remind it again;
+    # the result stays on the page even when nobody is left
+    smtp_server._controller.handler.handle_RCPT = _accept_all
+    at = run(at.button(key="fu_remind_all").click())
+    assert "Reminders: 1 sent, 0 failed" in texts(at) and "Nobody to follow up" in texts(at)
+    # a Manager is not offered it, and the core refuses it
+    at = run(open_page(PAGE, "manager"))
+    assert not [b for b in at.button if b.key == "fu_remind_all"]
+    with pytest.raises(AccessRefused):
+        app.start_reminders(as_manager(actor), [blocked[2]["customer_id"]])
+
+
+async def _accept_all(server, session, envelope, address, options):
+    envelope.rcpt_tos.append(address)
+    return "250 OK"

@@ -26,7 +26,7 @@ from mca_core import (
     invitations,
     reports,
 )
-from ui.i18n import problem_text, refusal_text, t, t_plain
+from ui.i18n import problem_text, refusal_text, t, t_plain, tn
 from ui.markup import Markdown, md
 
 PAGE_SIZE = 20
@@ -228,6 +228,63 @@ def reminder_rows(app: App, actor: Actor, items: list[FollowUpItem]) -> None:
         )
 
 
+#: Session key: the "remind all" job whose result this session showed (id), and that result.
+BULK_KEY = "fu_bulk"
+
+
+def remind_all(app: App, actor: Actor, items: list[FollowUpItem]) -> None:
+    """"Remind all" by email: a job of the server (leaving the page does not stop it; a
+    colleague sees it here), with progress, then how many were sent and what failed."""
+    ids = [i.customer_id for i in items if i.reminder_kind is not None]
+    job = app.job(actor.identity, "reminders")
+    if job is not None and job.running:
+        _follow(job)
+    elif ids and st.button(
+        tn("fu_remind_all", len(ids)), key="fu_remind_all", icon="📨", type="primary"
+    ):
+        try:
+            job = app.start_reminders(actor, ids).job
+        except McaError as exc:
+            st.error(_error_text(exc))
+            return
+        _follow(job)
+
+
+def remind_all_result(app: App, actor: Actor) -> None:
+    """What the last "remind all" did (shown even when nobody is left to follow up)."""
+    job = app.job(actor.identity, "reminders")
+    if job is not None and not job.running and job.result is not None:
+        seen = st.session_state.setdefault(BULK_KEY + "_seen", set())
+        if job.id not in seen:  # a colleague's run too, once
+            seen.add(job.id)
+            st.session_state[BULK_KEY] = job.result
+    results = st.session_state.get(BULK_KEY)
+    if results:
+        sent = sum(1 for r in results if r.outcome == "sent")
+        failed = [r for r in results if r.outcome == "failed"]
+        written = sum(1 for r in results if r.outcome == "written")
+        st.success(t("fu_remind_all_done", sent=sent, failed=len(failed), written=written))
+        if failed:
+            st.dataframe(
+                pd.DataFrame(
+                    [{t_plain("col_company"): r.company_name or r.customer_id,
+                      t_plain("fu_col_recipient"): r.to, t_plain("fu_col_reason"): r.reason}
+                     for r in failed]
+                ),
+                hide_index=True,
+            )  # fmt: skip
+
+
+def _follow(job: Any) -> None:
+    bar = st.progress(0.0, text=t("fu_remind_all_running", who=job.started_by))
+    while not job.wait(0.3):  # leaving the page raises here; the job goes on
+        p = job.progress
+        if p.total:
+            bar.progress(p.done / p.total, text=tn("bulk_progress", p.total, done=p.done))
+    bar.empty()
+    st.rerun()
+
+
 def render(app: App, actor: Actor) -> None:
     identity = actor.identity
     days = days_filter(app)
@@ -235,6 +292,8 @@ def render(app: App, actor: Actor) -> None:
         st.info(t("fu_no_snapshot"))
         return
     outcomes_section()
+    if may_remind(actor):
+        remind_all_result(app, actor)
     try:
         items = app.follow_up(identity, days)
     except McaError as exc:
@@ -246,6 +305,8 @@ def render(app: App, actor: Actor) -> None:
     st.metric(t("fu_count"), f"{len(items):,}")
     list_table(items, days)
     if may_remind(actor):
+        if app.email_configured:
+            remind_all(app, actor, items)
         reminder_rows(app, actor, items)
     else:
         st.caption(t("fu_read_only"))

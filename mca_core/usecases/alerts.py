@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -99,6 +99,8 @@ class Subject:
     name: str
     domain: str
     expires_at: datetime | None = None
+    #: An accepted customer's agreement came from its acceptance link (finalised by the desk).
+    through_link: bool = False
 
 
 @dataclass
@@ -152,7 +154,12 @@ def current_standing(
     horizon = now + timedelta(days=expiry_days)
     for record in EnhancedStore(store).latest_by_customer(identity.partner_tenant_id).values():
         if states.get(record.customer_id) == "accepted":
-            continue  # accepted since, whichever way: its link no longer matters
+            # accepted since, whichever way: its link no longer matters, but an accepted
+            # customer's alert says how many came through the link (finalised by the desk)
+            if record.state is AttestationState.AGREEMENT_CREATED:
+                key = f"customer:{record.customer_id}"
+                subjects[key] = replace(subjects[key], through_link=True)
+            continue
         stage = record.current_state(now)
         value = None
         if stage is AttestationState.ACCEPTED:
@@ -259,6 +266,7 @@ def build_notice(
         {
             "kind": kind,
             "count": len(subjects),
+            "through_link": sum(1 for s in subjects if s.through_link),
             "page": f"{base}/{PAGE_OF[kind]}",
             "customers": [
                 {
@@ -314,6 +322,7 @@ _WORDS: dict[str, dict[str, str]] = {
             "re-accept, {not_accepted} not accepted."
         ),
         "more": "and {n} more",
+        "through_link": "{n} through the acceptance link, agreement created by the desk",
         "expires": "expires {when} UTC",
         "synced": "Synced {when} UTC.",
         "footer": "Sent by the MCA acceptance desk. Open the desk: {url}",
@@ -358,6 +367,7 @@ _WORDS: dict[str, dict[str, str]] = {
             "{not_accepted} 个未接受。"
         ),
         "more": "以及另外 {n} 个",
+        "through_link": "其中 {n} 个通过接受链接，协议已由受理台创建",
         "expires": "{when} UTC 过期",
         "synced": "同步于 {when} UTC。",
         "footer": "由 MCA 受理台发送。打开受理台：{url}",
@@ -398,6 +408,8 @@ def headline(alert: Mapping[str, Any], locale: str, days: int) -> str:
     )
     if locale == "en" and n == 1:
         text = text.replace(" expire within", " expires within")
+    if alert.get("through_link"):
+        text += f" ({w['through_link'].format(n=_number(int(alert['through_link'])))})"
     return " ".join(text.split())
 
 

@@ -1490,9 +1490,11 @@ def acceptance_invitation(
     to: object = "",
     locale: object = "en",
     now: datetime | None = None,
+    logged: bool = True,
 ) -> Any:
     """The email carrying the acceptance link to the signer (the invitation generator with the
-    `enhanced_acceptance` template). Audited as an invitation; no Partner Center call."""
+    `enhanced_acceptance` template). Audited as an invitation; no Partner Center call.
+    `logged=False`: written to be sent at once (the send's row is its invitation log row)."""
     from mca_core.usecases import invitations
 
     customer_id = record.customer_id
@@ -1534,7 +1536,8 @@ def acceptance_invitation(
         attempt.done(
             "generated", detail=f"{invitations.ENHANCED_KIND} email generated ({checked_locale})."
         )
-        invitation_records.record(store, identity, email, "generated")
+        if logged:
+            invitation_records.record(store, identity, email, "generated")
     return email
 
 

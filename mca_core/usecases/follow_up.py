@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from mca_core.domain.access import check_may_view_follow_up
 from mca_core.domain.errors import InvalidInput, Problem
@@ -62,6 +63,18 @@ class FollowUpItem:
     @property
     def reminder_kind(self) -> str | None:
         return REMINDER_KINDS.get(self.kind, "mca_existing")
+
+
+@dataclass(frozen=True)
+class ReminderOutcome:
+    """What one reminder of a "remind all" run did: sent, written (no SMTP or no recipient:
+    the page offers the one-click reminder's .eml instead), or failed (with its reason)."""
+
+    customer_id: str
+    company_name: str
+    outcome: Literal["sent", "written", "failed"]
+    to: str = ""
+    reason: str = ""
 
 
 def _now(now: datetime | None) -> datetime:
@@ -177,6 +190,7 @@ def open_attestation(
 __all__ = [
     "REMINDER_KINDS",
     "FollowUpItem",
+    "ReminderOutcome",
     "follow_up_list",
     "latest_invitation",
     "open_attestation",

@@ -508,12 +508,17 @@ def _about(
     attempt.inputs = _audit_inputs(kind, customer_id, to, locale, **extra)
 
 
-def _generated(attempt: audit.Attempt, email: Email, **extra: object) -> None:
+def _generated(
+    attempt: audit.Attempt, email: Email, *, logged: bool = True, **extra: object
+) -> None:
     """The success row: the email as generated (its recipient's domain and locale), and the
-    invitation log's row (who was invited, when, by whom)."""
+    invitation log's row (who was invited, when, by whom). `logged=False`: the email is
+    written to be sent at once, and the send's row (sent / send_failed) is its log row: a
+    reminder that could not be sent is no invitation."""
     _about(attempt, email.kind, email.customer_id, email.to, email.locale, **extra)
     attempt.done("generated", detail=f"{email.kind} email generated ({email.locale}).")
-    invitation_records.record(attempt.store, attempt.identity, email, GENERATED)
+    if logged:
+        invitation_records.record(attempt.store, attempt.identity, email, GENERATED)
 
 
 def check_customer_given(value: object, field: str = "customer") -> str:
@@ -654,9 +659,11 @@ async def invitation_for_existing_customer(
     customer: str,
     to: object = "",
     locale: object = "en",
+    logged: bool = True,
 ) -> Email:
     """Generator 1, existing customer: the admin center URL only, with the note that customers
     who already bought through a partner may be unable to accept directly (the partner attests).
+    `logged=False`: see `_generated`.
     """
     customer_id = str(customer or "")
     with _attempt(
@@ -679,7 +686,7 @@ async def invitation_for_existing_customer(
             company_name=_company(found),
             **_sender(identity),
         )
-        _generated(attempt, email)
+        _generated(attempt, email, logged=logged)
     return email
 
 
