@@ -3,6 +3,9 @@ more user (CPU of a visit, memory of a session) by store size.
 
     .venv/bin/python bench/overview_bench.py [--sizes 1000 10000 100000] [--runs 5] [--visits 4]
 
+One customer in five has an invitation in the log (env BENCH_INVITED_SHARE, default 0.2), so the
+table's "Invited on / by" columns are measured too.
+
 Each size runs in its own process (so peak RSS is that size's own): a synthetic snapshot of N
 customers is written to a fresh (temporary, removed after) store, the overview page runs once to
 warm its cache, then `--runs` more times; the median of those is reported with the process's
@@ -79,6 +82,36 @@ def _rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _invite(store, rows: list[dict], share: float) -> int:
+    """Invitation log rows for `share` of the customers (the Overview's "Invited on / by")."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from mca_core.emulator import SANDBOX_USERS
+    from mca_core.store.invitation_log import InvitationLog, invitation_log
+
+    InvitationLog(store)  # the table, as the desk creates it
+    user = SANDBOX_USERS["admin-agent"]
+    step = max(1, round(1 / share)) if share > 0 else 0
+    chosen = rows[::step] if step else []
+    now = datetime.now(UTC)
+    entries = [
+        {
+            "partner_tenant_id": user.partner_tenant_id, "customer_id": r["customer_id"],
+            "company_name": r["company_name"], "kind": "mca_existing",
+            "recipient": f"it@{r['domain']}", "locale": "en", "user_id": user.user_id,
+            "user_name": user.display_name, "at": now - timedelta(days=number % 30),
+            "how": "sent", "failure": "",
+        }
+        for number, r in enumerate(chosen)
+    ]  # fmt: skip
+    with store.engine.begin() as conn:
+        for start in range(0, len(entries), 5000):
+            conn.execute(insert(invitation_log), entries[start : start + 5000])
+    return len(entries)
+
+
 def child(size: int, runs: int, visits: int) -> dict:
     work = tempfile.mkdtemp(prefix=f"mca-ov-{size}-")
     try:
@@ -116,6 +149,7 @@ def _measure(work: str, size: int, runs: int, visits: int) -> dict:
         mode="default",
         summary={"customers": size, "accepted": accepted, "not_accepted": size - accepted},
     )
+    invited = _invite(store, rows, float(os.environ.get("BENCH_INVITED_SHARE", "0.2")))
     del rows
     page = str(ROOT / "pages" / "1_Overview.py")
 
@@ -158,6 +192,7 @@ def _measure(work: str, size: int, runs: int, visits: int) -> dict:
     added = (_rss_mb() - before) / max(visits, 1)
     return {
         "customers": size,
+        "invited": invited,
         "cold_seconds": round(cold, 3),
         "warm_seconds_median": round(statistics.median(times), 3),
         "peak_rss_mb": round(peak_kb / 1024, 1),
