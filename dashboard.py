@@ -71,6 +71,9 @@ def who_am_i(identity: Identity) -> None:
     cols[3].markdown(f"**{t('backend')}**  \n{backend}")
     enhanced_blocks.channel_caption(app)
     st.markdown(f"#### {t('you_may')}")
+    if blocks.is_manager(identity):  # read-only: say what there is to read, not what is refused
+        st.info(t("manager_may"), icon="📊")
+        return
     try:
         check_may_attest(identity)
         st.success(t("may_attest_yes"), icon="✅")

@@ -52,6 +52,8 @@ def test_home_for_each_seeded_user(sandbox_env, user):
     assert "Sandbox (emulator)" in page
     if user in ("admin-agent", "sales-agent", "provider-admin"):
         assert any("You may attest" in s.value for s in at.success)
+    elif user == "manager":  # read-only: what there is to read
+        assert any("As a Manager you read" in i.value for i in at.info)
     else:
         assert any("may not attest" in w.value for w in at.warning)
     if user == "indirect-reseller":

@@ -418,8 +418,25 @@ def test_the_home_page_offers_the_manager_with_a_translated_label(sandbox_env):
     assert at.session_state["sandbox_user_key"] == "manager"
     page = texts(at)
     assert "Nestor Wilke" in page and "Manager" in page
-    assert any("Your role (Manager) may not attest" in w.value for w in at.warning)
+    assert any("As a Manager you read" in i.value for i in at.info)  # what there is to read
+    assert not at.warning
     chinese = AppTest.from_file(HOME, default_timeout=60)
     chinese.session_state["ui_language"] = "zh-CN"
     run(chinese)
     assert any(o.startswith("Nestor Wilke — 经理") for o in chinese.radio[0].options)
+
+
+def test_the_sidebar_does_not_offer_a_manager_the_pages_it_refuses(sandbox_env):
+    from tests.apptest import open_page
+    from tests.conftest import ROOT
+
+    def sidebar_links(user: str) -> list[str]:
+        # AppTest runs one page: nav.page_link falls back to Markdown links ("[icon title](/X)")
+        at = run(open_page(str(ROOT / "pages" / "3_Verify.py"), user))
+        return [m.value for m in at.sidebar.markdown if "](/" in m.value]
+
+    manager = " ".join(sidebar_links("manager"))
+    assert "Overview" in manager and "Follow_up" in manager and "Alerts" in manager
+    assert "Attest" not in manager and "Invitations" not in manager and "Audit" not in manager
+    agent = " ".join(sidebar_links("admin-agent"))
+    assert "Attest" in agent and "Invitations" in agent and "Audit" in agent

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from mca_core import AccessRefused, Actor, ConfigurationError, Identity
+from mca_core import AccessRefused, Actor, ConfigurationError, Identity, Role
 
 from . import blocks, i18n, nav, session
 from .i18n import t
@@ -47,7 +47,7 @@ def page_setup(title_key: str, icon: str = "📄") -> None:
         st.session_state["ui_language"] = st.session_state["ui_language"]
     st.set_page_config(page_title=f"{i18n.t(title_key)} · MCA", page_icon=icon, layout="wide")
     with st.sidebar:
-        nav.sidebar_navigation()
+        nav.sidebar_navigation(_hidden_pages())
         st.divider()
         st.selectbox(
             t("language"),
@@ -55,6 +55,14 @@ def page_setup(title_key: str, icon: str = "📄") -> None:
             format_func=lambda code: i18n.LANGUAGES[code],
             key="ui_language",
         )
+
+
+def _hidden_pages() -> frozenset[str]:
+    """The pages the signed-in user's role is refused outright (a Manager's)."""
+    actor = session.current_actor()
+    identity = actor.identity if actor is not None else None
+    manager = identity is not None and identity.role_known and identity.role is Role.MANAGER
+    return nav.MANAGER_HIDDEN if manager else frozenset()
 
 
 def require(rule: Rule | None = None) -> Actor:

@@ -45,8 +45,13 @@ NAVIGATION = {
 }
 
 
-def sidebar_navigation() -> None:
-    """The pages that exist, with translated titles (each page still guards itself)."""
+#: Pages a read-only Manager is refused: not offered in the sidebar (they still guard).
+MANAGER_HIDDEN = frozenset({"pages/2_Attest.py", "pages/4_Invitations.py", "pages/5_Audit.py"})
+
+
+def sidebar_navigation(hidden: frozenset[str] = frozenset()) -> None:
+    """The pages that exist, with translated titles, but `hidden` (each page still guards
+    itself)."""
     for page, (key, icon) in NAVIGATION.items():
-        if (ROOT / page).is_file():
+        if page not in hidden and (ROOT / page).is_file():
             page_link(page, t(key), icon=icon)
