@@ -107,7 +107,7 @@ def render(ctx: AttestContext) -> None:
         st.caption(t("blocked_no_match"))
         return
     invited = ctx.app.latest_invitations(ctx.identity)  # shared: one lookup a run
-    widths = [4, 3, 3, 1, 3, 2]
+    widths = [4, 3, 3, 1.4, 3, 2]
     head = st.columns(widths)
     names = ("col_company", "col_domain", "col_status", "col_country", "col_invited", "col_action")
     for col, key in zip(head, names, strict=True):
