@@ -711,7 +711,7 @@ class App:
         that fails is in the outcome with its masked reason. Audited (action `digest`)."""
         from mca_core.usecases.audit import record
 
-        access.check_may_send_alerts(actor.identity)  # a Manager reads the digest, agents send
+        access.check_may_send_alerts(actor.identity, "digest")  # a Manager reads it
         digest = self.digest(actor, period, now=now)
         outcome = digests.deliver_digest(self.settings, digest)
         record(
@@ -738,23 +738,28 @@ class App:
 
     # --- invitations --------------------------------------------------------------------------
 
-    def invite(self, actor: Actor, request: Invitation) -> invitations.Email:
-        """One email, ready for a mail program (nothing is sent)."""
+    def invite(
+        self, actor: Actor, request: Invitation, *, logged: bool = True
+    ) -> invitations.Email:
+        """One email, ready for a mail program (nothing is sent). `logged=False`: it is to be
+        sent at once, and the send's row (sent / send_failed) is its invitation log row (an
+        email that never left is no invitation)."""
         store, identity, r = self.desk.store, actor.identity, request
         if isinstance(r, NewCustomerInvitation):
             work = lambda pc: invitations.invitation_for_new_customer(  # noqa: E731
                 pc, store, identity, customer=r.customer, user_name=r.user_name,
-                password=r.password, to=r.to, locale=r.locale,
+                password=r.password, to=r.to, locale=r.locale, logged=logged,
             )  # fmt: skip
         elif isinstance(r, ExistingCustomerInvitation):
             work = lambda pc: invitations.invitation_for_existing_customer(  # noqa: E731
-                pc, store, identity, customer=r.customer, to=r.to, locale=r.locale
+                pc, store, identity, customer=r.customer, to=r.to, locale=r.locale, logged=logged
             )
         elif isinstance(r, RelationshipInvitation):
             work = lambda pc: invitations.relationship_request(  # noqa: E731
                 pc, store, identity, to=r.to, locale=r.locale, customer=r.customer,
                 company_name=r.company_name, indirect_reseller_id=r.indirect_reseller_id,
                 reseller_name=r.reseller_name, user_name=r.user_name, password=r.password,
+                logged=logged,
             )  # fmt: skip
         else:
             assert isinstance(r, ProviderRequest)
@@ -762,7 +767,7 @@ class App:
                 pc, store, identity, customer=r.customer, ask=r.ask, to=r.to, locale=r.locale,
                 contact_first_name=r.contact_first_name, contact_last_name=r.contact_last_name,
                 contact_email=r.contact_email, contact_phone=r.contact_phone,
-                date_agreed=r.date_agreed,
+                date_agreed=r.date_agreed, logged=logged,
             )  # fmt: skip
         return self._run(actor, work)
 

@@ -177,6 +177,15 @@ class Settings(BaseModel):
                 raise ValueError(f"not a JSON object of names: {exc}") from exc
         return value
 
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url(cls, value: str) -> str:
+        """The links in every alert and digest open it: an http(s) URL, nothing else."""
+        text = value.strip()
+        if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", text, flags=re.IGNORECASE):
+            raise ValueError("not an http(s) URL of the dashboard, e.g. https://mca.contoso.com")
+        return text
+
     @field_validator("sandbox_classic_retired_on", mode="before")
     @classmethod
     def _retired_day(cls, value: Any) -> Any:

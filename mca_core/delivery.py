@@ -12,6 +12,7 @@ What to send, to whom and when is the use cases' (alerts, digests, invitations).
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 #: The languages alerts, digests and invitations are written in.
 LOCALES = ("en", "zh-CN")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?")
 #: The longest pause a webhook's Retry-After may ask for before the desk gives up this run.
 MAX_RETRY_AFTER_SECONDS = 30.0
 
@@ -58,6 +60,19 @@ class _Transient(Exception):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What became of one message: its Message-ID when the server took it, and the failure
+    (with the address and the server's answer) when it did not, or not for every recipient."""
+
+    message_id: str | None
+    failure: DeliveryFailed | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
 
 
 @dataclass(frozen=True)
@@ -85,12 +100,23 @@ def parse_recipients(values: Iterable[str], default_locale: str = "en") -> list[
         if sep and head.strip().lower() in {loc.lower() for loc in LOCALES}:
             locale = next(loc for loc in LOCALES if loc.lower() == head.strip().lower())
             entry = rest.strip()
+        elif sep and _LANGUAGE_TAG.fullmatch(head.strip()):
+            raise ConfigurationError(
+                f"Setting 'alert_to' (env MCA_ALERT_TO): {head.strip()!r} before "
+                f"{rest.strip()[:60]!r} is not a language the desk writes in. Use en or zh-CN "
+                "(or no prefix: alert_locale)."
+            )
         (_name, address), *more = getaddresses([entry]) or [("", "")]
         if more or "@" not in address or address.startswith("@") or address.endswith("@"):
+            hint = (
+                " A display name with a comma splits the list: give the address alone."
+                if entry.count('"') % 2
+                else ""
+            )
             raise ConfigurationError(
                 f"Setting 'alert_to' (env MCA_ALERT_TO): {entry[:60]!r} is not an email "
                 "address. Use a comma list of addresses, each optionally preceded by its "
-                "language, e.g. ops@contoso.com, zh-CN:li.lei@contoso.cn."
+                "language, e.g. ops@contoso.com, zh-CN:li.lei@contoso.cn." + hint
             )
         found.append(Recipient(address, locale))
     return found
@@ -179,55 +205,109 @@ class SmtpSender:
         self._sleep = sleep
 
     def send(self, messages: Sequence[EmailMessage]) -> list[str]:
-        """Deliver every message (one connection); their Message-IDs. Retries the whole batch
-        only while nothing of it was accepted, so no recipient gets a message twice."""
+        """Deliver every message; their Message-IDs. The first failure raises DeliveryFailed
+        (the others were still tried: see `send_each` for each message's outcome)."""
+        outcomes = self.send_each(messages)
+        for outcome in outcomes:
+            if outcome.failure is not None:
+                raise outcome.failure
+        return [str(o.message_id) for o in outcomes]
+
+    def send_each(self, messages: Sequence[EmailMessage]) -> list[Sent]:
+        """Deliver each message over one connection, and say what became of each: a message
+        the server took is never sent again; one it refused for now (4xx) or that a dropped
+        connection did not reach is tried again, up to `delivery_attempts` times with backoff;
+        one it refused for good (5xx) fails with the address and the server's answer. A
+        recipient refused among several is named in that message's failure."""
+        import random
         import time
 
-        sent: list[str] = []
-        remaining = list(messages)
         s = self.settings
-
-        def attempt() -> None:
-            while remaining:
+        sleep = self._sleep or time.sleep
+        outcomes: list[Sent | None] = [None] * len(messages)
+        reasons: dict[int, str] = {}
+        pending = list(range(len(messages)))
+        for message in messages:
+            if "Message-ID" not in message:
+                message["Message-ID"] = make_msgid(domain=_domain(self.sender))
+            if "From" not in message:
+                message["From"] = self.sender
+        for attempt in range(s.delivery_attempts):
+            if not pending:
+                break
+            if attempt:
+                pause = s.delivery_backoff_seconds * 2 ** (attempt - 1)
+                sleep(min(pause + random.uniform(0, s.delivery_backoff_seconds), 600))
+            again: list[int] = []
+            try:
                 with self._connect() as smtp:
-                    while remaining:
-                        message = remaining[0]
-                        if "Message-ID" not in message:
-                            message["Message-ID"] = make_msgid(domain=_domain(self.sender))
-                        if "From" not in message:
-                            message["From"] = self.sender
-                        try:
-                            smtp.send_message(message)
-                        except smtplib.SMTPRecipientsRefused as exc:
-                            raise DeliveryFailed(
-                                self.channel,
-                                f"the server refused every recipient ({_codes(exc)})",
-                                transient=False,
-                            ) from None
-                        except smtplib.SMTPResponseException as exc:
-                            raise self._classify(exc) from None
-                        sent.append(str(message["Message-ID"]))
-                        remaining.pop(0)
+                    while pending:
+                        index = pending.pop(0)
+                        outcome, reason = self._one(smtp, messages[index])
+                        if outcome is None:
+                            again.append(index)
+                            reasons[index] = reason
+                        else:
+                            outcomes[index] = outcome
+            except smtplib.SMTPResponseException as exc:  # the greeting, HELO or login
+                failed = self._classify(exc)
+                if isinstance(failed, DeliveryFailed):
+                    for index in pending + again:
+                        outcomes[index] = Sent(None, self._masked(failed))
+                    return [o or Sent(None, None) for o in outcomes]
+                for index in pending:
+                    reasons[index] = failed.reason if isinstance(failed, _Transient) else ""
+                again.extend(pending)
+            except DeliveryFailed as exc:  # no STARTTLS: nothing can be sent
+                for index in pending + again:
+                    outcomes[index] = Sent(None, self._masked(exc))
+                return [o or Sent(None, None) for o in outcomes]
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                reason = f"cannot reach {s.smtp_host}:{s.smtp_port} ({_first_line(exc)})"
+                for index in pending:
+                    reasons[index] = reason
+                again.extend(pending)
+            pending = sorted(again)
+        for index in pending:
+            outcomes[index] = Sent(
+                None, DeliveryFailed(self.channel, self.redact(reasons.get(index, "not sent")))
+            )
+        return [o or Sent(None, None) for o in outcomes]
 
+    def _one(self, smtp: smtplib.SMTP, message: EmailMessage) -> tuple[Sent | None, str]:
+        """Send one message: its outcome, or (None, why) to try it again later."""
+        message_id = str(message["Message-ID"])
         try:
-            for attempt_ in _retrying(
-                s.delivery_attempts, s.delivery_backoff_seconds, self._sleep or time.sleep
-            ):
-                with attempt_:
-                    try:
-                        attempt()
-                    except smtplib.SMTPResponseException as exc:  # a login or HELO refused
-                        raise self._classify(exc) from None
-                    except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                        raise _Transient(
-                            f"cannot reach {s.smtp_host}:{s.smtp_port} ({_first_line(exc)})"
-                        ) from None
-        except _Transient as exc:
-            raise DeliveryFailed(self.channel, self.redact(exc.reason)) from None
-        except DeliveryFailed as exc:
-            exc.reason = self.redact(exc.reason)
-            raise
-        return sent
+            refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            answers = exc.recipients
+            reason = "; ".join(
+                f"{address} refused: {code} {_text(text)}"
+                for address, (code, text) in answers.items()
+            )
+            if answers and all(400 <= code < 500 for code, _ in answers.values()):
+                return None, reason
+            return Sent(
+                None, DeliveryFailed(self.channel, self.redact(reason), transient=False)
+            ), ""
+        except smtplib.SMTPResponseException as exc:
+            failed = self._classify(exc)
+            if isinstance(failed, _Transient):
+                return None, failed.reason
+            assert isinstance(failed, DeliveryFailed)
+            return Sent(None, self._masked(failed)), ""
+        if refused:  # taken for some recipients, refused for others
+            reason = "; ".join(
+                f"{address} refused: {code} {_text(text)}"
+                for address, (code, text) in refused.items()
+            )
+            return Sent(message_id, DeliveryFailed(self.channel, self.redact(reason), False)), ""
+        return Sent(message_id, None), ""
+
+    def _masked(self, failure: DeliveryFailed) -> DeliveryFailed:
+        return DeliveryFailed(
+            failure.channel, self.redact(failure.reason), transient=failure.transient
+        )
 
     def check(self) -> None:
         """Connect and log in, sending nothing (the alert settings' "test the connection")."""
@@ -317,8 +397,12 @@ class TeamsSender:
                 "Setting 'teams_webhook_url' (env MCA_TEAMS_WEBHOOK_URL) is not an http(s) URL. "
                 "Copy the URL Teams shows for the incoming webhook or the Workflows trigger."
             )
-        self.redact = Redactor([self._url, httpx.URL(self._url).query.decode() or None])
-        _HTTPX_MASK.secrets.add(self._url)
+        url = httpx.URL(self._url)
+        # httpx logs the URL as it normalised it (lower-case scheme and host, no default port):
+        # mask its path and query too, whatever the spelling of the rest
+        secrets = [self._url, str(url), url.path, url.query.decode(), url.userinfo.decode()]
+        self.redact = Redactor(s for s in secrets if s and s != "/")
+        _HTTPX_MASK.secrets.update(s for s in secrets if s and len(s) >= 4 and s != "/")
         self._transport = transport
         self._sleep = sleep
 
@@ -379,9 +463,19 @@ class TeamsSender:
 def sender_address(settings: Settings) -> str:
     """The From of the desk's emails: `alert_from`, else the SMTP user name when it is an
     address; else ConfigurationError naming the setting."""
-    for candidate in (settings.alert_from, settings.smtp_username):
-        if candidate and "@" in candidate:
-            return candidate.strip()
+    if settings.alert_from is not None and settings.alert_from.strip():
+        given = settings.alert_from.strip()
+        pairs = getaddresses([given])
+        address = pairs[0][1] if len(pairs) == 1 else ""
+        if any(ch in given for ch in "\r\n") or "@" not in address or address.endswith("@"):
+            raise ConfigurationError(
+                f"Setting 'alert_from' (env MCA_ALERT_FROM): {given[:60]!r} is not one email "
+                "address. Give the address the desk's emails come from, e.g. "
+                'mca-desk@contoso.com (or "MCA desk <mca-desk@contoso.com>").'
+            )
+        return given
+    if settings.smtp_username and "@" in settings.smtp_username:
+        return settings.smtp_username.strip()
     raise ConfigurationError(
         "Set MCA_ALERT_FROM (or [mca] alert_from): the address the desk's emails come from."
     )
@@ -415,8 +509,9 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-def _codes(exc: smtplib.SMTPRecipientsRefused) -> str:
-    return ", ".join(f"{code}" for code, _msg in exc.recipients.values()) or "no code"
+def _text(value: object) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return _first_line(text)
 
 
 def _domain(address: str) -> str | None:
@@ -432,6 +527,7 @@ __all__ = [
     "DeliveryFailed",
     "Recipient",
     "Redactor",
+    "Sent",
     "SmtpSender",
     "TeamsSender",
     "email_configured",

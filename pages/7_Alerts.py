@@ -58,12 +58,15 @@ st.caption(
 )
 
 st.subheader(t("alerts_next"))
+synced = app.latest_snapshot(identity) is not None
+notice = None
 try:
-    notice = app.alerts_preview(actor)
+    notice = app.alerts_preview(actor) if synced else None
 except McaError as exc:
-    notice = None
     st.error(t("alerts_failed", error=str(exc)))
-if notice is None:
+if not synced:
+    st.caption(t("alerts_no_sync"))
+elif notice is None:
     st.caption(t("alerts_nothing_new"))
 else:
     rendered = app.render_alert(notice, i18n.language())
@@ -75,7 +78,7 @@ send = may_send and st.button(
     t("alerts_send_now"),
     key="al_send",
     icon="📨",
-    disabled=not channels.any,
+    disabled=not channels.any or not synced,
     help=None if channels.any else t("alerts_send_disabled"),
 )
 if not may_send:
@@ -94,14 +97,14 @@ if outcome:
         if outcome["delivered"]:
             st.success(
                 tn("alerts_delivered", len(outcome["delivered"]),
-                   channels=", ".join(d["channel"] for d in outcome["delivered"]))
+                   channels=", ".join(sorted({d["channel"] for d in outcome["delivered"]})))
             )  # fmt: skip
         elif not outcome["failed"]:
             st.info(t("alerts_nothing_sent"))
         for failure in outcome["failed"]:
-            st.warning(
-                t("alerts_not_delivered", channel=failure["channel"], reason=failure["reason"])
-            )
+            where = failure["channel"] + (f" ({failure['to']})" if failure["to"] else "")
+            key = "alerts_dropped" if failure["dropped"] else "alerts_not_delivered"
+            st.warning(t(key, channel=where, reason=failure["reason"]))
 
 st.subheader(t("alerts_log"))
 items = app.alert_outbox(identity, limit=100)
@@ -109,12 +112,13 @@ if not items:
     st.caption(t("alerts_log_empty"))
 else:
     STATUS = {"sent": t("alerts_status_sent"), "pending": t("alerts_status_pending"),
-              "sending": t("alerts_status_sending")}  # fmt: skip
+              "sending": t("alerts_status_sending"),
+              "dropped": t("alerts_status_dropped")}  # fmt: skip
     frame = pd.DataFrame(
         [
             {
                 t("alerts_col_created"): i.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-                t("alerts_col_channel"): i.channel,
+                t("alerts_col_channel"): f"{i.channel} ({i.target})" if i.target else i.channel,
                 t("alerts_col_status"): STATUS.get(i.status, i.status),
                 t("alerts_col_what"): "; ".join(
                     f"{a['count']:,} {t('alert_kind_' + a['kind'])}"
@@ -131,7 +135,7 @@ else:
         ]
     )
     st.dataframe(frame, hide_index=True, use_container_width=True)
-    pending = sum(1 for i in items if i.status != "sent")
+    pending = sum(1 for i in items if i.status in ("pending", "sending"))
     if pending:
         st.caption(tn("alerts_pending", pending))
 

@@ -110,9 +110,7 @@ class SmtpServer:
                 "auth_require_tls": False,
                 "auth_required": True,
             }
-        self._controller = Controller(
-            _Handler(self), hostname=self.host, port=self.port, **kwargs
-        )
+        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)
         self._controller.start()
         return self
 

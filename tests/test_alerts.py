@@ -120,11 +120,12 @@ def test_a_delivery_failure_after_a_good_sync_is_exit_0_a_warning_and_sent_next_
     code, summary, err = run_json("sync", "--notify")
     assert code == 0
     assert summary["complete"] is True
-    assert "warning: the email alert was not delivered" in err
+    assert "warning: the email alert to manager@contoso.example was not delivered" in err
+    assert "warning: the email alert to li.lei@contoso.example was not delivered" in err
     assert "warning: the teams alert was not delivered" in err and "HTTP 503" in err
     assert "stays queued" in err and "Traceback" not in err
     assert "secret-signature" not in err and "webhookb2" not in err
-    assert summary["alerts"]["pending"] == 2
+    assert summary["alerts"]["pending"] == 3  # one row per recipient, one for Teams
     assert {r["status"] for r in outbox_rows()} == {"pending"}
     assert all(r["last_error"] and r["attempts"] == 1 for r in outbox_rows())
 
@@ -151,7 +152,7 @@ def test_dry_run_prints_what_would_be_sent_and_records_nothing(alerting):
     assert doc["dry_run"] is True and doc["notice"]["first"] is True
     # `alerts` sends it; then the dry run has nothing left to say
     code, doc, err = run_json("alerts")
-    assert code == 0 and len(doc["delivered"]) == 2, err
+    assert code == 0 and len(doc["delivered"]) == 3, err  # two recipients, one card
     code, out, _ = run("alerts", "--dry-run")
     assert "nothing would be sent" in out
 
@@ -303,7 +304,7 @@ def test_the_dashboard_sync_job_notifies_when_a_channel_is_set(alerting):
     started = app.start_sync(actor, SyncRequest(notify=app.should_notify()))
     assert started.job.wait(60)
     summary = started.job.result
-    assert summary.alerts["queued"] is True and len(summary.alerts["delivered"]) == 2
+    assert summary.alerts["queued"] is True and len(summary.alerts["delivered"]) == 3
     assert len(smtp.messages) == 2
 
 
@@ -408,3 +409,168 @@ def test_a_recipient_with_a_line_break_is_named_on_one_line(sandbox_env, monkeyp
     assert code == 1 and smtp_server.messages == []
     named = next(line for line in err.splitlines() if "alert_to" in line)
     assert "Bcc: evil@y.com" in named and "is empty" not in err
+
+
+def test_one_refused_recipient_never_makes_another_get_the_alert_twice(alerting):
+    """A 451 for one recipient: the other gets it once; the refused one gets it when the server
+    takes it, once. A 550 for a recipient names it and the server's answer."""
+    smtp, _hook = alerting
+    handler = smtp._controller.handler
+    refuse = {"li.lei@contoso.example": "451 4.2.1 mailbox busy"}
+
+    async def rcpt(server, session, envelope, address, options):
+        if address in refuse:
+            return refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    handler.handle_RCPT = rcpt
+    code, _summary, err = run_json("sync", "--notify")
+    assert code == 0
+    assert "li.lei@contoso.example refused: 451" in err and "mailbox busy" in err
+    run_json("alerts")
+    assert [m.rcpt_tos for m in smtp.messages] == [["manager@contoso.example"]]
+    refuse.clear()
+    code, doc, _ = run_json("alerts")
+    assert [d["to"] for d in doc["delivered"]] == ["li.lei@contoso.example"]
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [
+        "li.lei@contoso.example", "manager@contoso.example",
+    ]  # fmt: skip
+
+    refuse["manager@contoso.example"] = "550 5.1.1 no such user"
+    app, actor = sandbox_app()
+    snap = app.latest_snapshot(actor.identity)
+    row = next(r for r in app.snapshot_rows(snap) if r["accepted"] is False)
+    app.desk.store.write_through(
+        snap.id, row["customer_id"], {"direct_signed": True, "accepted": True}
+    )
+    code, doc, err = run_json("alerts")
+    assert [f["to"] for f in doc["failed"]] == ["manager@contoso.example"]
+    assert "550" in doc["failed"][0]["reason"] and "no such user" in doc["failed"][0]["reason"]
+
+
+def test_an_alert_for_a_channel_no_longer_configured_is_dropped_and_says_so(alerting, monkeypatch):
+    _smtp, hook = alerting
+    hook.status = 503
+    assert run_json("sync", "--notify")[0] == 0  # the card stays queued
+    monkeypatch.delenv("MCA_TEAMS_WEBHOOK_URL")
+    code, doc, err = run_json("alerts")
+    assert code == 0
+    dropped = [f for f in doc["failed"] if f["dropped"]]
+    assert [f["channel"] for f in dropped] == ["teams"] and doc["pending"] == 0
+    assert "teams is no longer configured" in err and "dropped" in err
+    assert "pending" not in {r["status"] for r in outbox_rows()}
+
+
+def test_the_webhook_url_is_masked_in_httpx_log_whatever_its_spelling(
+    sandbox_env, monkeypatch, caplog, webhook
+):
+    """httpx logs the URL normalised (lower-case scheme and host, no default port): the
+    configured string alone would not match it."""
+    loud = webhook.url.replace("http://127.0.0.1", "HTTP://LOCALHOST") + "?sig=SIGSECRET"
+    monkeypatch.setenv("MCA_TEAMS_WEBHOOK_URL", loud)
+    caplog.set_level(logging.DEBUG)
+    assert run("sync")[0] == 0
+    code, out, err = run("-v", "alerts")
+    assert code == 0 and len(webhook.cards) == 1
+    everything = out + err + caplog.text
+    assert "HTTP Request: POST" in caplog.text  # the line that used to carry it
+    assert "secret-signature" not in everything and "SIGSECRET" not in everything
+
+
+def test_an_alert_from_with_a_line_break_is_a_setting_error_for_every_sender(
+    sandbox_env, monkeypatch, smtp_server
+):
+    for name, value in smtp_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MCA_ALERT_TO", "manager@contoso.example")
+    monkeypatch.setenv("MCA_ALERT_FROM", "desk@contoso.com\r\nBcc: evil@y.com")
+    assert run("sync")[0] == 0
+    for argv in (("alerts",), ("digest",)):
+        code, _out, err = run(*argv)
+        assert code == 1, argv
+        assert "alert_from" in err and "MCA_ALERT_FROM" in err and "Traceback" not in err
+    app, actor = sandbox_app()
+    row = app.snapshot_rows(app.latest_snapshot(actor.identity))[0]
+    code, _out, err = run(
+        "invite", "mca", "--customer", row["customer_id"], "--to", "it@c.example", "--send"
+    )
+    assert code == 1 and "alert_from" in err
+    assert smtp_server.messages == []
+
+
+def test_a_name_cannot_forge_lines_reorder_text_or_run_on(alerting):
+    smtp, hook = alerting
+    app, actor = sandbox_app()
+    app.sync(actor)
+    snap = app.latest_snapshot(actor.identity)
+    blocked = [r for r in app.snapshot_rows(snap) if r["accepted"] is False]
+    names = {
+        blocked[0]["customer_id"]: "AAA line\r\nBcc: evil@y.com\r\n\r\n* 0 customers not accepted",
+        blocked[1]["customer_id"]: "AAB 1\u202eevil\u202c gnp.exe",
+        blocked[2]["customer_id"]: "AAC " + "x" * 5000,
+    }
+    from mca_core.store.database import snapshot_rows
+
+    with app.desk.store.engine.begin() as conn:
+        for customer_id, name in names.items():
+            conn.execute(
+                snapshot_rows.update()
+                .where(
+                    snapshot_rows.c.snapshot_id == snap.id,
+                    snapshot_rows.c.customer_id == customer_id,
+                )
+                .values(company_name=name)
+            )
+    app.notify(actor)
+    english = next(m for m in smtp.messages if m["Content-Language"] == "en")
+    lines = english.text.splitlines()
+    assert "    - AAA line Bcc: evil@y.com * 0 customers not accepted (" in english.text
+    assert not any(line.startswith(("Bcc:", "* 0 customers")) for line in lines)
+    assert "\u202e" not in english.text + english.html
+    assert max(len(line) for line in lines) < 200
+    card = json.dumps(hook.cards[0], ensure_ascii=False)
+    assert "\u202e" not in card and "x" * 200 not in card and "\\r\\n" not in card
+
+
+def test_before_a_first_sync_there_is_nothing_to_tell_and_it_says_so(alerting):
+    for argv in (("alerts",), ("alerts", "--dry-run")):
+        code, _out, err = run(*argv)
+        assert code == 1 and "Nothing to tell yet" in err and "sync" in err, argv
+
+
+def test_sync_notify_without_a_channel_does_not_claim_nothing_changed(sandbox_env):
+    code, out, _err = run("sync", "--notify")
+    assert code == 0
+    assert "not sent (no channel configured)" in out and "nothing changed" not in out
+
+
+def test_an_alert_on_a_stopped_sync_says_so():
+    from mca_core.usecases.alerts import render_card, render_email
+
+    notice = {
+        "partner": "Contoso", "first": False, "complete": False, "expiry_days": 2,
+        "dashboard_url": "http://desk", "taken_at": None,
+        "totals": {"customers": 3, "accepted": 1, "reacceptance_required": 0, "not_accepted": 2},
+        "alerts": [{"kind": "not_accepted", "count": 2, "page": "http://desk/Attest",
+                    "customers": [{"id": "a", "name": "A", "domain": "a.example"}]}],
+    }  # fmt: skip
+    assert "stopped before it read every customer" in render_email(notice, "en").text
+    assert "同步在读取全部客户之前被停止" in render_email(notice, "zh-CN").html
+    card = json.dumps(render_card(notice, "en"))
+    assert "stopped before it read every customer" in card
+    notice["complete"] = True
+    assert "stopped" not in render_email(notice, "en").text
+
+
+def test_settings_that_would_mislead_are_named(sandbox_env, monkeypatch, smtp_server):
+    for name, value in smtp_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MCA_DASHBOARD_URL", "javascript:alert(1)//")
+    code, _out, err = run("alerts", "--dry-run")
+    assert code == 1 and "dashboard_url" in err and "http(s)" in err
+    monkeypatch.setenv("MCA_DASHBOARD_URL", "https://mca.contoso.com/")
+    monkeypatch.setenv("MCA_ALERT_TO", "fr:ana@x.com")
+    assert run("sync")[0] == 0
+    code, _out, err = run("alerts")
+    assert code == 1 and "'fr'" in err and "en or zh-CN" in err

@@ -448,3 +448,49 @@ def test_cli_eml_never_overwrites_the_desk_database(history):
     store_file = app.desk.store.path
     code, _out, err = run("digest", "--eml", str(store_file))
     assert code == 2 and "--eml" in err and "database" in err
+
+
+def test_cli_an_empty_eml_is_invalid_never_a_send(history, smtp_server, monkeypatch):
+    """`--eml "$UNSET"` used to send the digest to every manager."""
+    _configure(monkeypatch, smtp_server)
+    code, _out, err = run("digest", "--eml", "")
+    assert code == 2 and "--eml needs a file name" in err
+    assert smtp_server.messages == []
+
+
+def test_cli_a_write_failure_names_eml(history, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = run("--json", "digest", "--eml", str(blocker / "digest.eml"))
+    assert code == 2 and "--eml" in err + out and "--out" not in err + out
+
+
+def test_a_digest_on_a_stopped_sync_shows_no_change_and_says_why(sandbox_env):
+    """The newest snapshot read one customer of ten: its rate is no trend."""
+    app = App.from_settings(load_settings())
+    actor = app.sandbox_actor("admin-agent")
+    write_history(app, actor.identity)
+    rows = [row("h", "attested")]
+    app.desk.store.save_snapshot(
+        rows, taken_by="test", scope=app.snapshot_scope(actor.identity), mode="default",
+        summary={"customers": 1, "accepted": 1}, complete=False,
+        taken_at=NOW - timedelta(minutes=5),
+    )  # fmt: skip
+    d = app.digest(actor, "week", now=NOW)
+    assert d.snapshot_complete is False
+    for locale, word, why in (
+        ("en", "(incomplete sync)", "not shown, the last sync was stopped"),
+        ("zh-CN", "（同步未完成）", "最近一次同步在读取全部客户之前被停止"),
+    ):
+        email = app.digest_email(d, locale)
+        assert email.subject.endswith(word) and " pt" not in email.subject
+        assert why in email.text and why in email.html
+
+
+def test_a_manager_is_told_it_may_read_the_digest_not_send_it(history, smtp_server, monkeypatch):
+    _configure(monkeypatch, smtp_server)
+    code, _out, err = run("--as", "manager", "digest")
+    assert code == 3 and "may read the digest but not send it" in err and "--dry-run" in err
+    code, out, _ = run("--as", "manager", "digest", "--dry-run")
+    assert code == 0 and out.startswith("Subject: ")
+    assert smtp_server.messages == []

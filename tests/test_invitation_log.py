@@ -424,3 +424,20 @@ def test_the_invitations_page_has_no_send_button_without_smtp(sandbox_env):
     at = run(at.selectbox(key="inv1_customer").select_index(0))
     at = run(at.button(key="inv1_generate").click())
     assert at.download_button and not [b for b in at.button if b.key == "inv1_send"]
+
+
+def test_a_cli_send_that_failed_without_a_file_is_no_invitation(desk, smtp_server):
+    """Only the send's row is logged when nothing else was handed over: a refused send leaves
+    the customer uninvited (no "Invited on", not on the follow-up list); one that went is one
+    row, `sent`."""
+    app, actor, blocked, _ = desk
+    customer = blocked[0]["customer_id"]
+    argv = ["invite", "mca", "--customer", customer, "--to", "typo@c.example", "--send"]
+    smtp_server.refuse_with = "550 no such user"
+    assert run(*argv)[0] == EXIT_FAILED
+    assert [r.how for r in log_rows(app, actor)] == ["send_failed"]
+    assert customer not in app.latest_invitations(actor.identity)
+    smtp_server.refuse_with = None
+    assert run(*argv)[0] == EXIT_OK
+    assert sorted(r.how for r in log_rows(app, actor)) == ["send_failed", "sent"]
+    assert app.latest_invitations(actor.identity)[customer].how == "sent"

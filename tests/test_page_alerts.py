@@ -62,7 +62,7 @@ def test_an_agent_sees_the_next_alert_sends_it_and_reads_the_log(
     webhook.status = 500
     at = run(at.button(key="al_send").click())
     shown = texts(at)
-    assert "1 alert delivered (email)" in shown
+    assert "2 alerts delivered (email)" in shown  # one message a recipient
     assert "Not delivered over teams" in shown and "HTTP 500" in shown
     assert len(smtp_server.messages) == 2 and webhook.cards == []
     log = at.dataframe[-1].value

@@ -153,12 +153,18 @@ def sync_result(job: Job) -> None:
     if told:
         if told["delivered"]:
             st.caption(
-                t("sync_alerts_sent", channels=", ".join(d["channel"] for d in told["delivered"]))
+                t(
+                    "sync_alerts_sent",
+                    channels=", ".join(sorted({d["channel"] for d in told["delivered"]})),
+                )
             )
         for failure in told["failed"]:
-            st.warning(
-                t("sync_alerts_not_delivered", channel=failure["channel"], reason=failure["reason"])
+            where = (
+                f"{failure['channel']} ({failure['to']})"
+                if failure.get("to")
+                else (failure["channel"])
             )
+            st.warning(t("sync_alerts_not_delivered", channel=where, reason=failure["reason"]))
 
 
 def first_sync_running(app: App, actor: Actor) -> bool:

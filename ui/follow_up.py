@@ -233,7 +233,7 @@ BULK_KEY = "fu_bulk"
 
 
 def remind_all(app: App, actor: Actor, items: list[FollowUpItem]) -> None:
-    """"Remind all" by email: a job of the server (leaving the page does not stop it; a
+    """Remind all by email: a job of the server (leaving the page does not stop it; a
     colleague sees it here), with progress, then how many were sent and what failed."""
     ids = [i.customer_id for i in items if i.reminder_kind is not None]
     job = app.job(actor.identity, "reminders")

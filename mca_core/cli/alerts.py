@@ -17,18 +17,31 @@ def alerts_text(outcome: dict[str, Any]) -> str:
     """One line for a person: what was queued and delivered."""
     kinds = ", ".join(f"{a['count']} {a['kind'].replace('_', ' ')}" for a in outcome["alerts"])
     parts = [f"alert: {kinds}" if kinds else "alerts: nothing changed since the last alert"]
+    if not outcome["channels"]:
+        parts = ["alerts: not sent (no channel configured)"]
     if outcome["delivered"]:
-        parts.append("delivered: " + ", ".join(d["channel"] for d in outcome["delivered"]))
+        parts.append("delivered: " + delivered_text(outcome["delivered"]))
     if outcome["pending"]:
         parts.append(f"{outcome['pending']} queued for the next run")
     return "; ".join(parts)
 
 
+def delivered_text(delivered: list[dict[str, Any]]) -> str:
+    """What went where, e.g. "email to 2 recipients, teams"."""
+    emails = sum(1 for d in delivered if d["channel"] == "email")
+    parts = [f"email to {emails} recipient{'s' if emails != 1 else ''}"] if emails else []
+    return ", ".join(parts + sorted({d["channel"] for d in delivered if d["channel"] != "email"}))
+
+
 def warn_failures(cli, outcome: dict[str, Any]) -> None:
     for failure in outcome["failed"]:
+        if failure.get("dropped"):
+            print(f"warning: {failure['reason']}.", file=cli.err)
+            continue
+        to = f" to {failure['to']}" if failure.get("to") else ""
         print(
-            f"warning: the {failure['channel']} alert was not delivered ({failure['reason']}); "
-            "it stays queued and is sent with the next run.",
+            f"warning: the {failure['channel']} alert{to} was not delivered "
+            f"({failure['reason']}); it stays queued and is sent with the next run.",
             file=cli.err,
         )
     for problem in outcome["problems"]:
@@ -58,8 +71,8 @@ def cmd_alerts(cli) -> int:
     if not channels.any:
         raise ConfigurationError(
             "No alert channel is configured: set MCA_SMTP_HOST, MCA_SMTP_PORT, MCA_ALERT_FROM "
-            "and MCA_ALERT_TO for email, or MCA_TEAMS_WEBHOOK_URL for Teams "
-            + (f"({'; '.join(channels.problems)})" if channels.problems else "")
+            "and MCA_ALERT_TO for email, or MCA_TEAMS_WEBHOOK_URL for Teams"
+            + (f" ({'; '.join(channels.problems)})" if channels.problems else "")
             + ". `alerts --dry-run` shows what would be sent."
         )
     outcome = app.notify(actor).as_dict()

@@ -13,6 +13,8 @@ failed (its reason on stderr, secrets masked; what could be sent was sent); 2 in
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mca_core.delivery import LOCALES
@@ -42,12 +44,30 @@ def _sender(app) -> str | None:
 
 def _eml_target(cli, out_target):
     """`--out`'s checks for `--eml`, naming --eml when they refuse it."""
+    from mca_core.domain.errors import InvalidInput, Problem
+
+    if not str(cli.args.eml).strip():  # `--eml "$UNSET"`: never a send by mistake
+        raise InvalidInput(
+            Problem(
+                "--eml",
+                "--eml needs a file name.",
+                "Give the .eml file's path, or - for stdout; leave --eml out to send.",
+                code="bad_path",
+            )
+        )
+    with _naming_eml():
+        return out_target(cli, cli.args.eml)
+
+
+@contextmanager
+def _naming_eml() -> Iterator[None]:
+    """Refusals of `--out`'s helpers (the checks, the write) name --eml."""
     import dataclasses
 
     from mca_core.domain.errors import InvalidInput
 
     try:
-        return out_target(cli, cli.args.eml)
+        yield
     except InvalidInput as exc:
         problems = [
             dataclasses.replace(p, field="--eml", reason=p.reason.replace("--out", "--eml"))
@@ -66,7 +86,7 @@ def cmd_digest(cli) -> int:
     from mca_core.delivery import check_locale
 
     args = cli.args
-    target = _eml_target(cli, out_target) if args.eml else None  # exit 2 before any work
+    target = _eml_target(cli, out_target) if args.eml is not None else None  # exit 2 first
     if args.eml == "-":
         target = None
     app, actor = cli.app, cli.actor()
@@ -78,7 +98,8 @@ def cmd_digest(cli) -> int:
         texts = []
         if args.eml:
             message = email.message(_default_recipients(app, locale), _sender(app))
-            write_out(cli, target, bytes(message))
+            with _naming_eml():
+                write_out(cli, target, bytes(message))
             doc["eml"] = "stdout" if target is None else args.eml
             texts.append(f"Digest email ({locale}) written to {doc['eml']}.")
         if args.dry_run:

@@ -212,7 +212,8 @@ def cmd_invite(cli: Any) -> int:
             contact_phone=a.contact_phone,
             date_agreed=a.date,
         )
-    email: Email = app.invite(actor, request)
+    # sent without a file: the send's row is its invitation log row (a failed send is none)
+    email: Email = app.invite(actor, request, logged=not (a.send and not a.out))
     if a.send:
         return _send(cli, actor, email, target)
     if a.output_format == "eml":

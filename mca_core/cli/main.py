@@ -256,7 +256,8 @@ def cmd_sync(cli: Cli) -> int:
     doc = summary.as_dict()
     text = (
         f"{summary.customers} customers: {summary.accepted} accepted "
-        f"({summary.attested} attested, {summary.direct_signed} directly signed), "
+        f"({summary.by_attestation} by attestation, {summary.directly} directly, "
+        f"{summary.both} both), "
         f"{summary.reacceptance_required} must re-accept the current MCA, "
         f"{summary.not_accepted} not accepted, {summary.failed} failed; "
         f"{summary.api_calls} API calls in {summary.seconds:.1f} s"

@@ -195,10 +195,19 @@ def check_may_view_alerts(identity: Identity) -> None:
         )
 
 
-def check_may_send_alerts(identity: Identity) -> None:
-    """Sending the alerts or the digest now: agents. A Manager reads the alert settings, the
-    next alert and the delivery log, and sends nothing (the agents' syncs send the alerts)."""
+def check_may_send_alerts(identity: Identity, what: str = "alerts") -> None:
+    """Sending the alerts or the digest now (`what`): agents. A Manager reads the alert
+    settings, the next alert, the delivery log and the digest, and sends nothing (the agents'
+    syncs send the alerts; the digest goes on a schedule or from an agent)."""
     if not _is_agent(identity):
+        if what == "digest":
+            raise AccessRefused(
+                "digest",
+                f"Your role ({identity.role.label}) may read the digest but not send it.",
+                "Preview or download it (digest --dry-run or --eml FILE, or the Alerts page); "
+                "ask an agent to send it, or schedule `digest`.",
+                code="role_cannot_send",
+            )
         raise AccessRefused(
             "alerts",
             f"Your role ({identity.role.label}) may read the alerts but not send them.",

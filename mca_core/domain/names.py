@@ -11,6 +11,7 @@ Pure: no Streamlit, no I/O; screens, exports and emails call the same function.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["format_person_name", "is_cjk"]
@@ -52,3 +53,18 @@ def format_person_name(first: str | None, last: str | None, locale: str | None =
     if given and family and is_cjk(given) and is_cjk(family):
         return f"{family}{given}"
     return " ".join(part for part in (given, family) if part)
+
+
+#: Characters that reorder or hide text (bidi embeddings, overrides, isolates, marks) and other
+#: format controls: a name like "1\u202eevil\u202c gnp.exe" must not read as "exe.png live".
+_FORMAT_CONTROLS = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\x00-\x1f\x7f]")
+#: The longest name an alert, digest or card shows (the rest is elided).
+SHOWN_NAME_LIMIT = 120
+
+
+def shown_name(value: object, limit: int = SHOWN_NAME_LIMIT) -> str:
+    """A name from Partner Center or a file as one plain line for a message: line breaks and
+    runs of space folded, format controls removed, at most `limit` characters (… after)."""
+    text = _FORMAT_CONTROLS.sub(" ", "" if value is None else str(value))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -5,9 +5,10 @@ Two tables in the desk's own database (their own MetaData, created on first use)
 * `alert_facts`: per partner scope, the last state each subject was alerted in (a customer's
   acceptance state, a customer the sync could not read, an acceptance link's stage). An alert
   names only what differs from it, so the same change never alerts twice, whoever syncs.
-* `alert_outbox`: each alert to deliver, one row per channel, kept `pending` until the channel
-  took it. A run claims its rows first (`sending`), so two processes never send one twice; a
-  claim older than `STALE_CLAIM` (a process killed while sending) is taken over.
+* `alert_outbox`: each alert to deliver, one row per email recipient and one for Teams, kept
+  `pending` until it was taken (`dropped` once its channel or recipient is removed). A run
+  claims its rows first (`sending`), so two processes never send one twice; a claim older than
+  `STALE_CLAIM` (a process killed while sending) is taken over.
 
 Facts and outbox rows are written in one serialized transaction: an alert is either queued and
 its facts recorded, or neither. Never a secret: a notice holds counts, names and links.
@@ -58,10 +59,14 @@ alert_outbox = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("scope", String(128), nullable=False),
     Column("channel", String(16), nullable=False),
+    #: Email: the one recipient this row is for (one message each, so one refused or slow
+    #: recipient never makes another get the alert twice); Teams: empty.
+    Column("target", String(320), nullable=False, default=""),
+    Column("locale", String(16), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(256), nullable=False, default=""),
     Column("notice", JSON, nullable=False),
-    #: pending | sending | sent
+    #: pending | sending | sent | dropped (its channel or recipient is no longer configured)
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=False, default=""),
@@ -82,6 +87,8 @@ class OutboxItem:
     id: int
     scope: str
     channel: str
+    target: str
+    locale: str
     created_at: datetime
     created_by: str
     notice: dict[str, Any]
@@ -105,6 +112,8 @@ def _item(row: Any) -> OutboxItem:
         id=r["id"],
         scope=r["scope"],
         channel=r["channel"],
+        target=r["target"] or "",
+        locale=r["locale"] or "",
         created_at=_utc(r["created_at"]) or datetime.now(UTC),
         created_by=r["created_by"] or "",
         notice=dict(r["notice"] or {}),
@@ -140,15 +149,16 @@ class AlertLog:
         *,
         told: Mapping[str, str],
         forgotten: Iterable[str],
-        notices: Mapping[str, dict[str, Any]],
+        notices: Iterable[tuple[str, str, str, dict[str, Any]]],
         created_by: str,
         expected: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> bool:
         """Record the facts now told (`told`: subject -> value; `forgotten`: subjects that no
-        longer hold) and queue one notice per channel, in one transaction no other run of this
-        scope interleaves with. With `expected` (the facts the notice was computed from), nothing
-        is written and False returned when another run changed them meanwhile."""
+        longer hold) and queue the notice once per (channel, target, locale), in one
+        transaction no other run of this scope interleaves with. With `expected` (the facts the
+        notice was computed from), nothing is written and False returned when another run
+        changed them meanwhile."""
         moment = now or datetime.now(UTC)
         with self.store.serialized(f"alerts:{scope}") as conn:
             if expected is not None:
@@ -178,11 +188,13 @@ class AlertLog:
                         for s in changed
                     ],
                 )
-            for channel, notice in notices.items():
+            for channel, target, locale, notice in notices:
                 conn.execute(
                     insert(alert_outbox).values(
                         scope=scope,
                         channel=channel,
+                        target=target,
+                        locale=locale,
                         created_at=moment,
                         created_by=created_by,
                         notice=scrub(notice),
@@ -194,15 +206,10 @@ class AlertLog:
                 )
         return True
 
-    def claim(
-        self, scope: str, channels: Iterable[str], now: datetime | None = None
-    ) -> list[OutboxItem]:
-        """Take this scope's undelivered alerts of these channels for sending, oldest first."""
+    def claim(self, scope: str, now: datetime | None = None) -> list[OutboxItem]:
+        """Take this scope's undelivered alerts for sending, oldest first."""
         moment = now or datetime.now(UTC)
         stale = moment - STALE_CLAIM
-        wanted = list(channels)
-        if not wanted:
-            return []
         o = alert_outbox.c
         with self.store.serialized(f"alerts-outbox:{scope}") as conn:
             ids = [
@@ -211,7 +218,6 @@ class AlertLog:
                     select(o.id)
                     .where(
                         o.scope == scope,
-                        o.channel.in_(wanted),
                         or_(
                             o.status == "pending",
                             and_(o.status == "sending", o.claimed_at < stale),
@@ -237,6 +243,10 @@ class AlertLog:
         """Back to pending with the reason: the next run sends it again."""
         self._finish(item_id, now, status="pending", claimed_at=None, last_error=reason)
 
+    def dropped(self, item_id: int, reason: str, now: datetime | None = None) -> None:
+        """Not to be sent any more (its channel or recipient was removed), with the reason."""
+        self._finish(item_id, now, status="dropped", claimed_at=None, last_error=reason)
+
     def _finish(self, item_id: int, now: datetime | None, **values: Any) -> None:
         """One try of a claimed alert is over: count it, with its outcome."""
         moment = now or datetime.now(UTC)
@@ -256,7 +266,9 @@ class AlertLog:
         o = alert_outbox.c
         with self.store.engine.connect() as conn:
             rows = conn.execute(
-                select(alert_outbox).where(o.scope == scope, o.status != "sent").order_by(o.id)
+                select(alert_outbox)
+                .where(o.scope == scope, o.status.in_(("pending", "sending")))
+                .order_by(o.id)
             ).all()
         return [_item(r) for r in rows]
 

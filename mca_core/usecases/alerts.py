@@ -44,6 +44,7 @@ from mca_core.delivery import (
 )
 from mca_core.domain.errors import ConfigurationError
 from mca_core.domain.models import CURRENT_MCA_SINCE, Identity, acceptance_state
+from mca_core.domain.names import shown_name
 from mca_core.store.alert_log import AlertLog, OutboxItem
 from mca_core.store.database import Store, snapshot_rows
 from mca_core.store.enhanced_attestations import AttestationState, EnhancedStore
@@ -111,6 +112,8 @@ class Standing:
     totals: dict[str, int]
     taken_at: datetime | None
     snapshot_id: int | None
+    #: False when the latest sync was stopped before it read every customer.
+    complete: bool = True
 
 
 def current_standing(
@@ -187,6 +190,7 @@ def current_standing(
         totals={k: totals.get(k, 0) for k in ("customers", *BLOCKED, "accepted", "unknown")},
         taken_at=snapshot.taken_at if snapshot else None,
         snapshot_id=snapshot.id if snapshot else None,
+        complete=bool(snapshot.complete) if snapshot else True,
     )
 
 
@@ -286,6 +290,7 @@ def build_notice(
         "first": change.first,
         "created_at": now.isoformat(),
         "taken_at": standing.taken_at.isoformat() if standing.taken_at else None,
+        "complete": standing.complete,
         "totals": standing.totals,
         "expiry_days": expiry_days,
         "dashboard_url": base,
@@ -322,6 +327,10 @@ _WORDS: dict[str, dict[str, str]] = {
             "re-accept, {not_accepted} not accepted."
         ),
         "more": "and {n} more",
+        "incomplete": (
+            "The last sync was stopped before it read every customer: these figures are of "
+            "the customers it read."
+        ),
         "through_link": "{n} through the acceptance link, agreement created by the desk",
         "expires": "expires {when} UTC",
         "synced": "Synced {when} UTC.",
@@ -367,6 +376,7 @@ _WORDS: dict[str, dict[str, str]] = {
             "{not_accepted} 个未接受。"
         ),
         "more": "以及另外 {n} 个",
+        "incomplete": "最近一次同步在读取全部客户之前被停止：以下数字仅涉及已读取的客户。",
         "through_link": "其中 {n} 个通过接受链接，协议已由受理台创建",
         "expires": "{when} UTC 过期",
         "synced": "同步于 {when} UTC。",
@@ -430,7 +440,7 @@ def render_email(notice: Mapping[str, Any], locale: str) -> RenderedAlert:
     """Subject, plain text and HTML of a notice in one language (names escaped in HTML)."""
     w = words(locale)
     days = int(notice.get("expiry_days") or 0)
-    partner = str(notice.get("partner") or "")
+    partner = shown_name(notice.get("partner") or "")
     alerts = list(notice.get("alerts") or [])
     heads = [headline(a, locale, days) for a in alerts]
     comma = "，" if locale == "zh-CN" else ", "
@@ -439,6 +449,8 @@ def render_email(notice: Mapping[str, Any], locale: str) -> RenderedAlert:
     ) + (comma + "…" if len(alerts) > 4 else "")
     subject = " ".join(w["subject"].format(partner=partner, headline=short).split())
     intro = w["intro_first" if notice.get("first") else "intro"].format(partner=partner)
+    if notice.get("complete") is False:
+        intro += " " + w["incomplete"]
     totals = w["totals"].format(**{k: _number(int(v)) for k, v in notice["totals"].items()})
     lines = [intro, ""]
     items = []
@@ -486,8 +498,10 @@ def render_email(notice: Mapping[str, Any], locale: str) -> RenderedAlert:
 
 
 def _named(customer: Mapping[str, Any], locale: str) -> str:
-    name = str(customer.get("name") or customer.get("id") or "")
-    domain = str(customer.get("domain") or "")
+    """One customer as a line of the alert: a name from outside is folded to one plain line
+    (no forged lines, no bidi tricks, at most SHOWN_NAME_LIMIT characters)."""
+    name = shown_name(customer.get("name") or customer.get("id") or "")
+    domain = shown_name(customer.get("domain") or "", 80)
     shown = f"{name} ({domain})" if domain and domain != name else name
     if customer.get("expires_at"):
         shown += f", {words(locale)['expires'].format(when=_when(customer['expires_at']))}"
@@ -505,11 +519,15 @@ def render_card(notice: Mapping[str, Any], locale: str) -> dict[str, Any]:
     """The notice as an Adaptive Card (1.4, what Teams webhooks and Workflows render)."""
     w = words(locale)
     days = int(notice.get("expiry_days") or 0)
-    partner = str(notice.get("partner") or "")
+    partner = shown_name(notice.get("partner") or "")
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": w["title"], "weight": "Bolder", "size": "Medium"},
         _plain(w["intro_first" if notice.get("first") else "intro"].format(partner=partner)),
     ]
+    if notice.get("complete") is False:
+        body.append(
+            {"type": "TextBlock", "text": w["incomplete"], "wrap": True, "color": "Warning"}
+        )
     actions: list[dict[str, Any]] = []
     for alert in notice.get("alerts") or []:
         names = [_named(c, locale) for c in alert["customers"][:5]]
@@ -665,6 +683,10 @@ class Delivery:
     ok: bool
     reason: str = ""
     created_at: datetime | None = None
+    #: Dropped: its channel or recipient is no longer configured (it will not be sent).
+    dropped: bool = False
+    #: The recipient of an email.
+    target: str = ""
 
 
 @dataclass
@@ -696,10 +718,18 @@ class NotifyOutcome:
             "first": bool((self.notice or {}).get("first")),
             "channels": self.channels,
             "delivered": [
-                {"channel": d.channel, "alert_id": d.alert_id} for d in self.deliveries if d.ok
+                {"channel": d.channel, "alert_id": d.alert_id, "to": d.target}
+                for d in self.deliveries
+                if d.ok
             ],
             "failed": [
-                {"channel": d.channel, "alert_id": d.alert_id, "reason": d.reason}
+                {
+                    "channel": d.channel,
+                    "alert_id": d.alert_id,
+                    "to": d.target,
+                    "reason": d.reason,
+                    "dropped": d.dropped,
+                }
                 for d in self.failures
             ],
             "pending": self.pending,
@@ -716,6 +746,7 @@ def preview(
 ) -> dict[str, Any] | None:
     """The notice a run would queue now (nothing written); None when nothing changed."""
     moment = now or datetime.now(UTC)
+    _check_synced(store, identity, settings)
     standing = _standing(store, identity, settings, moment)
     change = compare(AlertLog(store).facts(_scope(identity, settings)), standing)
     if change.empty:
@@ -744,6 +775,7 @@ def notify(
             "MCA_TEAMS_WEBHOOK_URL. Nothing was sent or recorded."
         )
         return outcome
+    _check_synced(store, identity, settings)
     scope = _scope(identity, settings)
     alert_log = AlertLog(store)
     for _attempt in range(3):  # another run recorded facts meanwhile: compare again
@@ -757,7 +789,7 @@ def notify(
             scope,
             told=change.told,
             forgotten=change.forgotten,
-            notices={name: notice for name in channels.names} if notice else {},
+            notices=_targets(channels, notice) if notice else [],
             created_by=identity.display_name,
             expected=told,
             now=moment,
@@ -769,6 +801,16 @@ def notify(
     return outcome
 
 
+def _targets(channels: Channels, notice: dict[str, Any]) -> list[tuple[str, str, str, dict]]:
+    """Where a notice goes: one email row per recipient (in its language), one Teams row."""
+    rows: list[tuple[str, str, str, dict]] = []
+    if channels.email:
+        rows += [("email", r.address, r.locale, notice) for r in channels.recipients]
+    if channels.teams:
+        rows.append(("teams", "", channels.locale, notice))
+    return rows
+
+
 def deliver(
     alert_log: AlertLog,
     scope: str,
@@ -778,60 +820,121 @@ def deliver(
     smtp: Callable[[Settings], SmtpSender] = SmtpSender,
     teams: Callable[[Settings], TeamsSender] = TeamsSender,
 ) -> list[Delivery]:
-    """Send this scope's queued alerts over the configured channels; each failure is logged
-    with its reason (no secret) and the alert stays queued for the next run."""
+    """Send this scope's queued alerts: the emails over one connection (one message a
+    recipient: one refused never makes another get it twice), the cards one by one. Each
+    failure is logged with its reason (no secret) and stays queued for the next run; an alert
+    whose channel or recipient was removed from the settings is dropped, and says so."""
     done: list[Delivery] = []
-    for item in alert_log.claim(scope, channels.names):
-        try:
-            if item.channel == "email":
-                receipt = ", ".join(smtp(settings).send(alert_emails(item, channels)))
-            elif item.channel == "teams":
-                teams(settings).send(render_card(item.notice, channels.locale))
-                receipt = "posted"
-            else:
-                raise DeliveryFailed(item.channel, "no such channel", transient=False)
-        except (DeliveryFailed, ConfigurationError) as exc:
-            reason = exc.reason if isinstance(exc, DeliveryFailed) else str(exc)
-            alert_log.failed(item.id, reason)
-            log.warning("alert %s over %s not delivered: %s", item.id, item.channel, reason)
-            done.append(Delivery(item.channel, item.id, False, reason, item.created_at))
-            continue
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-            alert_log.failed(item.id, reason)
-            log.exception("alert %s over %s failed", item.id, item.channel)
-            done.append(Delivery(item.channel, item.id, False, reason, item.created_at))
-            continue
-        alert_log.delivered(item.id, receipt)
-        done.append(Delivery(item.channel, item.id, True, "", item.created_at))
+    emails: list[tuple[OutboxItem, EmailMessage]] = []
+    recipients = {r.address.casefold() for r in channels.recipients} if channels.email else set()
+    for item in alert_log.claim(scope):
+        if item.channel == "email" and item.target.casefold() in recipients:
+            emails.append((item, alert_email(item)))
+        elif item.channel == "teams" and channels.teams:
+            done.append(_post(alert_log, item, settings, channels, teams))
+        else:
+            where = f"{item.channel} ({item.target})" if item.target else item.channel
+            reason = (
+                f"{where} is no longer configured (MCA_ALERT_TO / MCA_TEAMS_WEBHOOK_URL): "
+                "this alert was dropped; the digest gives the whole picture"
+            )
+            alert_log.dropped(item.id, reason)
+            log.warning("alert %s: %s", item.id, reason)
+            done.append(Delivery(item.channel, item.id, False, reason, item.created_at, True))
+    if emails:
+        done += _send_emails(alert_log, emails, settings, smtp)
     return done
 
 
-def alert_emails(item: OutboxItem, channels: Channels) -> list[EmailMessage]:
-    """One message per language of the recipients, each To its recipients of that language."""
-    by_locale: dict[str, list[str]] = {}
-    for recipient in channels.recipients:
-        by_locale.setdefault(recipient.locale, []).append(recipient.address)
-    messages = []
-    for locale, addresses in by_locale.items():
-        rendered = render_email(item.notice, locale)
-        message = EmailMessage()
-        message["Subject"] = rendered.subject
-        message["From"] = channels.email_from
-        message["To"] = ", ".join(addresses)
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["X-MCA-Alert"] = str(item.id)
-        message.set_content(rendered.text, charset="utf-8")
-        message.add_alternative(rendered.html, subtype="html", charset="utf-8")
-        message["Content-Language"] = locale  # after the body: set_content drops Content-*
-        messages.append(message)
-    return messages
+def _post(
+    alert_log: AlertLog,
+    item: OutboxItem,
+    settings: Settings,
+    channels: Channels,
+    teams: Callable[[Settings], TeamsSender],
+) -> Delivery:
+    try:
+        teams(settings).send(render_card(item.notice, item.locale or channels.locale))
+    except (DeliveryFailed, ConfigurationError) as exc:
+        return _failed(alert_log, item, exc.reason if isinstance(exc, DeliveryFailed) else str(exc))
+    except Exception as exc:  # a delivery never fails the sync
+        log.exception("alert %s over teams failed", item.id)
+        return _failed(alert_log, item, f"{type(exc).__name__}: {str(exc)[:200]}")
+    alert_log.delivered(item.id, "posted")
+    return Delivery(item.channel, item.id, True, "", item.created_at)
+
+
+def _send_emails(
+    alert_log: AlertLog,
+    emails: list[tuple[OutboxItem, EmailMessage]],
+    settings: Settings,
+    smtp: Callable[[Settings], SmtpSender],
+) -> list[Delivery]:
+    try:
+        outcomes = smtp(settings).send_each([message for _, message in emails])
+    except (DeliveryFailed, ConfigurationError) as exc:
+        reason = exc.reason if isinstance(exc, DeliveryFailed) else str(exc)
+        return [_failed(alert_log, item, reason) for item, _ in emails]
+    except Exception as exc:  # a delivery never fails the sync
+        log.exception("alerts over email failed")
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return [_failed(alert_log, item, reason) for item, _ in emails]
+    done = []
+    for (item, _), outcome in zip(emails, outcomes, strict=True):
+        if outcome.failure is None:
+            alert_log.delivered(item.id, outcome.message_id or "")
+            done.append(
+                Delivery(item.channel, item.id, True, "", item.created_at, target=item.target)
+            )
+        elif outcome.message_id is not None:  # taken, but not for every recipient: never again
+            alert_log.delivered(item.id, outcome.message_id)
+            done.append(_logged(item, outcome.failure.reason))
+        else:
+            done.append(_failed(alert_log, item, outcome.failure.reason))
+    return done
+
+
+def _failed(alert_log: AlertLog, item: OutboxItem, reason: str) -> Delivery:
+    alert_log.failed(item.id, reason)
+    return _logged(item, reason)
+
+
+def _logged(item: OutboxItem, reason: str) -> Delivery:
+    where = f"{item.channel} to {item.target}" if item.target else item.channel
+    log.warning("alert %s over %s not delivered: %s", item.id, where, reason)
+    return Delivery(item.channel, item.id, False, reason, item.created_at, target=item.target)
+
+
+def alert_email(item: OutboxItem) -> EmailMessage:
+    """The alert to one recipient, in that recipient's language."""
+    rendered = render_email(item.notice, item.locale or "en")
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["To"] = item.target
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    message["X-MCA-Alert"] = str(item.id)
+    message.set_content(rendered.text, charset="utf-8")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    message["Content-Language"] = item.locale or "en"  # after the body: set_content drops it
+    return message
 
 
 def outbox(
     store: Store, identity: Identity, settings: Settings, limit: int = 50
 ) -> list[OutboxItem]:
     return AlertLog(store).recent(_scope(identity, settings), limit)
+
+
+def _check_synced(store: Store, identity: Identity, settings: Settings) -> None:
+    """Alerts compare what a sync read: before the first one there is nothing to tell."""
+    from mca_core.usecases.digest import NothingToReport
+
+    if store.latest_snapshot(_scope(identity, settings)) is None:
+        raise NothingToReport(
+            "Nothing to tell yet: there is no synced status for your partner account. Run "
+            "`python -m mca_core sync` (or Sync on the Overview) first."
+        )
 
 
 def _scope(identity: Identity, settings: Settings) -> str:

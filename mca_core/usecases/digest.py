@@ -43,6 +43,7 @@ from mca_core.delivery import (
 )
 from mca_core.domain.errors import ConfigurationError, InvalidInput, McaError, Problem
 from mca_core.domain.models import CURRENT_MCA_SINCE, Identity
+from mca_core.domain.names import shown_name
 from mca_core.store.database import Store
 from mca_core.store.history import blocked_longest, snapshots_for_period, status_counts
 from mca_core.usecases import enhanced
@@ -364,7 +365,9 @@ def _day(moment: datetime | None) -> str:
 
 
 def _single_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text or "").strip()
+    """A name or subject as one plain line (see `shown_name`: no forged lines, no bidi tricks,
+    not endless)."""
+    return shown_name(text or "", 200)
 
 
 def page_links(dashboard_url: str) -> dict[str, str]:
@@ -390,7 +393,8 @@ def digest_email(
         "rate": _pct(digest.rate),
         "accepted": digest.accepted,
         "customers": digest.customers,
-        "change": _points(digest.change_points, locale),
+        # a stopped sync read only some customers: its rate is no trend (no change shown)
+        "change": _points(digest.change_points, locale) if digest.snapshot_complete else "",
         "rate_at_start": _pct(digest.rate_at_start),
         "start_taken": _day(digest.rate_at_start_taken_at),
         "reacceptance_required": digest.reacceptance_required,

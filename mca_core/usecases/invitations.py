@@ -614,6 +614,7 @@ async def invitation_for_new_customer(
     password: str | SecretStr | None,
     to: object = "",
     locale: object = "en",
+    logged: bool = True,
 ) -> Email:
     """Generator 1, new customer: the admin center URL with the first admin's credentials.
 
@@ -647,7 +648,7 @@ async def invitation_for_new_customer(
             sign_in_name=sign_in,
             **_sender(identity),
         )
-        _generated(attempt, email)
+        _generated(attempt, email, logged=logged)
     return email
 
 
@@ -743,6 +744,7 @@ async def relationship_request(
     reseller_name: object = "",
     user_name: object = None,
     password: str | SecretStr | None = None,
+    logged: bool = True,
 ) -> Email:
     """Generator 2: the partner's personalised reseller-relationship link (accepting it also
     accepts the MCA), explained to the customer's Global admin.
@@ -796,7 +798,7 @@ async def relationship_request(
             sign_in_name=sign_in,
             **_sender(identity),
         )
-        _generated(attempt, email, indirect_reseller_id=reseller_id)
+        _generated(attempt, email, logged=logged, indirect_reseller_id=reseller_id)
     return email
 
 
@@ -828,6 +830,7 @@ async def provider_request(
     contact_phone: object = None,
     date_agreed: object = None,
     now: datetime | None = None,
+    logged: bool = True,
 ) -> Email:
     """Generator 3, the indirect reseller's own (it can never attest): ask its indirect
     provider to create an enhanced MCA attestation for a named customer and signer (the
@@ -881,7 +884,7 @@ async def provider_request(
             contact_phone=(contact.phone_number or "") if contact else "",
             **_sender(identity),
         )
-        _generated(attempt, email, ask=checked_ask)
+        _generated(attempt, email, logged=logged, ask=checked_ask)
     return email
 
 
