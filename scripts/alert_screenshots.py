@@ -90,6 +90,7 @@ def main_(argv: list[str] | None = None) -> int:
         signer = ("--first-name", "Jane", "--last-name", "Doe", "--email", "jane@contoso.com")
         links = [run("attest", r["customer_id"], *signer) for r in blocked]
         main(["sandbox-accept", links[0]["attestation_id"]], out=io.StringIO(), err=io.StringIO())
+        run("pipeline")  # reads the links' states: one is accepted now
         run("sync", "--notify")
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

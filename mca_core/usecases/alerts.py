@@ -277,7 +277,9 @@ def build_notice(
                     "id": s.customer_id,
                     "name": s.name,
                     "domain": s.domain,
-                    "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+                    "expires_at": s.expires_at.isoformat()
+                    if s.expires_at and kind in ("link_expiring", "link_expired")
+                    else None,
                 }
                 for s in subjects[:SAMPLE]
             ],
