@@ -26,17 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mca_core.cli.main import main  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_FLAGS  # noqa: E402  (the browser tests' flags)
 from tests.receivers import SmtpServer, Webhook  # noqa: E402
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 CARD_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <style>body{margin:0;padding:24px;background:#ebebeb;font-family:'Segoe UI',Arial,sans-serif}

@@ -332,6 +332,18 @@ def wait_for_app(page: Any) -> None:
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=TIMEOUT_MS)
 
 
+def signed_in(browser: Any, app: App, user_key: str) -> tuple[Any, Any]:
+    """A new browser context (its own session) on `app`, signed in as the seeded user:
+    (context, page); close the context when done."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(app.url)
+    wait_for_app(page)
+    sign_in(page, user_key)
+    return context, page
+
+
 def sign_in(page: Any, user_key: str, *, lang: str = "en") -> None:
     """Home page -> the seeded user's radio option (by its visible name) -> Sign in."""
     from playwright.sync_api import expect

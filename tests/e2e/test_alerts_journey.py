@@ -6,19 +6,16 @@ delivery log; a Manager reads that page and is offered no send."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import (
-    TIMEOUT_MS,
-    VIEWPORT,
     App,
     app_env,
     dashboard,
     screenshot,
-    sign_in,
+    signed_in,
     text,
     wait_for_app,
 )
@@ -50,16 +47,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str, receivers) 
         yield app
     log = (data_dir / "streamlit.log").read_text(errors="replace")
     assert "Traceback" not in log and "secret-signature" not in log
-
-
-def signed_in(browser: Any, app: App, user_key: str) -> tuple[Any, Any]:
-    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(app.url)
-    wait_for_app(page)
-    sign_in(page, user_key)
-    return context, page
 
 
 def test_a_dashboard_sync_tells_the_managers_and_the_alerts_page_shows_it(

@@ -18,15 +18,12 @@ from playwright.sync_api import expect
 from mca_core.emulator import SANDBOX_USERS
 from tests.e2e.conftest import (
     CUSTOMERS,
-    TIMEOUT_MS,
-    VIEWPORT,
     App,
     app_env,
     dashboard,
     screenshot,
-    sign_in,
+    signed_in,
     text,
-    wait_for_app,
 )
 
 pytestmark = pytest.mark.e2e
@@ -50,16 +47,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator
         yield app
     log = data_dir / "streamlit.log"
     assert "Traceback" not in log.read_text(errors="replace")
-
-
-def signed_in(browser: Any, app: App, user_key: str) -> tuple[Any, Any]:
-    context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(app.url)
-    wait_for_app(page)
-    sign_in(page, user_key)
-    return context, page
 
 
 def test_a_sync_started_in_one_session_finishes_after_its_tab_closed_and_shows_in_another(
