@@ -36,7 +36,7 @@ with left, st.container(border=True):
                  channels.recipients]
             ).rename(columns={"to": t("alerts_col_to"), "lang": t("alerts_col_language")}),
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
         )  # fmt: skip
     else:
         st.info(t("alerts_email_off"))
@@ -134,7 +134,7 @@ else:
             for i in items
         ]
     )
-    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.dataframe(frame, hide_index=True, width="stretch")
     pending = sum(1 for i in items if i.status in ("pending", "sending"))
     if pending:
         st.caption(tn("alerts_pending", pending))

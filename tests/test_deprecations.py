@@ -162,3 +162,16 @@ def test_the_spy_catches_python_deprecation_warnings():
         warnings.warn("old thing is deprecated", DeprecationWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
     assert len(found) == 1 and "old thing" in found[0]
+
+
+def test_no_page_source_uses_use_container_width():
+    """Branches a page run may not reach (the Alerts page's tables appear only with a channel
+    configured and alerts sent) are read as source: `width=` replaced `use_container_width`."""
+    sources = [ROOT / "dashboard.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").rglob("*.py")]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sources
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "use_container_width" in line
+    ]
+    assert found == []
