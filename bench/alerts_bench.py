@@ -54,7 +54,7 @@ def main() -> None:
 
 
 def run(size: int, change: float, smtp, hook) -> dict:
-    from overview_bench import synthetic_rows
+    from overview_bench import save_synthetic_snapshot, synthetic_rows
 
     from mca_core.config import load_settings
     from mca_core.emulator import SANDBOX_USERS
@@ -69,11 +69,7 @@ def run(size: int, change: float, smtp, hook) -> dict:
     rows = synthetic_rows(size)
 
     def snapshot() -> None:
-        accepted = sum(1 for r in rows if r["accepted"])
-        store.save_snapshot(
-            rows, taken_by="bench", scope=scope, mode="default",
-            summary={"customers": size, "accepted": accepted},
-        )  # fmt: skip
+        save_synthetic_snapshot(store, scope, size, rows)
 
     def timed() -> tuple[float, alerts.NotifyOutcome]:
         started = time.perf_counter()

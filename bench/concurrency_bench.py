@@ -44,7 +44,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,17 +60,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.conftest import CHROMIUM_FLAGS, free_port  # noqa: E402  (the browser tests')
+
 USER_KEY = "admin-agent"
 SANDBOX_CUSTOMERS = 50  # the embedded emulator's own portfolio; the pages read the store's snapshot
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1440, "height": 1000}
 START_TIMEOUT_S = 120.0
 SAMPLE_EVERY_S = 0.2
@@ -138,12 +130,6 @@ def log(message: str) -> None:
 
 
 # --- the server and its /proc figures --------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def descendants(pid: int) -> list[int]:
@@ -227,7 +213,7 @@ def server_env(data_dir: Path) -> dict[str, str]:
 def seed_store(size: int) -> None:
     """(In a child process with the server's environment.) A synthetic snapshot of `size`
     customers for the admin-agent's scope, as bench/overview_bench.py writes it."""
-    from bench.overview_bench import synthetic_rows
+    from bench.overview_bench import save_synthetic_snapshot
     from mca_core.config import load_settings
     from mca_core.emulator import SANDBOX_USERS
     from mca_core.store.database import Store
@@ -237,15 +223,7 @@ def seed_store(size: int) -> None:
     store = Store(settings.resolved_store_url)
     try:
         scope = snapshot_scope(SANDBOX_USERS[USER_KEY].identity(), "sandbox")
-        rows = synthetic_rows(size)
-        accepted = sum(1 for r in rows if r["accepted"])
-        store.save_snapshot(
-            rows,
-            taken_by="bench",
-            scope=scope,
-            mode="default",
-            summary={"customers": size, "accepted": accepted, "not_accepted": size - accepted},
-        )
+        save_synthetic_snapshot(store, scope, size)
     finally:
         store.dispose()
 

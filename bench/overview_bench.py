@@ -68,6 +68,25 @@ def synthetic_rows(n: int, seed: int = 1) -> list[dict]:
     return rows
 
 
+def save_synthetic_snapshot(store, scope: str, size: int, rows: list[dict] | None = None) -> list:
+    """A snapshot of `size` synthetic customers (or these `rows`) in `scope`, as a sync writes
+    one; the rows written."""
+    rows = synthetic_rows(size) if rows is None else rows
+    accepted = sum(1 for r in rows if r["accepted"])
+    store.save_snapshot(
+        rows,
+        taken_by="bench",
+        scope=scope,
+        mode="default",
+        summary={
+            "customers": len(rows),
+            "accepted": accepted,
+            "not_accepted": len(rows) - accepted,
+        },
+    )
+    return rows
+
+
 def _rss_mb() -> float:
     """The process's current resident set (Linux), in MB, after a full collection and after
     giving freed heap back to the system (else what the cold run freed hides what a session
@@ -140,15 +159,7 @@ def _measure(work: str, size: int, runs: int, visits: int) -> dict:
     settings = load_settings()
     store = Store(settings.resolved_store_url)
     scope = snapshot_scope(SANDBOX_USERS["admin-agent"].identity(), "sandbox")
-    rows = synthetic_rows(size)
-    accepted = sum(1 for r in rows if r["accepted"])
-    store.save_snapshot(
-        rows,
-        taken_by="bench",
-        scope=scope,
-        mode="default",
-        summary={"customers": size, "accepted": accepted, "not_accepted": size - accepted},
-    )
+    rows = save_synthetic_snapshot(store, scope, size)
     invited = _invite(store, rows, float(os.environ.get("BENCH_INVITED_SHARE", "0.2")))
     del rows
     page = str(ROOT / "pages" / "1_Overview.py")

@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,16 +40,11 @@ from mca_core.config import load_settings  # noqa: E402
 from mca_core.desk import Desk  # noqa: E402
 from mca_core.partner_center.client import CallStats  # noqa: E402
 from mca_core.usecases.sync import row_state, sync_acceptance  # noqa: E402
+from tests.e2e.conftest import free_port  # noqa: E402
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Emulator:
