@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -85,6 +86,7 @@ from mca_core.usecases.sync import (
 from mca_core.usecases.verify import Verification, after_attestation, verify_customer
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class App:
@@ -512,14 +514,10 @@ class App:
 
     def _notify_quietly(self, actor: Actor) -> alerts.NotifyOutcome | None:
         """`notify` after work that must not fail for it (a refused role, a store error)."""
-        import logging
-
-        from mca_core.domain.errors import McaError
-
         try:
             return self.notify(actor)
         except McaError as exc:
-            logging.getLogger(__name__).warning("alerts after the refresh: %s", exc)
+            log.warning("alerts after the sync or refresh: %s", exc)
             return None
 
     def pipeline(self, identity: Identity, *, started_only: bool = False) -> enhanced.Pipeline:
@@ -620,10 +618,6 @@ class App:
         """`auto_finalise` before a sync: read the open links' states and finalise the accepted
         ones, so the snapshot shows their agreements. Never fails the sync: what went wrong is
         in the audit log (each finalise, the refresh) and the log."""
-        import logging
-
-        from mca_core.domain.errors import McaError
-
         if not self._may_auto_finalise(actor):
             return None
         o = self.enhanced_options
@@ -637,7 +631,7 @@ class App:
                 TokenKind.APP_ONLY,
             )  # fmt: skip
         except McaError as exc:
-            logging.getLogger(__name__).warning("auto_finalise before the sync failed: %s", exc)
+            log.warning("auto_finalise before the sync failed: %s", exc)
             return None
         self._write_through_finalised(actor.identity, done)
         return done

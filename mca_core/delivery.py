@@ -17,7 +17,6 @@ import smtplib
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import getaddresses, make_msgid
 from typing import Any
@@ -81,10 +80,6 @@ class Recipient:
 
     address: str
     locale: str = "en"
-
-    @property
-    def shown(self) -> str:
-        return f"{self.address} ({self.locale})"
 
 
 def parse_recipients(values: Iterable[str], default_locale: str = "en") -> list[Recipient]:
@@ -309,21 +304,6 @@ class SmtpSender:
             failure.channel, self.redact(failure.reason), transient=failure.transient
         )
 
-    def check(self) -> None:
-        """Connect and log in, sending nothing (the alert settings' "test the connection")."""
-        try:
-            with self._connect():
-                pass
-        except smtplib.SMTPResponseException as exc:
-            failed = self._classify(exc)
-            raise DeliveryFailed(self.channel, self.redact(failed.reason)) from None
-        except (smtplib.SMTPException, OSError) as exc:
-            s = self.settings
-            raise DeliveryFailed(
-                self.channel,
-                self.redact(f"cannot reach {s.smtp_host}:{s.smtp_port} ({_first_line(exc)})"),
-            ) from None
-
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         assert s.smtp_host
@@ -489,17 +469,6 @@ def teams_configured(settings: Settings) -> bool:
     return settings.teams_webhook_url is not None and bool(
         settings.teams_webhook_url.get_secret_value().strip()
     )
-
-
-def address_of(recipient: str) -> str:
-    """The bare address of "Name <a@x>" or "a@x" (for a header or a log line)."""
-    _name, address = getaddresses([recipient])[0]
-    return address
-
-
-def header_address(address: str) -> Address:
-    username, _, domain = address.partition("@")
-    return Address(addr_spec=address) if domain else Address(username=username)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

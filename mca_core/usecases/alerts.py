@@ -37,6 +37,7 @@ from mca_core.delivery import (
     Recipient,
     SmtpSender,
     TeamsSender,
+    check_locale,
     email_configured,
     parse_recipients,
     sender_address,
@@ -623,11 +624,11 @@ def channels_of(settings: Settings) -> Channels:
 
     problems: list[str] = []
     recipients: list[Recipient] = []
-    locale = settings.alert_locale if settings.alert_locale in ("en", "zh-CN") else "en"
-    if settings.alert_locale not in ("en", "zh-CN"):
-        problems.append(
-            f"alert_locale '{settings.alert_locale[:20]}' is not en or zh-CN: en is used"
-        )
+    try:
+        locale = check_locale(settings.alert_locale)
+    except ConfigurationError as exc:  # warned, not fatal: an alert in English beats none
+        locale = "en"
+        problems.append(f"{exc} Meanwhile en is used.")
     bad_recipient = False
     try:
         recipients = parse_recipients(settings.alert_to, locale)
@@ -684,7 +685,6 @@ class Delivery:
     alert_id: int
     ok: bool
     reason: str = ""
-    created_at: datetime | None = None
     #: Dropped: its channel or recipient is no longer configured (it will not be sent).
     dropped: bool = False
     #: The recipient of an email.
@@ -842,7 +842,7 @@ def deliver(
             )
             alert_log.dropped(item.id, reason)
             log.warning("alert %s: %s", item.id, reason)
-            done.append(Delivery(item.channel, item.id, False, reason, item.created_at, True))
+            done.append(Delivery(item.channel, item.id, False, reason, dropped=True))
     if emails:
         done += _send_emails(alert_log, emails, settings, smtp)
     return done
@@ -863,7 +863,7 @@ def _post(
         log.exception("alert %s over teams failed", item.id)
         return _failed(alert_log, item, f"{type(exc).__name__}: {str(exc)[:200]}")
     alert_log.delivered(item.id, "posted")
-    return Delivery(item.channel, item.id, True, "", item.created_at)
+    return Delivery(item.channel, item.id, True)
 
 
 def _send_emails(
@@ -885,9 +885,7 @@ def _send_emails(
     for (item, _), outcome in zip(emails, outcomes, strict=True):
         if outcome.failure is None:
             alert_log.delivered(item.id, outcome.message_id or "")
-            done.append(
-                Delivery(item.channel, item.id, True, "", item.created_at, target=item.target)
-            )
+            done.append(Delivery(item.channel, item.id, True, target=item.target))
         elif outcome.message_id is not None:  # taken, but not for every recipient: never again
             alert_log.delivered(item.id, outcome.message_id)
             done.append(_logged(item, outcome.failure.reason))
@@ -904,7 +902,7 @@ def _failed(alert_log: AlertLog, item: OutboxItem, reason: str) -> Delivery:
 def _logged(item: OutboxItem, reason: str) -> Delivery:
     where = f"{item.channel} to {item.target}" if item.target else item.channel
     log.warning("alert %s over %s not delivered: %s", item.id, where, reason)
-    return Delivery(item.channel, item.id, False, reason, item.created_at, target=item.target)
+    return Delivery(item.channel, item.id, False, reason, target=item.target)
 
 
 def alert_email(item: OutboxItem) -> EmailMessage:

@@ -45,6 +45,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 from pydantic import SecretStr
 
+from mca_core.delivery import LOCALES as DESK_LOCALES
 from mca_core.domain.access import (
     check_may_invite_to_accept,
     check_may_request_from_provider,
@@ -70,7 +71,7 @@ KINDS: tuple[str, ...] = ("mca_new", "mca_existing", "reseller", "provider_reque
 #: The enhanced attestation's acceptance link (generated from the Attest page, `enhanced.py`).
 ENHANCED_KIND = "enhanced_acceptance"
 RENDERABLE_KINDS: tuple[str, ...] = (*KINDS, ENHANCED_KIND)
-LOCALES: tuple[str, ...] = ("en", "zh-CN")
+LOCALES = DESK_LOCALES  # the languages the desk writes every email in
 ProviderAsk = Literal["attest", "link"]
 PROVIDER_ASKS: tuple[str, ...] = ("attest", "link")
 #: Kinds whose emails may carry a new customer's temporary password (masked in the bodies).
