@@ -163,6 +163,13 @@ class SnapshotInfo:
     summary: dict[str, Any]
     revision: int = 0
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> SnapshotInfo:
+        """A `snapshots` row as read (its time in UTC; no revision yet reads 0)."""
+        return cls(
+            **{**dict(row), "taken_at": _utc(row["taken_at"]), "revision": row["revision"] or 0}
+        )
+
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
@@ -471,12 +478,7 @@ class Store:
             query = query.limit(limit)
         with self._guard(), self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [
-            SnapshotInfo(
-                **{**dict(r), "taken_at": _utc(r["taken_at"]), "revision": r["revision"] or 0}
-            )
-            for r in rows
-        ]
+        return [SnapshotInfo.from_row(r) for r in rows]
 
     def latest_snapshot(self, scope: str | None = None) -> SnapshotInfo | None:
         found = self.snapshots(scope, limit=1)

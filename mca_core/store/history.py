@@ -85,13 +85,9 @@ def snapshots_for_period(
     with store.engine.connect() as conn:
         first = conn.execute(before).mappings().first()
         found = conn.execute(within).mappings().all()
-    return (_info(first) if first is not None else None), [_info(r) for r in found]
-
-
-def _info(row: Any) -> SnapshotInfo:
-    return SnapshotInfo(
-        **{**dict(row), "taken_at": _utc(row["taken_at"]), "revision": row["revision"] or 0}
-    )
+    return (SnapshotInfo.from_row(first) if first is not None else None), [
+        SnapshotInfo.from_row(r) for r in found
+    ]
 
 
 @dataclass(frozen=True)
